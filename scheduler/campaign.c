@@ -1,0 +1,886 @@
+/*
+ * campaign.c - reads and validates a campaign document.
+ *
+ * Two passes. The first walks the document against the shape tables below
+ * (jcheck): fields, types, lengths, formats. The second checks what needs
+ * several fields at once: the window, the releases inside it, the channels
+ * they name, duplicates and the firing count. Both passes report every
+ * problem; the model is built only when there were none.
+ * The format is documented in docs/campaign-format.md and, for editors, in
+ * campaigns/campaign.schema.json; keep all three in step.
+ */
+#include "campaign.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "isotime.h"
+#include "jcheck.h"
+#include "utf8.h"
+
+#define MAX_RELEASES 1000
+#define MIN_EXPIRY (60)
+#define MAX_EXPIRY (30 * 86400)
+
+void campaign_limits_default(campaign_limits *lim)
+{
+    lim->max_bytes = CAMPAIGN_DEFAULT_MAX_BYTES;
+    lim->max_occurrences = CAMPAIGN_DEFAULT_MAX_OCCURRENCES;
+}
+
+/* ---- field checks -------------------------------------------------------- */
+
+/* What the first pass learnt that the second needs. */
+typedef struct vstate {
+    const tz *zone;
+} vstate;
+
+static int is_slug(const char *s)
+{
+    /* lower-case letters and digits in runs joined by single hyphens */
+    if (!*s || *s == '-')
+        return 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '-') {
+            if (p[1] == '-' || p[1] == '\0')
+                return 0;
+        } else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int check_slug(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    if (is_slug(s))
+        return 0;
+    jcheck_error(cx, path, "slug",
+                 "\"%s\" is not a slug: use lower-case letters a-z, digits and single "
+                 "hyphens inside, e.g. \"jamsi-meomchum\"",
+                 s);
+    return -1;
+}
+
+static int check_url(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    const char *host;
+
+    if (strncmp(s, "https://", 8) == 0)
+        host = s + 8;
+    else if (strncmp(s, "http://", 7) == 0)
+        host = s + 7;
+    else {
+        jcheck_error(cx, path, "url", "\"%s\" is not a web address: it must start with "
+                     "https:// or http://", s);
+        return -1;
+    }
+    if (*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
+        jcheck_error(cx, path, "url", "\"%s\" has no host name", s);
+        return -1;
+    }
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\' || *p == '`' ||
+            *p == '{' || *p == '}' || *p == '|' || *p == '^') {
+            jcheck_error(cx, path, "url",
+                         "\"%s\" contains '%c', which a web address may not hold unencoded",
+                         s, *p <= ' ' ? ' ' : *p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_hashtag(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '#') {
+            jcheck_error(cx, path, "hashtag", "\"%s\" must be written without '#'", s);
+            return -1;
+        }
+        if (*p < 0x80 && !isalnum(*p) && *p != '_') {
+            jcheck_error(cx, path, "hashtag",
+                         "\"%s\" may hold only letters, digits and '_' (no spaces or "
+                         "punctuation)",
+                         s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_timezone(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    vstate *st = cx->user;
+    char why[256];
+    const tz *zone = tz_get(json_string_value(v), why, sizeof why);
+    if (!zone) {
+        jcheck_error(cx, path, "timezone", "%s", why);
+        return -1;
+    }
+    st->zone = zone;
+    return 0;
+}
+
+static int check_datetime(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    isotime t;
+    char why[256];
+    if (isotime_parse(json_string_value(v), &t, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "datetime", "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_at(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    isotime t;
+    char why[256];
+    const char *s = json_string_value(v);
+    if (isotime_parse(s, &t, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "datetime", "%s", why);
+        return -1;
+    }
+    if (t.date_only) {
+        jcheck_error(cx, path, "datetime",
+                     "\"%s\" has no time of day: a one-shot release needs one, e.g. "
+                     "\"%sT09:00\"",
+                     s, s);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_cron(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    cron_expr e;
+    char why[256];
+    if (cron_parse(json_string_value(v), &e, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "cron", "%s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_expiry(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    int64_t secs;
+    char why[256];
+    if (duration_parse(json_string_value(v), &secs, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "duration", "%s", why);
+        return -1;
+    }
+    if (secs < MIN_EXPIRY || secs > MAX_EXPIRY) {
+        jcheck_error(cx, path, "range", "\"%s\" is out of range 1m-30d",
+                     json_string_value(v));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_clock(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    const char *s = json_string_value(v);
+    if (strlen(s) == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+        s[2] == ':' && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4])) {
+        int h = (s[0] - '0') * 10 + (s[1] - '0');
+        int m = (s[3] - '0') * 10 + (s[4] - '0');
+        if (h < 24 && m < 60)
+            return 0;
+    }
+    jcheck_error(cx, path, "clock", "\"%s\" is not a time of day HH:MM between 00:00 and 23:59",
+                 s);
+    return -1;
+}
+
+/* ---- shapes -------------------------------------------------------------- */
+
+#define LANGS(prefix, kind_, max_, ko_required)                                       \
+    static const jfield prefix##_fields[] = {                                         \
+        {.name = "ko", .kind = kind_, .required = ko_required, .min = 1, .max = max_}, \
+        {.name = "en", .kind = kind_, .min = 1, .max = max_},                          \
+        {.name = "zh", .kind = kind_, .min = 1, .max = max_},                          \
+        {.name = "ja", .kind = kind_, .min = 1, .max = max_},                          \
+        {0}};                                                                          \
+    static const jobject prefix##_shape = {.fields = prefix##_fields, .min_fields = 1}
+
+LANGS(headline, JK_STRING, 200, 1);
+LANGS(body, JK_TEXT, 5000, 1);
+LANGS(override, JK_TEXT, 5000, 0);
+LANGS(subject, JK_STRING, 150, 1);
+LANGS(alt, JK_STRING, 200, 1);
+/* 재난문자 are limited to 90 characters, spaces included (CHANNELS.md 5.2). */
+LANGS(alert_text, JK_TEXT, 90, 1);
+
+static const jfield hashtag_item = {.kind = JK_STRING, .min = 1, .max = 100,
+                                    .check = check_hashtag};
+static const jfield slug_item = {.kind = JK_STRING, .min = 1, .max = 64, .check = check_slug};
+
+static const jfield message_fields[] = {
+    {.name = "headline", .kind = JK_OBJECT, .required = 1, .object = &headline_shape},
+    {.name = "body", .kind = JK_OBJECT, .required = 1, .object = &body_shape},
+    {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {.name = "hashtags", .kind = JK_ARRAY, .max = 30, .unique = 1, .item = &hashtag_item},
+    {0}};
+static const jobject message_shape = {.fields = message_fields};
+
+static const char *const channel_choices[] = {"sns", "kakao", "banner", "newsletter",
+                                              "alert", NULL};
+static const jfield channel_item = {.kind = JK_STRING, .choices = channel_choices};
+
+static int check_release(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    int has_at = json_object_get(obj, "at") != NULL;
+    int has_cron = json_object_get(obj, "cron") != NULL;
+    if (has_at == has_cron) {
+        jcheck_error(cx, path, "one-of",
+                     has_at ? "has both \"at\" and \"cron\": a release is either one-shot "
+                              "(\"at\") or repeating (\"cron\")"
+                            : "needs \"at\" (a one-shot time) or \"cron\" (a repeating "
+                              "schedule)");
+        return -1;
+    }
+    return 0;
+}
+
+static const jfield release_fields[] = {
+    {.name = "id", .kind = JK_STRING, .min = 1, .max = 64, .check = check_slug},
+    {.name = "at", .kind = JK_STRING, .min = 1, .max = 64, .check = check_at},
+    {.name = "cron", .kind = JK_STRING, .min = 1, .max = 256, .check = check_cron},
+    {.name = "channels", .kind = JK_ARRAY, .required = 1, .min = 1, .unique = 1,
+     .item = &channel_item},
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry},
+    {.name = "note", .kind = JK_TEXT, .max = 500},
+    {0}};
+static const jobject release_shape = {.fields = release_fields, .check = check_release};
+static const jfield release_item = {.kind = JK_OBJECT, .object = &release_shape};
+
+static const jfield schedule_fields[] = {
+    {.name = "timezone", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+     .check = check_timezone},
+    {.name = "start", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+     .check = check_datetime},
+    {.name = "end", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+     .check = check_datetime},
+    {.name = "releases", .kind = JK_ARRAY, .required = 1, .min = 1, .max = MAX_RELEASES,
+     .item = &release_item},
+    {0}};
+static const jobject schedule_shape = {.fields = schedule_fields};
+
+static int check_quiet_window(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    if (strcmp(json_string_value(json_object_get(obj, "start")),
+               json_string_value(json_object_get(obj, "end"))) == 0) {
+        jcheck_error(cx, path, "range", "start and end are the same time; to switch quiet "
+                     "hours off write \"quiet_hours\": false");
+        return -1;
+    }
+    return 0;
+}
+
+static const jfield quiet_fields[] = {
+    {.name = "start", .kind = JK_STRING, .required = 1, .check = check_clock},
+    {.name = "end", .kind = JK_STRING, .required = 1, .check = check_clock},
+    {0}};
+static const jobject quiet_shape = {.fields = quiet_fields, .check = check_quiet_window};
+static const jfield quiet_object = {.kind = JK_OBJECT, .object = &quiet_shape};
+
+static int check_quiet_hours(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    if (json_is_false(v))
+        return 0;
+    if (json_is_object(v))
+        return jcheck_value(cx, v, &quiet_object);
+    jcheck_error(cx, path, "type",
+                 "must be an object {\"start\": \"HH:MM\", \"end\": \"HH:MM\"} or false, not %s",
+                 jcheck_type_name(v));
+    return -1;
+}
+
+static int check_alert_quiet(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    (void)v;
+    jcheck_error(cx, path, "not-allowed",
+                 "alert messages are never held by quiet hours; remove this field");
+    return -1;
+}
+
+/* Fields every channel section may carry. */
+#define COMMON_CHANNEL_FIELDS                                                          \
+    {.name = "text", .kind = JK_OBJECT, .object = &override_shape},                    \
+    {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},    \
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32,                  \
+     .check = check_expiry},                                                           \
+    {.name = "quiet_hours", .kind = JK_ANY, .check = check_quiet_hours}
+
+static const char *const network_choices[] = {"facebook", "instagram", "x", "kakaostory",
+                                              NULL};
+static const jfield network_item = {.kind = JK_STRING, .choices = network_choices};
+
+static const jfield sns_fields[] = {
+    COMMON_CHANNEL_FIELDS,
+    {.name = "networks", .kind = JK_ARRAY, .required = 1, .min = 1, .unique = 1,
+     .item = &network_item},
+    {.name = "hashtags", .kind = JK_ARRAY, .max = 30, .unique = 1, .item = &hashtag_item},
+    {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {0}};
+static const jobject sns_shape = {.fields = sns_fields};
+
+static const jfield button_fields[] = {
+    {.name = "name", .kind = JK_STRING, .required = 1, .min = 1, .max = 14},
+    {.name = "url", .kind = JK_STRING, .required = 1, .min = 1, .max = 500,
+     .check = check_url},
+    {0}};
+static const jobject button_shape = {.fields = button_fields};
+static const jfield button_item = {.kind = JK_OBJECT, .object = &button_shape};
+
+static int check_kakao(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    const char *type = json_string_value(json_object_get(obj, "type"));
+    if (type && strcmp(type, "alimtalk") == 0 && !json_object_get(obj, "template_code")) {
+        char where[256];
+        snprintf(where, sizeof where, "%s/template_code", path);
+        jcheck_error(cx, where, "required",
+                     "required when type is \"alimtalk\": the code of the approved template");
+        return -1;
+    }
+    return 0;
+}
+
+static const char *const kakao_types[] = {"friendtalk", "alimtalk", NULL};
+static const jfield kakao_fields[] = {
+    COMMON_CHANNEL_FIELDS,
+    {.name = "type", .kind = JK_STRING, .choices = kakao_types},
+    {.name = "template_code", .kind = JK_STRING, .min = 1, .max = 20},
+    {.name = "ad", .kind = JK_BOOL},
+    {.name = "buttons", .kind = JK_ARRAY, .max = 5, .item = &button_item},
+    {0}};
+static const jobject kakao_shape = {.fields = kakao_fields, .check = check_kakao};
+
+/* IAB fixed sizes (CHANNELS.md 7.1). */
+static const char *const banner_sizes[] = {
+    "970x250", "300x50",  "320x50",   "728x90",   "970x90",    "300x1050", "160x600",
+    "300x250", "120x60",  "640x1136", "750x1334", "1080x1920", "336x280",  "300x600",
+    "468x60",  "320x100", NULL};
+static const jfield creative_fields[] = {
+    {.name = "size", .kind = JK_STRING, .required = 1, .choices = banner_sizes},
+    {.name = "image", .kind = JK_STRING, .required = 1, .min = 1, .max = 2048,
+     .check = check_url},
+    {.name = "alt", .kind = JK_OBJECT, .required = 1, .object = &alt_shape},
+    {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {0}};
+static const jobject creative_shape = {.fields = creative_fields};
+static const jfield creative_item = {.kind = JK_OBJECT, .object = &creative_shape};
+
+static const jfield site_list = {.kind = JK_ARRAY, .min = 1, .max = 500, .unique = 1,
+                                 .item = &slug_item};
+
+static int check_sites(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    if (json_is_string(v) && strcmp(json_string_value(v), "all") == 0)
+        return 0;
+    if (json_is_array(v))
+        return jcheck_value(cx, v, &site_list);
+    jcheck_error(cx, path, "type", "must be \"all\" or a list of site ids, not %s%s%s%s",
+                 json_is_string(v) ? "\"" : "",
+                 json_is_string(v) ? json_string_value(v) : jcheck_type_name(v),
+                 json_is_string(v) ? "\"" : "", "");
+    return -1;
+}
+
+static const jfield banner_fields[] = {
+    COMMON_CHANNEL_FIELDS,
+    {.name = "creatives", .kind = JK_ARRAY, .required = 1, .min = 1, .max = 44,
+     .item = &creative_item},
+    {.name = "sites", .kind = JK_ANY, .check = check_sites},
+    {.name = "until", .kind = JK_STRING, .min = 1, .max = 64, .check = check_datetime},
+    {0}};
+static const jobject banner_shape = {.fields = banner_fields};
+
+static const jfield newsletter_fields[] = {
+    COMMON_CHANNEL_FIELDS,
+    {.name = "list", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+     .check = check_slug},
+    {.name = "subject", .kind = JK_OBJECT, .required = 1, .object = &subject_shape},
+    {0}};
+static const jobject newsletter_shape = {.fields = newsletter_fields};
+
+static const char *const alert_levels[] = {"safety", "emergency", "extreme", NULL};
+/* OASIS CAP 1.2 <category> values. */
+static const char *const cap_categories[] = {"Geo",  "Met", "Safety", "Security", "Rescue",
+                                             "Fire", "Health", "Env", "Transport", "Infra",
+                                             "CBRNE", "Other", NULL};
+static const jfield area_item = {.kind = JK_STRING, .min = 1, .max = 100};
+static const jfield alert_fields[] = {
+    {.name = "level", .kind = JK_STRING, .required = 1, .choices = alert_levels},
+    {.name = "areas", .kind = JK_ARRAY, .required = 1, .min = 1, .max = 50, .unique = 1,
+     .item = &area_item},
+    {.name = "text", .kind = JK_OBJECT, .required = 1, .object = &alert_text_shape},
+    {.name = "category", .kind = JK_STRING, .choices = cap_categories},
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry},
+    {.name = "quiet_hours", .kind = JK_ANY, .check = check_alert_quiet},
+    {0}};
+static const jobject alert_shape = {.fields = alert_fields};
+
+static const jfield campaign_fields[] = {
+    {.name = "$schema", .kind = JK_STRING, .min = 1, .max = 2048},
+    {.name = "id", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+     .check = check_slug},
+    {.name = "title", .kind = JK_STRING, .required = 1, .min = 1, .max = 200},
+    {.name = "owner", .kind = JK_STRING, .required = 1, .min = 1, .max = 100},
+    {.name = "message", .kind = JK_OBJECT, .required = 1, .object = &message_shape},
+    {.name = "schedule", .kind = JK_OBJECT, .required = 1, .object = &schedule_shape},
+    {.name = "sns", .kind = JK_OBJECT, .object = &sns_shape},
+    {.name = "kakao", .kind = JK_OBJECT, .object = &kakao_shape},
+    {.name = "banner", .kind = JK_OBJECT, .object = &banner_shape},
+    {.name = "newsletter", .kind = JK_OBJECT, .object = &newsletter_shape},
+    {.name = "alert", .kind = JK_OBJECT, .object = &alert_shape},
+    {0}};
+static const jobject campaign_shape = {.fields = campaign_fields};
+
+/* ---- second pass: rules across fields ------------------------------------ */
+
+typedef struct window {
+    int ok;
+    int64_t start, end;
+} window;
+
+static void human(const campaign *c, int64_t t, char *buf, size_t len)
+{
+    isotime_format_human(t, c->zone, buf, len);
+}
+
+/* An end given as a bare date means the whole of that day. */
+static int64_t window_end(const isotime *t, const tz *zone)
+{
+    if (!t->date_only)
+        return isotime_instant(t, zone, NULL);
+    isotime next = *t;
+    next.wall += 86400;
+    return isotime_instant(&next, zone, NULL) - 1;
+}
+
+static window check_window(campaign *c, json_t *sched, diag_list *errs)
+{
+    window w = {0};
+    isotime s, e;
+    char why[256];
+    const char *start = json_string_value(json_object_get(sched, "start"));
+    const char *end = json_string_value(json_object_get(sched, "end"));
+
+    if (!start || !end || isotime_parse(start, &s, why, sizeof why) != 0 ||
+        isotime_parse(end, &e, why, sizeof why) != 0)
+        return w;
+    w.start = isotime_instant(&s, c->zone, NULL);
+    w.end = window_end(&e, c->zone);
+    if (w.end < w.start) {
+        char a[64], b[64];
+        human(c, w.end, a, sizeof a);
+        human(c, w.start, b, sizeof b);
+        diag_add(errs, "/schedule/end", "order", "the window ends (%s) before it starts (%s)",
+                 a, b);
+        return w;
+    }
+    w.ok = 1;
+    return w;
+}
+
+/* Reads release I of the document into R; 0 when every part of it parsed
+ * (the first pass has already reported any part that did not). */
+static int read_release(json_t *item, size_t i, const campaign *c, release *r)
+{
+    char why[256];
+    json_t *id = json_object_get(item, "id");
+    json_t *at = json_object_get(item, "at");
+    json_t *cron = json_object_get(item, "cron");
+    json_t *channels = json_object_get(item, "channels");
+    json_t *expiry = json_object_get(item, "expires_after");
+    size_t k;
+    json_t *ch;
+
+    memset(r, 0, sizeof *r);
+    if ((id && !json_is_string(id)) || (at && !json_is_string(at)) ||
+        (cron && !json_is_string(cron)) || !json_is_array(channels) ||
+        (expiry && !json_is_string(expiry)) || (!at == !cron))
+        return -1;
+    if (id)
+        snprintf(r->id, sizeof r->id, "%s", json_string_value(id));
+    else
+        snprintf(r->id, sizeof r->id, "r%zu", i + 1);
+    if (at) {
+        isotime t;
+        if (isotime_parse(json_string_value(at), &t, why, sizeof why) != 0 || t.date_only)
+            return -1;
+        r->kind = RELEASE_AT;
+        r->at = isotime_instant(&t, c->zone, NULL);
+    } else {
+        if (cron_parse(json_string_value(cron), &r->cron, why, sizeof why) != 0)
+            return -1;
+        r->kind = RELEASE_CRON;
+    }
+    json_array_foreach(channels, k, ch) {
+        int id_ = json_is_string(ch) ? channel_from_name(json_string_value(ch)) : -1;
+        if (id_ < 0)
+            return -1;
+        r->channels |= 1u << id_;
+    }
+    if (expiry && duration_parse(json_string_value(expiry), &r->expires_after, why,
+                                 sizeof why) != 0)
+        return -1;
+    return 0;
+}
+
+static void check_channels_configured(const campaign *c, json_t *item, size_t i,
+                                      diag_list *errs)
+{
+    json_t *channels = json_object_get(item, "channels");
+    size_t k;
+    json_t *ch;
+    json_array_foreach(channels, k, ch) {
+        int id = channel_from_name(json_string_value(ch));
+        if (c->channels & (1u << id))
+            continue;
+        char path[96];
+        snprintf(path, sizeof path, "/schedule/releases/%zu/channels/%zu", i, k);
+        diag_add(errs, path, "channel-not-configured",
+                 "\"%s\" is not configured: add a \"%s\" section to the campaign or remove "
+                 "it from this release",
+                 channel_names[id], channel_names[id]);
+    }
+}
+
+/* Counts the firings of R inside W (up to limit + 1) and notes the first and last. */
+static size_t count_firings(const campaign *c, const release *r, const window *w,
+                            size_t limit, int64_t *first, int64_t *last)
+{
+    if (r->kind == RELEASE_AT) {
+        if (r->at < w->start || r->at > w->end)
+            return 0;
+        *first = *last = r->at;
+        return 1;
+    }
+    size_t n = 0;
+    int64_t t = w->start - 1, next;
+    while (n <= limit && cron_next(&r->cron, c->zone, t, w->end, &next) == 0) {
+        if (n == 0)
+            *first = next;
+        *last = next;
+        t = next;
+        n++;
+    }
+    return n;
+}
+
+static int same_timing(const release *ra, const release *rb)
+{
+    if (ra->kind != rb->kind)
+        return 0;
+    if (ra->kind == RELEASE_AT)
+        return ra->at == rb->at;
+    return memcmp(&ra->cron, &rb->cron, sizeof ra->cron) == 0;
+}
+
+static void check_releases(campaign *c, json_t *list, const window *w,
+                           const campaign_limits *lim, diag_list *errs)
+{
+    size_t n = json_array_size(list);
+    release *rs = calloc(n ? n : 1, sizeof *rs);
+    unsigned char *usable = calloc(n ? n : 1, 1);
+    size_t total = 0;
+    int have_any = 0, capped = 0;
+
+    if (!rs || !usable) {
+        diag_add(errs, "/schedule/releases", "internal", "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(list, i);
+        char path[64];
+        snprintf(path, sizeof path, "/schedule/releases/%zu", i);
+        if (!json_is_object(item) || read_release(item, i, c, &rs[i]) != 0)
+            continue;
+        usable[i] = 1;
+        check_channels_configured(c, item, i, errs);
+
+        for (size_t j = 0; j < i; j++) {
+            if (!usable[j])
+                continue;
+            if (strcmp(rs[i].id, rs[j].id) == 0) {
+                char idpath[80];
+                snprintf(idpath, sizeof idpath, "%s%s", path,
+                         json_object_get(item, "id") ? "/id" : "");
+                diag_add(errs, idpath, "duplicate",
+                         "release id \"%s\" is already used by /schedule/releases/%zu%s",
+                         rs[i].id, j,
+                         json_object_get(item, "id") ? ""
+                                                      : " (releases without an id are "
+                                                        "named r1, r2, ... by position)");
+            } else if (same_timing(&rs[i], &rs[j]) &&
+                       (rs[i].channels & rs[j].channels)) {
+                char names[128];
+                campaign_channel_list(rs[i].channels & rs[j].channels, names, sizeof names);
+                diag_add(errs, path, "duplicate",
+                         "duplicates /schedule/releases/%zu: same time and channel %s", j,
+                         names);
+            }
+        }
+        if (!w->ok)
+            continue;
+
+        int64_t first = 0, last = 0;
+        rs[i].occurrences = count_firings(c, &rs[i], w, lim->max_occurrences, &first, &last);
+        if (rs[i].occurrences > lim->max_occurrences)
+            capped = 1;
+        if (rs[i].occurrences == 0) {
+            char a[64], b[64], sub[96];
+            human(c, w->start, a, sizeof a);
+            human(c, w->end, b, sizeof b);
+            if (rs[i].kind == RELEASE_AT) {
+                char t[64];
+                human(c, rs[i].at, t, sizeof t);
+                snprintf(sub, sizeof sub, "%s/at", path);
+                diag_add(errs, sub, "window", "%s is outside the campaign window %s to %s", t,
+                         a, b);
+            } else {
+                snprintf(sub, sizeof sub, "%s/cron", path);
+                diag_add(errs, sub, "window", "never fires inside the campaign window %s to %s",
+                         a, b);
+            }
+            continue;
+        }
+        total += rs[i].occurrences;
+        if (!have_any || first < c->first)
+            c->first = first;
+        if (!have_any || last > c->last)
+            c->last = last;
+        have_any = 1;
+    }
+    if (w->ok && total > lim->max_occurrences)
+        diag_add(errs, "/schedule/releases", "too-many-firings",
+                 "the releases fire %s%zu times in the window, over the limit of %zu "
+                 "(limits.max_occurrences in the config)",
+                 capped ? "more than " : "", capped ? lim->max_occurrences : total,
+                 lim->max_occurrences);
+    c->occurrences = total;
+    if (!diag_any(errs)) {
+        c->releases = rs;
+        c->nreleases = n;
+        rs = NULL;
+    }
+done:
+    free(rs);
+    free(usable);
+}
+
+static void check_banner_until(campaign *c, json_t *banner, const window *w, diag_list *errs)
+{
+    json_t *until = json_object_get(banner, "until");
+    isotime t;
+    char why[256];
+
+    if (!json_is_string(until) || !w->ok ||
+        isotime_parse(json_string_value(until), &t, why, sizeof why) != 0)
+        return;
+    int64_t at = window_end(&t, c->zone);
+    if (at <= w->start || at > w->end) {
+        char u[64], a[64], b[64];
+        human(c, at, u, sizeof u);
+        human(c, w->start, a, sizeof a);
+        human(c, w->end, b, sizeof b);
+        diag_add(errs, "/banner/until", "window",
+                 "%s is outside the campaign window %s to %s", u, a, b);
+    }
+}
+
+static void warn_unused_channels(const campaign *c, diag_list *warns)
+{
+    unsigned used = 0;
+    for (size_t i = 0; i < c->nreleases; i++)
+        used |= c->releases[i].channels;
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        if ((c->channels & (1u << ch)) && !(used & (1u << ch))) {
+            char path[32];
+            snprintf(path, sizeof path, "/%s", channel_names[ch]);
+            diag_add(warns, path, "unused-channel",
+                     "is configured but no release names \"%s\"; nothing will be sent on it",
+                     channel_names[ch]);
+        }
+    }
+}
+
+static void check_across_fields(campaign *c, const campaign_limits *lim, diag_list *errs)
+{
+    json_t *sched = json_object_get(c->doc, "schedule");
+    window w = {0};
+
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        if (json_object_get(c->doc, channel_names[ch]))
+            c->channels |= 1u << ch;
+    if (c->zone)
+        w = check_window(c, sched, errs);
+    if (w.ok) {
+        c->start = w.start;
+        c->end = w.end;
+        check_banner_until(c, json_object_get(c->doc, "banner"), &w, errs);
+    }
+    if (c->zone)
+        check_releases(c, json_object_get(sched, "releases"), &w, lim, errs);
+}
+
+/* ---- entry points --------------------------------------------------------- */
+
+static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim,
+                         diag_list *errs)
+{
+    size_t bad;
+    json_error_t jerr;
+
+    if (len > lim->max_bytes) {
+        diag_add(errs, "", "size",
+                 "the document is %zu bytes, over the limit of %zu bytes "
+                 "(limits.max_campaign_bytes in the config)",
+                 len, lim->max_bytes);
+        return NULL;
+    }
+    if (!utf8_valid(buf, len, &bad)) {
+        int line, col;
+        utf8_position(buf, bad, &line, &col);
+        diag_add(errs, "", "utf8",
+                 "invalid UTF-8 at line %d, column %d (byte offset %zu, byte 0x%02X); save "
+                 "the file as UTF-8",
+                 line, col, bad, (unsigned char)buf[bad]);
+        return NULL;
+    }
+    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        return NULL;
+    }
+    return doc;
+}
+
+campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim,
+                         diag_list *errs, diag_list *warns)
+{
+    campaign_limits defaults;
+    vstate st = {0};
+    jcheck_ctx cx;
+
+    if (!lim) {
+        campaign_limits_default(&defaults);
+        lim = &defaults;
+    }
+    campaign *c = calloc(1, sizeof *c);
+    if (!c) {
+        diag_add(errs, "", "internal", "out of memory");
+        return NULL;
+    }
+    c->doc = load_json(buf, len, lim, errs);
+    if (!c->doc)
+        goto invalid;
+
+    jcheck_init(&cx, errs, &st);
+    jcheck_object(&cx, c->doc, &campaign_shape);
+    jcheck_release(&cx);
+    if (!json_is_object(c->doc))
+        goto invalid;
+
+    c->zone = st.zone;
+    check_across_fields(c, lim, errs);
+    if (diag_any(errs))
+        goto invalid;
+
+    snprintf(c->id, sizeof c->id, "%s", json_string_value(json_object_get(c->doc, "id")));
+    if (warns)
+        warn_unused_channels(c, warns);
+    return c;
+
+invalid:
+    campaign_free(c);
+    return NULL;
+}
+
+void campaign_free(campaign *c)
+{
+    if (!c)
+        return;
+    json_decref(c->doc);
+    free(c->releases);
+    free(c);
+}
+
+size_t campaign_next_firings(const campaign *c, int64_t after, campaign_firing *out,
+                             size_t max)
+{
+    size_t n = 0;
+    /* Merge the releases' own sequences: each step takes the earliest
+     * pending firing of any release. Small MAX only (API answers). */
+    int64_t cursor = after;
+    while (n < max) {
+        int64_t best = 0;
+        size_t best_r = 0;
+        int found = 0;
+        for (size_t r = 0; r < c->nreleases; r++) {
+            const release *rel = &c->releases[r];
+            int64_t t;
+            if (rel->kind == RELEASE_AT) {
+                if (rel->at <= cursor || rel->at < c->start || rel->at > c->end)
+                    continue;
+                t = rel->at;
+            } else {
+                int64_t from = cursor < c->start - 1 ? c->start - 1 : cursor;
+                if (cron_next(&rel->cron, c->zone, from, c->end, &t) != 0)
+                    continue;
+            }
+            if (!found || t < best) {
+                best = t;
+                best_r = r;
+                found = 1;
+            }
+        }
+        if (!found)
+            break;
+        /* Every release firing at this same instant, in release order. */
+        for (size_t r = best_r; r < c->nreleases && n < max; r++) {
+            const release *rel = &c->releases[r];
+            int64_t t;
+            int fires;
+            if (rel->kind == RELEASE_AT)
+                fires = rel->at == best;
+            else {
+                int64_t from = cursor < c->start - 1 ? c->start - 1 : cursor;
+                fires = cron_next(&rel->cron, c->zone, from, c->end, &t) == 0 && t == best;
+            }
+            if (fires) {
+                out[n].at = best;
+                out[n].release = r;
+                n++;
+            }
+        }
+        cursor = best;
+    }
+    return n;
+}
+
+void campaign_channel_list(unsigned channels, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int ch = 0; ch < CHANNEL_COUNT && used < len; ch++) {
+        if (!(channels & (1u << ch)))
+            continue;
+        int n = snprintf(buf + used, len - used, "%s%s", used ? ", " : "", channel_names[ch]);
+        if (n < 0)
+            return;
+        used += (size_t)n;
+    }
+}

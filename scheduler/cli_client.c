@@ -1,0 +1,391 @@
+/*
+ * cli_client.c - the verbs that talk to a haechi server over its HTTP API:
+ * submit, list, status, pause, resume, cancel. They work the same against a
+ * local or a remote server.
+ *
+ * Where the server is: --url, else $HAECHI_URL, else the config's
+ * client.url, else its listen address. The token: --token, else
+ * $HAECHI_TOKEN, else the config's client token.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "httpc.h"
+#include "verbs.h"
+
+#define SUBMIT_READ_MAX (64u * 1024 * 1024)
+
+typedef struct client {
+    char url[512];
+    char *token;
+    int json;
+    int replace;
+    const char *verb_name;
+} client;
+
+/* Parses the common options; returns the index of the first operand or -1. */
+static int client_setup(client *cl, const char *verb_name, int argc, char **argv, int takes_replace)
+{
+    static const struct option opts[] = {
+        {"url", required_argument, NULL, 'u'},   {"token", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"replace", no_argument, NULL, 'R'},     {NULL, 0, NULL, 0},
+    };
+    const char *url = NULL, *token = NULL, *config_path = config_default_path();
+    int opt;
+
+    memset(cl, 0, sizeof *cl);
+    cl->verb_name = verb_name;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "u:t:c:j", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'u': url = optarg; break;
+        case 't': token = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'j': cl->json = 1; break;
+        case 'R':
+            if (!takes_replace)
+                goto usage;
+            cl->replace = 1;
+            break;
+        default:
+            goto usage;
+        }
+    }
+    if (!url)
+        url = getenv("HAECHI_URL");
+    if (!token)
+        token = getenv("HAECHI_TOKEN");
+    if ((!url || !*url || !token || !*token) && config_path) {
+        config cfg;
+        diag_list errs;
+        config_defaults(&cfg);
+        diag_list_init(&errs);
+        if (config_load_file(config_path, &cfg, &errs) != 0) {
+            fprintf(stderr, "haechi %s: config %s is invalid: %s%s%s\n", verb_name, config_path,
+                    errs.len ? errs.items[0].path : "", errs.len ? ": " : "",
+                    errs.len ? errs.items[0].message : "");
+            diag_list_release(&errs);
+            config_release(&cfg);
+            return -1;
+        }
+        diag_list_release(&errs);
+        if (!url || !*url) {
+            if (cfg.client_url[0])
+                snprintf(cl->url, sizeof cl->url, "%s", cfg.client_url);
+            else
+                snprintf(cl->url, sizeof cl->url, "http://%s:%d", cfg.listen_host,
+                         cfg.listen_port);
+        }
+        if ((!token || !*token) && cfg.client_token)
+            cl->token = strdup(cfg.client_token);
+        config_release(&cfg);
+    }
+    if (url && *url)
+        snprintf(cl->url, sizeof cl->url, "%s", url);
+    if (!cl->url[0])
+        snprintf(cl->url, sizeof cl->url, "http://127.0.0.1:8080");
+    /* No trailing slash: paths are appended. */
+    size_t n = strlen(cl->url);
+    while (n > 0 && cl->url[n - 1] == '/')
+        cl->url[--n] = '\0';
+    if (token && *token) {
+        free(cl->token);
+        cl->token = strdup(token);
+    }
+    return optind;
+usage:
+    fprintf(stderr, "haechi %s: see `haechi %s --help`\n", verb_name, verb_name);
+    return -1;
+}
+
+static void client_release(client *cl)
+{
+    free(cl->token);
+}
+
+/* Prints the server's refusal as one line; returns the exit status. */
+static int report_failure(const client *cl, const httpc_answer *a, json_t *body)
+{
+    const char *error = json_string_value(json_object_get(body, "error"));
+    const char *message = json_string_value(json_object_get(body, "message"));
+    json_t *errors = json_object_get(body, "errors");
+
+    if (json_is_array(errors)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(errors, i, e) {
+            const char *path = json_string_value(json_object_get(e, "path"));
+            printf("%s: %s\n", path && *path ? path : "/",
+                   json_string_value(json_object_get(e, "message")));
+        }
+    }
+    if (error)
+        fprintf(stderr, "haechi %s: %ld %s: %s\n", cl->verb_name, a->status, error,
+                message ? message : "");
+    else
+        fprintf(stderr, "haechi %s: HTTP %ld from %s\n", cl->verb_name, a->status, cl->url);
+    return 1;
+}
+
+/*
+ * One request; on success hands the parsed answer to SHOW (unless --json).
+ * Returns the exit status.
+ */
+static int call(client *cl, const char *method, const char *path, const char *body,
+                size_t len, void (*show)(json_t *answer, const client *cl))
+{
+    char url[1024];
+    httpc_answer a;
+    int rc;
+
+    snprintf(url, sizeof url, "%s%s", cl->url, path);
+    if (httpc_request(method, url, cl->token, body, len, &a) != 0) {
+        fprintf(stderr, "haechi %s: cannot reach the server: %s\n", cl->verb_name, a.error);
+        return 1;
+    }
+    json_t *answer = a.body ? json_loads(a.body, 0, NULL) : NULL;
+    if (a.status < 200 || a.status > 299) {
+        if (cl->json && a.body)
+            fputs(a.body, stdout);
+        rc = report_failure(cl, &a, answer);
+    } else if (cl->json) {
+        fputs(a.body ? a.body : "", stdout);
+        rc = 0;
+    } else if (!answer) {
+        fprintf(stderr, "haechi %s: the server's answer is not JSON\n", cl->verb_name);
+        rc = 1;
+    } else {
+        show(answer, cl);
+        rc = 0;
+    }
+    json_decref(answer);
+    httpc_answer_release(&a);
+    return rc;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+static void show_next(json_t *answer)
+{
+    json_t *next = json_object_get(answer, "next_releases");
+    size_t i;
+    json_t *r;
+    if (!json_array_size(next)) {
+        printf("no releases ahead\n");
+        return;
+    }
+    printf("next releases:\n");
+    json_array_foreach(next, i, r) {
+        json_t *chs = json_object_get(r, "channels"), *ch;
+        size_t k;
+        printf("  %-26s %-20s", str(r, "at"), str(r, "release"));
+        json_array_foreach(chs, k, ch) printf("%s%s", k ? ", " : "", json_string_value(ch));
+        putchar('\n');
+    }
+}
+
+/* ---- submit ------------------------------------------------------------------ */
+
+static void show_submitted(json_t *answer, const client *cl)
+{
+    (void)cl;
+    printf("%s: version %lld, %s\n", str(answer, "id"),
+           (long long)json_integer_value(json_object_get(answer, "version")),
+           str(answer, "status"));
+    show_next(answer);
+}
+
+static int run_submit(int argc, char **argv)
+{
+    client cl;
+    int first = client_setup(&cl, "submit", argc, argv, 1);
+    if (first < 0 || first != argc - 1) {
+        if (first >= 0)
+            fprintf(stderr, "haechi submit: expected one FILE\n");
+        client_release(&cl);
+        return 2;
+    }
+    char *buf, why[256];
+    size_t len;
+    int over;
+    if (file_read_capped(argv[first], SUBMIT_READ_MAX, &buf, &len, &over, why, sizeof why) !=
+        0) {
+        fprintf(stderr, "haechi submit: %s\n", why);
+        client_release(&cl);
+        return 1;
+    }
+    if (over) {
+        fprintf(stderr, "haechi submit: %s is over %u MiB; no server takes that\n",
+                argv[first], SUBMIT_READ_MAX >> 20);
+        free(buf);
+        client_release(&cl);
+        return 1;
+    }
+    int rc = call(&cl, "POST", cl.replace ? "/api/v1/campaigns?replace=true"
+                                          : "/api/v1/campaigns",
+                  buf, len, show_submitted);
+    free(buf);
+    client_release(&cl);
+    return rc;
+}
+
+/* ---- list --------------------------------------------------------------------- */
+
+static void show_list(json_t *answer, const client *cl)
+{
+    json_t *list = json_object_get(answer, "campaigns"), *c;
+    size_t i;
+    (void)cl;
+    if (!json_array_size(list)) {
+        printf("no campaigns\n");
+        return;
+    }
+    printf("%-32s %-10s %7s  %s\n", "ID", "STATUS", "VERSION", "TITLE");
+    json_array_foreach(list, i, c) {
+        printf("%-32s %-10s %7lld  %s\n", str(c, "id"), str(c, "status"),
+               (long long)json_integer_value(json_object_get(c, "version")), str(c, "title"));
+    }
+}
+
+static int run_list(int argc, char **argv)
+{
+    client cl;
+    int first = client_setup(&cl, "list", argc, argv, 0);
+    int rc = 2;
+    if (first >= 0 && first != argc)
+        fprintf(stderr, "haechi list: takes no operands\n");
+    else if (first >= 0)
+        rc = call(&cl, "GET", "/api/v1/campaigns", NULL, 0, show_list);
+    client_release(&cl);
+    return rc;
+}
+
+/* ---- status and the state changes --------------------------------------------- */
+
+static int is_plain_id(const char *id)
+{
+    if (!*id || strlen(id) > 64)
+        return 0;
+    for (const char *p = id; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+            return 0;
+    return 1;
+}
+
+static void show_status(json_t *answer, const client *cl)
+{
+    json_t *doc = json_object_get(answer, "campaign");
+    (void)cl;
+    printf("id        %s\n", str(answer, "id"));
+    printf("title     %s\n", str(answer, "title"));
+    printf("owner     %s\n", str(answer, "owner"));
+    printf("status    %s\n", str(answer, "status"));
+    printf("version   %lld (by %s)\n",
+           (long long)json_integer_value(json_object_get(answer, "version")),
+           str(answer, "updated_by"));
+    json_t *sched = json_object_get(doc, "schedule");
+    printf("window    %s to %s, %s\n", str(sched, "start"), str(sched, "end"),
+           str(sched, "timezone"));
+    show_next(answer);
+}
+
+static void show_changed(json_t *answer, const client *cl)
+{
+    printf("%s: %s%s\n", str(answer, "id"), str(answer, "status"),
+           json_is_false(json_object_get(answer, "changed")) ? " (already)" : "");
+    (void)cl;
+}
+
+static int run_on_id(int argc, char **argv, const char *name, const char *method,
+                     const char *suffix, void (*show)(json_t *, const client *))
+{
+    client cl;
+    int first = client_setup(&cl, name, argc, argv, 0);
+    int rc = 2;
+    if (first >= 0 && first != argc - 1) {
+        fprintf(stderr, "haechi %s: expected one campaign ID\n", name);
+    } else if (first >= 0 && !is_plain_id(argv[first])) {
+        fprintf(stderr, "haechi %s: \"%s\" is not a campaign id (a-z, 0-9 and hyphens)\n", name,
+                argv[first]);
+    } else if (first >= 0) {
+        char path[160];
+        snprintf(path, sizeof path, "/api/v1/campaigns/%s%s", argv[first], suffix);
+        rc = call(&cl, method, path, NULL, 0, show);
+    }
+    client_release(&cl);
+    return rc;
+}
+
+static int run_status(int argc, char **argv)
+{
+    return run_on_id(argc, argv, "status", "GET", "", show_status);
+}
+
+static int run_pause(int argc, char **argv)
+{
+    return run_on_id(argc, argv, "pause", "POST", "/pause", show_changed);
+}
+
+static int run_resume(int argc, char **argv)
+{
+    return run_on_id(argc, argv, "resume", "POST", "/resume", show_changed);
+}
+
+static int run_cancel(int argc, char **argv)
+{
+    return run_on_id(argc, argv, "cancel", "POST", "/cancel", show_changed);
+}
+
+#define COMMON_HELP \
+    "\n" \
+    "  --url URL      the server (default: $HAECHI_URL, else the config's client.url,\n" \
+    "                 else its listen address)\n" \
+    "  --token TOKEN  a bearer token (default: $HAECHI_TOKEN, else the config's)\n" \
+    "  --config PATH  the config file (default: $HAECHI_CONFIG, else\n" \
+    "                 /etc/haechi/haechi.json)\n" \
+    "  --json         print the server's JSON answer as it is\n" \
+    "\n" \
+    "Exit status: 0 success; 1 the server refused or could not be reached;\n" \
+    "2 a usage error. The reason is one line on stderr.\n"
+
+#define CLIENT_VERB(name_, synopsis_, usage_)                                       \
+    const verb verb_##name_ = {                                                   \
+        .name = #name_,                                                           \
+        .run = run_##name_,                                                       \
+        .synopsis = synopsis_,                                                    \
+        .help = usage_,                                                           \
+    }
+
+CLIENT_VERB(submit, "send a campaign file to the server (--replace for a new version)",
+            "usage: haechi submit [--replace] [options] FILE\n"
+            "\n"
+            "Sends the campaign FILE to the server, which validates and stores it as\n"
+            "version 1 and prints the next releases. A campaign id that already exists\n"
+            "is refused (409) unless --replace, which stores a new version. An invalid\n"
+            "campaign prints every error as `haechi validate` does; nothing is stored.\n"
+            COMMON_HELP);
+CLIENT_VERB(list, "list campaigns and their status",
+            "usage: haechi list [options]\n\nLists every campaign with its status and "
+            "version.\n" COMMON_HELP);
+CLIENT_VERB(status, "show one campaign and its next releases",
+            "usage: haechi status [options] ID\n\nShows a campaign: status, version, "
+            "window and its next releases.\n" COMMON_HELP);
+CLIENT_VERB(pause, "hold a campaign's releases",
+            "usage: haechi pause [options] ID\n\nHolds a campaign's releases until it is "
+            "resumed.\n" COMMON_HELP);
+CLIENT_VERB(resume, "let a paused campaign release again",
+            "usage: haechi resume [options] ID\n\nLets a paused campaign release again.\n"
+            COMMON_HELP);
+CLIENT_VERB(cancel, "cancel a campaign for good",
+            "usage: haechi cancel [options] ID\n\nCancels a campaign for good: its "
+            "releases are dropped.\n" COMMON_HELP);

@@ -1,0 +1,476 @@
+/*
+ * config.c - reads the config file through the same shape walker as
+ * campaigns, then copies it into struct config.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jcheck.h"
+
+#define MAX_SECRET_BYTES 4096
+
+static const struct {
+    const char *name;
+    unsigned perms;
+} roles[] = {
+    {"viewer", PERM_READ},
+    {"editor", PERM_READ | PERM_WRITE},
+    {"approver", PERM_READ | PERM_APPROVE},
+    {"admin", PERM_READ | PERM_WRITE | PERM_APPROVE | PERM_ADMIN},
+};
+
+unsigned config_role_perms(const char *role)
+{
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        if (strcmp(role, roles[i].name) == 0)
+            return roles[i].perms;
+    return 0;
+}
+
+void config_defaults(config *c)
+{
+    memset(c, 0, sizeof *c);
+    snprintf(c->redis_host, sizeof c->redis_host, "127.0.0.1");
+    c->redis_port = 6379;
+    snprintf(c->redis_prefix, sizeof c->redis_prefix, "haechi");
+    c->redis_command_timeout_ms = 5000;
+    snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+    c->listen_port = 8080;
+    campaign_limits_default(&c->limits);
+    c->max_connections = 1024;
+}
+
+void config_release(config *c)
+{
+    free(c->tokens);
+    free(c->redis_password);
+    free(c->client_token);
+    memset(c, 0, sizeof *c);
+}
+
+const char *config_default_path(void)
+{
+    const char *env = getenv("HAECHI_CONFIG");
+    if (env && *env)
+        return env;
+    if (access("/etc/haechi/haechi.json", R_OK) == 0)
+        return "/etc/haechi/haechi.json";
+    return NULL;
+}
+
+/* ---- checks -------------------------------------------------------------- */
+
+/* "host:port", "[v6]:port", or "unix:/path" / "/path" for a socket. */
+static int split_address(const char *s, char *host, size_t hostlen, int *port, char *unix_path,
+                         size_t unixlen)
+{
+    host[0] = unix_path[0] = '\0';
+    *port = 0;
+    if (strncmp(s, "unix:", 5) == 0 || s[0] == '/') {
+        const char *p = s[0] == '/' ? s : s + 5;
+        if (p[0] != '/' || strlen(p) >= unixlen || strlen(p) >= 100)
+            return -1; /* sun_path holds about 100 bytes */
+        snprintf(unix_path, unixlen, "%s", p);
+        return 0;
+    }
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s)
+        return -1;
+    size_t hl = (size_t)(colon - s);
+    const char *h = s;
+    if (s[0] == '[') {
+        if (hl < 3 || s[hl - 1] != ']')
+            return -1;
+        h = s + 1;
+        hl -= 2;
+    }
+    if (hl >= hostlen)
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    char *end;
+    errno = 0;
+    long p = strtol(colon + 1, &end, 10);
+    if (errno || *end || end == colon + 1 || p < 0 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static int check_redis_address(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    char host[256], unix_path[256];
+    int port;
+    if (split_address(json_string_value(v), host, sizeof host, &port, unix_path,
+                      sizeof unix_path) != 0 ||
+        (!unix_path[0] && port == 0)) {
+        jcheck_error(cx, path, "address",
+                     "\"%s\" is not an address: use HOST:PORT (e.g. 127.0.0.1:6379) or "
+                     "unix:/path/to/redis.sock",
+                     json_string_value(v));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_listen_address(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    char host[256], unix_path[256];
+    int port;
+    if (split_address(json_string_value(v), host, sizeof host, &port, unix_path,
+                      sizeof unix_path) != 0 ||
+        unix_path[0]) {
+        jcheck_error(cx, path, "address",
+                     "\"%s\" is not a listen address: use HOST:PORT, e.g. 127.0.0.1:8080 "
+                     "(port 0 picks a free port)",
+                     json_string_value(v));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_prefix(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    for (const char *p = json_string_value(v); *p; p++) {
+        if (*p == '{' || *p == '}' || *p == ' ' || *p == '*' || *p == '?' || *p == '[') {
+            jcheck_error(cx, path, "prefix",
+                         "must not contain '%c' (braces would break the hash tags, "
+                         "wildcards the key scans)",
+                         *p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Exactly one way of giving a secret. */
+static int check_secret_source(jcheck_ctx *cx, json_t *obj, const char *path,
+                               const char *what)
+{
+    int n = !!json_object_get(obj, "token") + !!json_object_get(obj, "token_env") +
+            !!json_object_get(obj, "token_file");
+    if (n != 1) {
+        jcheck_error(cx, path, "one-of",
+                     n ? "gives its %s more than one way: keep one of \"token\", "
+                         "\"token_env\", \"token_file\""
+                       : "needs its %s: one of \"token\", \"token_env\" (an environment "
+                         "variable) or \"token_file\"",
+                     what);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_token_entry(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    return check_secret_source(cx, obj, path, "secret");
+}
+
+static int check_client(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    if (!json_object_get(obj, "token") && !json_object_get(obj, "token_env") &&
+        !json_object_get(obj, "token_file"))
+        return 0;
+    return check_secret_source(cx, obj, path, "token");
+}
+
+static const char *const role_names[] = {"viewer", "editor", "approver", "admin", NULL};
+
+static const jfield token_fields[] = {
+    {.name = "name", .kind = JK_STRING, .required = 1, .min = 1, .max = 64},
+    {.name = "role", .kind = JK_STRING, .required = 1, .choices = role_names},
+    {.name = "token", .kind = JK_STRING, .min = 16, .max = 512},
+    {.name = "token_env", .kind = JK_STRING, .min = 1, .max = 128},
+    {.name = "token_file", .kind = JK_STRING, .min = 1, .max = 1024},
+    {0}};
+static const jobject token_shape = {.fields = token_fields, .check = check_token_entry};
+static const jfield token_item = {.kind = JK_OBJECT, .object = &token_shape};
+
+static const jfield redis_fields[] = {
+    {.name = "address", .kind = JK_STRING, .min = 1, .max = 255, .check = check_redis_address},
+    {.name = "prefix", .kind = JK_STRING, .min = 1, .max = 64, .check = check_prefix},
+    {.name = "password_env", .kind = JK_STRING, .min = 1, .max = 128},
+    {.name = "command_timeout_ms", .kind = JK_INT, .min = 100, .max = 600000},
+    {0}};
+static const jobject redis_shape = {.fields = redis_fields};
+
+static const jfield limits_fields[] = {
+    {.name = "max_campaign_bytes", .kind = JK_INT, .min = 1024, .max = 64 * 1024 * 1024},
+    {.name = "max_occurrences", .kind = JK_INT, .min = 1, .max = 1000000},
+    {.name = "max_connections", .kind = JK_INT, .min = 1, .max = 100000},
+    {0}};
+static const jobject limits_shape = {.fields = limits_fields};
+
+static const jfield client_fields[] = {
+    {.name = "url", .kind = JK_STRING, .min = 1, .max = 500},
+    {.name = "token", .kind = JK_STRING, .min = 1, .max = 512},
+    {.name = "token_env", .kind = JK_STRING, .min = 1, .max = 128},
+    {.name = "token_file", .kind = JK_STRING, .min = 1, .max = 1024},
+    {0}};
+static const jobject client_shape = {.fields = client_fields, .check = check_client};
+
+/* Channel endpoints: each later channel issue gives its section a shape;
+ * until then any object is kept as it is. */
+static int check_channels(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    const char *key;
+    json_t *section;
+    int bad = 0;
+    json_object_foreach(v, key, section) {
+        char where[128];
+        snprintf(where, sizeof where, "%s/%s", path, key);
+        if (channel_from_name(key) < 0) {
+            jcheck_error(cx, where, "unknown-field",
+                         "unknown channel; known: sns, kakao, banner, newsletter, alert");
+            bad = 1;
+        } else if (!json_is_object(section)) {
+            jcheck_error(cx, where, "type", "must be an object, not %s",
+                         jcheck_type_name(section));
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+static const jfield no_fields[] = {{0}};
+static const jobject channels_shape = {.fields = no_fields, .check = check_channels, .open = 1};
+
+static const jfield config_fields[] = {
+    {.name = "$schema", .kind = JK_STRING, .min = 1, .max = 2048},
+    {.name = "listen", .kind = JK_STRING, .min = 1, .max = 255, .check = check_listen_address},
+    {.name = "redis", .kind = JK_OBJECT, .object = &redis_shape},
+    {.name = "tokens", .kind = JK_ARRAY, .max = 1000, .item = &token_item},
+    {.name = "limits", .kind = JK_OBJECT, .object = &limits_shape},
+    {.name = "client", .kind = JK_OBJECT, .object = &client_shape},
+    {.name = "channels", .kind = JK_OBJECT, .object = &channels_shape},
+    {0}};
+static const jobject config_shape = {.fields = config_fields};
+
+/* ---- secrets ----------------------------------------------------------- */
+
+/* Reads a secret from a file only its owner may read; trailing newlines
+ * are dropped. Returns a new string or NULL with a reason. */
+static char *read_secret_file(const char *file, char *why, size_t whylen)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        snprintf(why, whylen, "cannot open \"%s\": %s", file, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(why, whylen, "\"%s\" is not a regular file", file);
+        goto out;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        snprintf(why, whylen, "\"%s\" may be read by others (mode %03o); chmod 600 it", file,
+                 (unsigned)(st.st_mode & 0777));
+        goto out;
+    }
+    buf = malloc(MAX_SECRET_BYTES + 1);
+    if (!buf) {
+        snprintf(why, whylen, "out of memory");
+        goto out;
+    }
+    ssize_t n = read(fd, buf, MAX_SECRET_BYTES + 1);
+    if (n < 0 || n > MAX_SECRET_BYTES) {
+        snprintf(why, whylen, "\"%s\" could not be read or is over %d bytes", file,
+                 MAX_SECRET_BYTES);
+        free(buf);
+        buf = NULL;
+        goto out;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+out:
+    close(fd);
+    return buf;
+}
+
+/* The secret of OBJ (token / token_env / token_file), as a new string. */
+static char *resolve_secret(json_t *obj, char *why, size_t whylen)
+{
+    const char *inline_token = json_string_value(json_object_get(obj, "token"));
+    const char *env = json_string_value(json_object_get(obj, "token_env"));
+    const char *file = json_string_value(json_object_get(obj, "token_file"));
+
+    if (inline_token)
+        return strdup(inline_token);
+    if (env) {
+        const char *v = getenv(env);
+        if (!v || !*v) {
+            snprintf(why, whylen, "environment variable %s is not set", env);
+            return NULL;
+        }
+        return strdup(v);
+    }
+    if (file)
+        return read_secret_file(file, why, whylen);
+    snprintf(why, whylen, "no secret given");
+    return NULL;
+}
+
+static void sha256(const char *s, unsigned char out[32])
+{
+    unsigned int len = 32;
+    EVP_Digest(s, strlen(s), out, &len, EVP_sha256(), NULL);
+}
+
+/* ---- copying into struct config ------------------------------------------- */
+
+static void load_tokens(json_t *list, config *c, diag_list *errs)
+{
+    size_t n = json_array_size(list), i;
+    json_t *item;
+    if (n == 0)
+        return;
+    c->tokens = calloc(n, sizeof *c->tokens);
+    if (!c->tokens) {
+        diag_add(errs, "/tokens", "internal", "out of memory");
+        return;
+    }
+    json_array_foreach(list, i, item) {
+        char why[256], path[64];
+        char *secret = resolve_secret(item, why, sizeof why);
+        snprintf(path, sizeof path, "/tokens/%zu", i);
+        if (!secret) {
+            diag_add(errs, path, "secret", "%s", why);
+            continue;
+        }
+        if (strlen(secret) < 16) {
+            diag_add(errs, path, "secret",
+                     "the secret is %zu characters; tokens need at least 16", strlen(secret));
+            free(secret);
+            continue;
+        }
+        config_token *t = &c->tokens[c->ntokens];
+        snprintf(t->name, sizeof t->name, "%s", json_string_value(json_object_get(item, "name")));
+        snprintf(t->role, sizeof t->role, "%s", json_string_value(json_object_get(item, "role")));
+        t->perms = config_role_perms(t->role);
+        sha256(secret, t->digest);
+        /* The secret itself is not kept past start-up. */
+        OPENSSL_cleanse(secret, strlen(secret));
+        free(secret);
+        for (size_t j = 0; j < c->ntokens; j++) {
+            if (memcmp(c->tokens[j].digest, t->digest, sizeof t->digest) == 0) {
+                diag_add(errs, path, "duplicate", "has the same secret as /tokens/%zu", j);
+                break;
+            }
+        }
+        c->ntokens++;
+    }
+}
+
+static void copy_sections(json_t *doc, config *c, diag_list *errs)
+{
+    json_t *v, *redis = json_object_get(doc, "redis"), *limits = json_object_get(doc, "limits");
+    json_t *client = json_object_get(doc, "client");
+
+    if ((v = json_object_get(doc, "listen"))) {
+        char unix_path[256];
+        split_address(json_string_value(v), c->listen_host, sizeof c->listen_host,
+                      &c->listen_port, unix_path, sizeof unix_path);
+    }
+    if ((v = json_object_get(redis, "address")))
+        split_address(json_string_value(v), c->redis_host, sizeof c->redis_host,
+                      &c->redis_port, c->redis_unix, sizeof c->redis_unix);
+    if ((v = json_object_get(redis, "prefix")))
+        snprintf(c->redis_prefix, sizeof c->redis_prefix, "%s", json_string_value(v));
+    if ((v = json_object_get(redis, "command_timeout_ms")))
+        c->redis_command_timeout_ms = (int)json_integer_value(v);
+    if ((v = json_object_get(redis, "password_env"))) {
+        const char *pw = getenv(json_string_value(v));
+        if (!pw || !*pw)
+            diag_add(errs, "/redis/password_env", "secret",
+                     "environment variable %s is not set", json_string_value(v));
+        else
+            c->redis_password = strdup(pw);
+    }
+    if ((v = json_object_get(limits, "max_campaign_bytes")))
+        c->limits.max_bytes = (size_t)json_integer_value(v);
+    if ((v = json_object_get(limits, "max_occurrences")))
+        c->limits.max_occurrences = (size_t)json_integer_value(v);
+    if ((v = json_object_get(limits, "max_connections")))
+        c->max_connections = (int)json_integer_value(v);
+    if ((v = json_object_get(client, "url")))
+        snprintf(c->client_url, sizeof c->client_url, "%s", json_string_value(v));
+    if (client && (json_object_get(client, "token") || json_object_get(client, "token_env") ||
+                   json_object_get(client, "token_file"))) {
+        char why[256];
+        c->client_token = resolve_secret(client, why, sizeof why);
+        if (!c->client_token)
+            diag_add(errs, "/client", "secret", "%s", why);
+    }
+    load_tokens(json_object_get(doc, "tokens"), c, errs);
+}
+
+int config_load_buffer(const char *buf, size_t len, const char *origin, config *c,
+                       diag_list *errs)
+{
+    json_error_t jerr;
+    jcheck_ctx cx;
+    size_t before = errs->len;
+    (void)origin;
+
+    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc) {
+        diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line,
+                 jerr.column, jerr.text);
+        return -1;
+    }
+    jcheck_init(&cx, errs, NULL);
+    jcheck_object(&cx, doc, &config_shape);
+    jcheck_release(&cx);
+    if (errs->len == before && json_is_object(doc))
+        copy_sections(doc, c, errs);
+    json_decref(doc);
+    return errs->len == before ? 0 : -1;
+}
+
+int config_load_file(const char *path, config *c, diag_list *errs)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        diag_add(errs, "", "file", "cannot read config \"%s\": %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= 16u * 1024 * 1024) {
+                diag_add(errs, "", "size", "config \"%s\" is over 16 MiB", path);
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            cap = cap ? cap * 2 : 8192;
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                diag_add(errs, "", "internal", "out of memory");
+                return -1;
+            }
+            buf = nb;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    fclose(f);
+    int rc = config_load_buffer(buf, len, path, c, errs);
+    free(buf);
+    return rc;
+}

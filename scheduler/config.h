@@ -1,0 +1,74 @@
+/*
+ * config.h - the one JSON config file (deploy/haechi.example.json,
+ * documented in docs/configuration.md).
+ *
+ * A bad config is reported like a bad campaign (JSON Pointer + rule), and
+ * the daemon refuses to start on it. Secrets (tokens, the Redis password)
+ * may be given inline, or named: "token_env" reads an environment
+ * variable, "token_file" a file that only its owner may read.
+ */
+#ifndef HAECHI_CONFIG_H
+#define HAECHI_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "campaign.h"
+#include "diag.h"
+
+/* What a role may do: viewer reads, editor also changes campaigns,
+ * approver reads and approves alerts, admin does everything. */
+enum {
+    PERM_READ = 1u << 0,
+    PERM_WRITE = 1u << 1,
+    PERM_APPROVE = 1u << 2,
+    PERM_ADMIN = 1u << 3,
+};
+
+typedef struct config_token {
+    char name[65];
+    char role[16];
+    unsigned perms;
+    unsigned char digest[32]; /* SHA-256 of the secret; the secret is not kept */
+} config_token;
+
+typedef struct config {
+    char redis_host[256]; /* empty when redis_unix is used */
+    int redis_port;
+    char redis_unix[256];
+    char redis_prefix[65];
+    char *redis_password;
+    int redis_command_timeout_ms;
+
+    char listen_host[256];
+    int listen_port;
+
+    config_token *tokens;
+    size_t ntokens;
+
+    campaign_limits limits;
+    int max_connections;
+
+    char client_url[512];  /* for CLI verbs: where the API is */
+    char *client_token;    /* for CLI verbs */
+} config;
+
+/* Fills the built-in defaults (no tokens: only /healthz answers). */
+void config_defaults(config *c);
+
+/* Loads PATH over the defaults. Returns 0, or -1 with every error in errs
+ * (paths prefixed with the file name is the caller's choice). */
+int config_load_file(const char *path, config *c, diag_list *errs);
+int config_load_buffer(const char *buf, size_t len, const char *origin, config *c,
+                       diag_list *errs);
+
+void config_release(config *c);
+
+/* The permission bits of a role name, 0 when unknown. */
+unsigned config_role_perms(const char *role);
+
+/* Where the config comes from when no --config is given: $HAECHI_CONFIG,
+ * else /etc/haechi/haechi.json when it exists, else NULL (defaults). */
+const char *config_default_path(void);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * duration.c - "1h30m"-style spans.
+ */
+#include "duration.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+    char unit;
+    int64_t seconds;
+} units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+#define NUNITS (sizeof units / sizeof units[0])
+
+int duration_parse(const char *text, int64_t *seconds, char *err, size_t errlen)
+{
+    const char *p = text;
+    size_t next_unit = 0;
+    int64_t total = 0;
+
+    if (!*p) {
+        snprintf(err, errlen, "is empty: write a span such as \"30m\", \"1h\" or \"1h30m\"");
+        return -1;
+    }
+    while (*p) {
+        int64_t n = 0;
+        const char *digits = p;
+        while (*p >= '0' && *p <= '9') {
+            if (n > 1000000) {
+                snprintf(err, errlen, "\"%s\" is too long a span", text);
+                return -1;
+            }
+            n = n * 10 + (*p++ - '0');
+        }
+        if (p == digits) {
+            snprintf(err, errlen,
+                     "\"%s\" is not a span: expected numbers with units d, h, m or s, "
+                     "e.g. \"30m\" or \"1h30m\"",
+                     text);
+            return -1;
+        }
+        size_t u = next_unit;
+        while (u < NUNITS && units[u].unit != *p)
+            u++;
+        if (u == NUNITS) {
+            if (*p == '\0')
+                snprintf(err, errlen, "\"%s\" has a number without a unit (d, h, m or s)",
+                         text);
+            else
+                snprintf(err, errlen,
+                         "\"%s\" has unit '%c' out of place: use d, h, m, s in that order, "
+                         "each once",
+                         text, *p);
+            return -1;
+        }
+        total += n * units[u].seconds;
+        next_unit = u + 1;
+        p++;
+    }
+    *seconds = total;
+    return 0;
+}
+
+void duration_format(int64_t seconds, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (seconds <= 0) {
+        snprintf(buf, len, "0s");
+        return;
+    }
+    for (size_t i = 0; i < NUNITS && used < len; i++) {
+        int64_t n = seconds / units[i].seconds;
+        if (n == 0)
+            continue;
+        seconds -= n * units[i].seconds;
+        int w = snprintf(buf + used, len - used, "%lld%c", (long long)n, units[i].unit);
+        if (w < 0)
+            return;
+        used += (size_t)w;
+    }
+}

@@ -1,0 +1,81 @@
+/*
+ * jcheck.h - checks a JSON document against a table that describes its
+ * shape: which fields an object has, which are required, their types,
+ * lengths, ranges and choices. Every problem goes to a diag_list with its
+ * JSON Pointer; unknown fields are errors (with a "did you mean" when a
+ * known field is close), so that a typo never passes silently.
+ *
+ * Rules a table cannot say (a cron expression, a time zone) hang off a
+ * field as a check function. The campaign and the config are both read
+ * through this one walker.
+ */
+#ifndef HAECHI_JCHECK_H
+#define HAECHI_JCHECK_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "diag.h"
+
+typedef enum jkind {
+    JK_STRING,  /* one line: control characters refused */
+    JK_TEXT,    /* may hold newlines and tabs */
+    JK_BOOL,
+    JK_INT,
+    JK_OBJECT,
+    JK_ARRAY,
+    JK_ANY      /* any JSON type; the check function decides */
+} jkind;
+
+struct jcheck_ctx;
+typedef struct jobject jobject;
+
+/*
+ * A check runs after the field passed its type/length/choice rules and
+ * reports through jcheck_error(); it returns 0 when the value is good.
+ */
+typedef int (*jcheck_fn)(struct jcheck_ctx *cx, json_t *value, const char *path);
+
+typedef struct jfield {
+    const char *name;
+    jkind kind;
+    unsigned required : 1;
+    unsigned unique : 1;      /* arrays: no two equal items */
+    long long min, max;       /* chars (strings), items (arrays), value (ints); max 0 = none */
+    const char *const *choices; /* strings: the allowed values, NULL-terminated */
+    const jobject *object;    /* JK_OBJECT: its fields */
+    const struct jfield *item; /* JK_ARRAY: the shape of each item (name unused) */
+    jcheck_fn check;
+} jfield;
+
+struct jobject {
+    const jfield *fields;     /* terminated by an entry with name NULL */
+    size_t min_fields;        /* e.g. a language map needs at least one */
+    jcheck_fn check;          /* runs on the whole object after its fields */
+    unsigned open : 1;        /* members not listed are left to check */
+};
+
+typedef struct jcheck_ctx {
+    diag_list *errs;
+    jpath path;
+    void *user;               /* the caller's state for its check functions */
+} jcheck_ctx;
+
+void jcheck_init(jcheck_ctx *cx, diag_list *errs, void *user);
+void jcheck_release(jcheck_ctx *cx);
+
+/* Walks ROOT, which must be an object shaped like SHAPE. Returns the number
+ * of errors it added. */
+size_t jcheck_object(jcheck_ctx *cx, json_t *root, const jobject *shape);
+
+/* Checks VALUE against FIELD at the current path; for check functions of
+ * JK_ANY fields that accept more than one shape. Returns 0 when good. */
+int jcheck_value(jcheck_ctx *cx, json_t *value, const jfield *field);
+
+void jcheck_error(jcheck_ctx *cx, const char *path, const char *rule, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "a string", "an array", ... for messages. */
+const char *jcheck_type_name(const json_t *value);
+
+#endif

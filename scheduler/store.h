@@ -1,0 +1,81 @@
+/*
+ * store.h - campaigns in Redis.
+ *
+ * Keys (PREFIX from config, ID a campaign slug):
+ *   PREFIX:campaigns             ZSET  every campaign id, scored by first submission (ms)
+ *   PREFIX:{c:ID}:meta           HASH  id, version, status, title, owner,
+ *                                      created_at/_by, updated_at/_by
+ *   PREFIX:{c:ID}:versions       HASH  N -> the campaign document of version N
+ *   PREFIX:{c:ID}:history        HASH  N -> {"version","by","at","client"}
+ *   PREFIX:audit                 STREAM who did what, when, from where
+ * All keys of one campaign share the hash tag {c:ID}, so each Lua script
+ * touches one slot. The index is written before the campaign itself, and
+ * readers skip ids without a meta hash, so a crash between the two leaves
+ * nothing half-visible.
+ */
+#ifndef HAECHI_STORE_H
+#define HAECHI_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "rconn.h"
+
+typedef struct store store;
+
+typedef enum store_code {
+    STORE_OK,
+    STORE_NOT_FOUND,
+    STORE_CONFLICT,    /* exists / wrong state; status says which */
+    STORE_UNAVAILABLE, /* Redis is down or did not answer */
+    STORE_ERROR        /* an answer we did not expect */
+} store_code;
+
+typedef struct store_result {
+    store_code code;
+    long long version;
+    const char *status;  /* the campaign's status after the call, when known */
+    int changed;         /* status calls: 0 when it already was so */
+    json_t *data;        /* borrowed: get/list/audit answers */
+    const char *error;   /* for UNAVAILABLE / ERROR */
+} store_result;
+
+typedef void store_fn(const store_result *res, void *arg);
+
+store *store_new(rconn *redis, const char *prefix);
+void store_free(store *s);
+
+typedef struct store_submission {
+    const char *id;
+    const char *doc; /* the validated document, compact JSON */
+    const char *title, *owner;
+    int replace;     /* 0: an existing id is a conflict */
+    const char *by;  /* token name */
+    const char *client;
+    int64_t at_ms;
+} store_submission;
+
+/* A new version. CONFLICT with status "exists" without replace, or
+ * "cancelled" when replacing a cancelled campaign. */
+int store_submit(store *s, const store_submission *sub, store_fn *fn, void *arg);
+
+/* ACTION is "pause", "resume" or "cancel". CONFLICT when the campaign's
+ * status does not allow it (status tells which it is). */
+int store_set_status(store *s, const char *id, const char *action, const char *by,
+                     int64_t at_ms, store_fn *fn, void *arg);
+
+/* data: {"id","version","status",...,"campaign": document} of VERSION
+ * (0 = current). NOT_FOUND for an unknown id or version. */
+int store_get(store *s, const char *id, long long version, store_fn *fn, void *arg);
+
+/* data: [{"id","version","status","title","owner","updated_at"}...] */
+int store_list(store *s, store_fn *fn, void *arg);
+
+/* Appends to the audit stream; fire and forget (failures are logged). */
+void store_audit(store *s, const char *who, const char *role, const char *action,
+                 const char *target, int http_status, const char *client, int64_t at_ms);
+
+/* data: the newest COUNT entries, newest first. */
+int store_audit_read(store *s, long count, store_fn *fn, void *arg);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * tz.h - IANA time zones read from the system's tzdata (TZif files, RFC 8536),
+ * without touching the process-global TZ/localtime state.
+ *
+ * Instants are int64 seconds since the Unix epoch (UTC). A "wall" time is the
+ * local civil time of a zone expressed the same way, as if that zone were UTC:
+ * wall = instant + utc_offset(instant).
+ */
+#ifndef HAECHI_TZ_H
+#define HAECHI_TZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tz tz;
+
+/* Broken-down civil time. month 1-12, mday 1-31, wday 0 = Sunday. */
+typedef struct tz_civil {
+    int year, month, mday, hour, minute, second, wday;
+} tz_civil;
+
+typedef enum tz_wall_kind {
+    TZ_WALL_EXACT,     /* the wall time happens exactly once */
+    TZ_WALL_AMBIGUOUS, /* twice (clocks fall back): the earlier instant is returned */
+    TZ_WALL_GAP        /* never (clocks spring forward): the first instant after the gap */
+} tz_wall_kind;
+
+/*
+ * Returns the zone NAME (e.g. "Asia/Seoul", "UTC"), loaded once and cached for
+ * the life of the process; callers never free it. Names that are not plain
+ * relative paths of letters, digits, '_', '-', '+' and '/' are refused.
+ * On failure returns NULL and writes a one-line reason into err.
+ * The tzdata directory is $TZDIR when set, else /usr/share/zoneinfo.
+ */
+const tz *tz_get(const char *name, char *err, size_t errlen);
+
+const char *tz_name(const tz *zone);
+
+/* UTC offset in seconds in force at instant t; *abbrev (may be NULL) gets
+ * the abbreviation such as "KST" or "CEST", valid for the zone's life. */
+int tz_offset_at(const tz *zone, int64_t t, const char **abbrev);
+
+/* Local civil time of instant t. */
+void tz_to_civil(const tz *zone, int64_t t, tz_civil *out);
+
+/* The instant of a wall time, and which of the three cases it is. */
+tz_wall_kind tz_wall_to_instant(const tz *zone, int64_t wall, int64_t *instant);
+
+/* Calendar arithmetic on the proleptic Gregorian calendar. */
+int64_t tz_days_from_civil(int year, int month, int mday);
+void tz_civil_from_days(int64_t days, int *year, int *month, int *mday);
+int tz_days_in_month(int year, int month);
+
+#endif

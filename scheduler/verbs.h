@@ -1,0 +1,31 @@
+/*
+ * verbs.h - the command-line verbs of the one haechi binary.
+ *
+ * Each verb gets argv from its own name onward (argv[0] is the verb) and
+ * returns the process exit status: 0 success, 1 a refusal (invalid campaign,
+ * HTTP error), 2 a usage error. Verbs print their result on stdout and a
+ * one-line reason on stderr.
+ */
+#ifndef HAECHI_VERBS_H
+#define HAECHI_VERBS_H
+
+typedef struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis; /* one line for `haechi --help` */
+    const char *help;     /* the whole text for `haechi VERB --help` */
+} verb;
+
+extern const verb verb_serve;
+extern const verb verb_validate;
+extern const verb verb_submit;
+extern const verb verb_list;
+extern const verb verb_status;
+extern const verb verb_pause;
+extern const verb verb_resume;
+extern const verb verb_cancel;
+
+/* True when argv holds -h or --help. */
+int verb_wants_help(int argc, char **argv);
+
+#endif
