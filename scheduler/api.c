@@ -59,6 +59,7 @@ struct call {
     int refs;
     struct event *deadline;
     campaign *campaign; /* submit: kept to describe the next releases */
+    json_t *warnings;   /* submit: what is odd but allowed */
     long long version_asked;
 };
 
@@ -71,6 +72,7 @@ static void call_unref(call *c)
     if (c->deadline)
         event_free(c->deadline);
     campaign_free(c->campaign);
+    json_decref(c->warnings);
     free(c);
 }
 
@@ -191,13 +193,26 @@ static void submitted(const store_result *res, void *arg)
                        c->id, res->status);
         } else {
             int64_t now = clock_wall_s();
-            json_t *body = json_pack("{s:s, s:I, s:s, s:o}", "id", c->id, "version",
+            json_t *body = json_pack("{s:s, s:I, s:s, s:o, s:O}", "id", c->id, "version",
                                      (json_int_t)res->version, "status", res->status,
-                                     "next_releases", next_releases(c->campaign, now));
+                                     "next_releases", next_releases(c->campaign, now),
+                                     "warnings", c->warnings);
             send_json(c, res->version == 1 ? 201 : 200, body);
         }
     }
     call_unref(c);
+}
+
+/* "pause" -> "paused", for messages. */
+static const char *done_word(const char *action)
+{
+    if (strcmp(action, "pause") == 0)
+        return "paused";
+    if (strcmp(action, "resume") == 0)
+        return "resumed";
+    if (strcmp(action, "cancel") == 0)
+        return "cancelled";
+    return action;
 }
 
 static void status_changed(const store_result *res, void *arg)
@@ -208,7 +223,7 @@ static void status_changed(const store_result *res, void *arg)
             send_error(c, 404, "not-found", "no campaign \"%s\"", c->id);
         else if (res->code == STORE_CONFLICT)
             send_error(c, 409, "conflict", "campaign \"%s\" is %s; it cannot be %s", c->id,
-                       res->status, c->route->action);
+                       res->status, done_word(c->route->action));
         else
             send_json(c, 200, json_pack("{s:s, s:s, s:b}", "id", c->id, "status", res->status,
                                         "changed", res->changed));
@@ -328,12 +343,21 @@ static void handle_submit(call *c)
         evhttp_clear_headers(&q);
     }
 
-    diag_list errs;
+    diag_list errs, warns;
     diag_list_init(&errs);
+    diag_list_init(&warns);
     const char *body = len ? (const char *)evbuffer_pullup(in, -1) : "";
     char url_id[65];
     snprintf(url_id, sizeof url_id, "%s", c->id);
-    c->campaign = campaign_parse(body, len, &c->api->cfg->limits, &errs, NULL);
+    c->campaign = campaign_parse(body, len, &c->api->cfg->limits, &errs, &warns);
+    if (c->campaign && c->campaign->end < clock_wall_s()) {
+        char end[64];
+        isotime_format_human(c->campaign->end, c->campaign->zone, end, sizeof end);
+        diag_add(&warns, "/schedule/end", "past-window",
+                 "the window ended %s; nothing of it will be released", end);
+    }
+    c->warnings = diag_to_json(&warns);
+    diag_list_release(&warns);
     if (c->campaign && url_id[0] && strcmp(url_id, c->campaign->id) != 0)
         diag_add(&errs, "/id", "id-mismatch",
                  "\"%s\" does not match the campaign id in the URL, \"%s\"", c->campaign->id,
@@ -538,8 +562,13 @@ static int authorize(call *c, const route *r)
         return -1;
     }
     if ((c->who->perms & r->perm) != r->perm) {
-        send_error(c, 403, "forbidden", "role %s may not do this (needs %s or admin)",
-                   c->who->role, auth_role_for(r->perm));
+        const char *needed = auth_role_for(r->perm);
+        if (strcmp(needed, "admin") == 0)
+            send_error(c, 403, "forbidden", "role %s may not do this (needs admin)",
+                       c->who->role);
+        else
+            send_error(c, 403, "forbidden", "role %s may not do this (needs %s or admin)",
+                       c->who->role, needed);
         return -1;
     }
     return 0;

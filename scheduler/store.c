@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "isotime.h"
 #include "log.h"
 
 #define AUDIT_MAXLEN "100000"
@@ -243,18 +244,35 @@ int store_set_status(store *s, const char *id, const char *action, const char *b
 
 /* ---- get -------------------------------------------------------------------- */
 
-/* A flat HGETALL array as a JSON object; numeric fields become numbers. */
+/* Stored times are epoch milliseconds; answers carry RFC 3339 UTC. */
+static json_t *time_value(const char *ms_text)
+{
+    char buf[40];
+    long long ms = strtoll(ms_text, NULL, 10);
+    isotime_format_utc(ms / 1000, buf, sizeof buf);
+    /* "...:SSZ" -> "...:SS.mmmZ" */
+    size_t n = strlen(buf);
+    if (n > 1 && buf[n - 1] == 'Z')
+        snprintf(buf + n - 1, sizeof buf - (n - 1), ".%03lldZ", ms % 1000);
+    return json_string(buf);
+}
+
+/* A flat HGETALL array as a JSON object: counts become numbers, times
+ * RFC 3339 strings. */
 static json_t *meta_object(redisReply *flat)
 {
-    static const char *const numeric[] = {"version", "created_at", "updated_at"};
+    static const char *const counts[] = {"version", "status"};
     json_t *obj = json_object();
     for (size_t i = 0; obj && i + 1 < flat->elements; i += 2) {
         redisReply *k = flat->element[i], *v = flat->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
         json_t *value = NULL;
-        for (size_t n = 0; n < sizeof numeric / sizeof numeric[0]; n++)
-            if (strcmp(k->str, numeric[n]) == 0)
+        size_t klen = strlen(k->str);
+        if (strcmp(k->str, "at") == 0 || (klen > 3 && strcmp(k->str + klen - 3, "_at") == 0))
+            value = time_value(v->str);
+        for (size_t n = 0; !value && n < sizeof counts / sizeof counts[0]; n++)
+            if (strcmp(k->str, counts[n]) == 0 && v->str[0] >= '0' && v->str[0] <= '9')
                 value = json_integer(strtoll(v->str, NULL, 10));
         json_object_set_new(obj, k->str, value ? value : json_string(v->str));
     }
@@ -414,13 +432,6 @@ static void audit_reply(redisReply *reply, const char *error, void *arg)
         if (!e)
             continue;
         json_object_set_new(e, "stream_id", json_string(entry->element[0]->str));
-        json_t *at = json_object_get(e, "at");
-        json_t *st = json_object_get(e, "status");
-        if (json_is_string(at))
-            json_object_set_new(e, "at", json_integer(strtoll(json_string_value(at), NULL, 10)));
-        if (json_is_string(st))
-            json_object_set_new(e, "status",
-                                json_integer(strtoll(json_string_value(st), NULL, 10)));
         json_array_append_new(o->items, e);
     }
     store_result res = {.code = STORE_OK, .data = o->items};
