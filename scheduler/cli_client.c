@@ -198,10 +198,13 @@ static void show_next(json_t *answer)
 
 static void show_submitted(json_t *answer, const client *cl)
 {
+    json_t *warnings = json_object_get(answer, "warnings"), *w;
+    size_t i;
     (void)cl;
     printf("%s: version %lld, %s\n", str(answer, "id"),
            (long long)json_integer_value(json_object_get(answer, "version")),
            str(answer, "status"));
+    json_array_foreach(warnings, i, w) printf("warning: %s: %s\n", str(w, "path"), str(w, "message"));
     show_next(answer);
 }
 
