@@ -1,0 +1,162 @@
+/* The config file (config.h) and bearer tokens (auth.h). */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "check.h"
+#include "config.h"
+
+/* Loads TEXT; returns the first error as "path: message", or "" when valid. */
+static int load(const char *text, config *c, char *first, size_t len)
+{
+    diag_list errs;
+    diag_list_init(&errs);
+    config_defaults(c);
+    int rc = config_load_buffer(text, strlen(text), "test", c, &errs);
+    first[0] = '\0';
+    if (errs.len)
+        snprintf(first, len, "%s: %s", errs.items[0].path, errs.items[0].message);
+    diag_list_release(&errs);
+    return rc;
+}
+
+static const struct {
+    const char *name, *text, *want;
+} bad[] = {
+    {"typo", "{\"redis\":{\"adress\":\"x:1\"}}",
+     "/redis/adress: unknown field (did you mean \"address\"?)"},
+    {"bad role",
+     "{\"tokens\":[{\"name\":\"a\",\"role\":\"root\",\"token\":\"0123456789abcdef\"}]}",
+     "/tokens/0/role: \"root\" is not one of: viewer, editor, approver, admin"},
+    {"short token", "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\",\"token\":\"short\"}]}",
+     "/tokens/0/token: is 5 characters, under the minimum of 16"},
+    {"no secret", "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\"}]}",
+     "/tokens/0: needs its secret: one of \"token\", \"token_env\" (an environment "
+     "variable) or \"token_file\""},
+    {"two secrets",
+     "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\",\"token\":\"0123456789abcdef\","
+     "\"token_env\":\"X\"}]}",
+     "/tokens/0: gives its secret more than one way: keep one of \"token\", \"token_env\", "
+     "\"token_file\""},
+    {"unset env",
+     "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\",\"token_env\":\"HAECHI_TEST_UNSET_VAR\"}]}",
+     "/tokens/0: environment variable HAECHI_TEST_UNSET_VAR is not set"},
+    {"listen without port", "{\"listen\":\"localhost\"}",
+     "/listen: \"localhost\" is not a listen address: use HOST:PORT, e.g. 127.0.0.1:8080 "
+     "(port 0 picks a free port)"},
+    {"redis port out of range", "{\"redis\":{\"address\":\"127.0.0.1:70000\"}}",
+     "/redis/address: \"127.0.0.1:70000\" is not an address: use HOST:PORT (e.g. "
+     "127.0.0.1:6379) or unix:/path/to/redis.sock"},
+    {"prefix with brace", "{\"redis\":{\"prefix\":\"a{b\"}}",
+     "/redis/prefix: must not contain '{' (braces would break the hash tags, wildcards the "
+     "key scans)"},
+    {"unknown channel", "{\"channels\":{\"fax\":{}}}",
+     "/channels/fax: unknown channel; known: sns, kakao, banner, newsletter, alert"},
+    {"limit too small", "{\"limits\":{\"max_campaign_bytes\":10}}",
+     "/limits/max_campaign_bytes: 10 is out of range 1024-67108864"},
+    {"not json", "{\"listen\":", "/: invalid JSON"},
+    {"duplicate secrets",
+     "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\",\"token\":\"0123456789abcdef\"},"
+     "{\"name\":\"b\",\"role\":\"viewer\",\"token\":\"0123456789abcdef\"}]}",
+     "/tokens/1: has the same secret as /tokens/0"},
+};
+
+static void test_bad_configs(void)
+{
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        config c;
+        char first[512], why[1100];
+        int rc = load(bad[i].text, &c, first, sizeof first);
+        char shown[520];
+        /* The root's pointer is "", shown as "/" as `haechi validate` does. */
+        snprintf(shown, sizeof shown, "%s%s", first[0] == ':' ? "/" : "", first);
+        snprintf(why, sizeof why, "rc=%d got \"%s\" want \"%s\"", rc, shown, bad[i].want);
+        check_row(bad[i].name, rc == -1 && strncmp(shown, bad[i].want, strlen(bad[i].want)) == 0,
+                  why);
+        config_release(&c);
+    }
+}
+
+static void test_good_config(void)
+{
+    config c;
+    char first[512];
+    setenv("HAECHI_TEST_TOKEN", "env-secret-0123456789", 1);
+    int rc = load("{\"listen\":\"127.0.0.1:0\",\"redis\":{\"address\":\"unix:/tmp/r.sock\","
+                  "\"prefix\":\"p1\",\"command_timeout_ms\":250},"
+                  "\"tokens\":[{\"name\":\"ed\",\"role\":\"editor\",\"token\":\"inline-secret-012345\"},"
+                  "{\"name\":\"vi\",\"role\":\"viewer\",\"token_env\":\"HAECHI_TEST_TOKEN\"}],"
+                  "\"limits\":{\"max_campaign_bytes\":2048,\"max_occurrences\":7}}",
+                  &c, first, sizeof first);
+    CHECK_INT(rc, 0);
+    CHECK_STR(first, "");
+    CHECK_STR(c.redis_unix, "/tmp/r.sock");
+    CHECK_STR(c.redis_prefix, "p1");
+    CHECK_INT(c.redis_command_timeout_ms, 250);
+    CHECK_INT(c.listen_port, 0);
+    CHECK_INT(c.limits.max_bytes, 2048);
+    CHECK_INT(c.limits.max_occurrences, 7);
+    CHECK_INT(c.ntokens, 2);
+
+    const config_token *t = auth_find(&c, "Bearer inline-secret-012345");
+    CHECK(t && strcmp(t->name, "ed") == 0);
+    CHECK(t && t->perms == (PERM_READ | PERM_WRITE));
+    t = auth_find(&c, "bearer env-secret-0123456789");
+    CHECK(t && strcmp(t->name, "vi") == 0);
+    CHECK(auth_find(&c, "Bearer inline-secret-01234") == NULL);   /* a prefix */
+    CHECK(auth_find(&c, "Bearer inline-secret-0123456") == NULL); /* longer */
+    CHECK(auth_find(&c, "Basic aW5saW5l") == NULL);
+    CHECK(auth_find(&c, "Bearer ") == NULL);
+    CHECK(auth_find(&c, NULL) == NULL);
+    config_release(&c);
+}
+
+static void test_token_file_mode(void)
+{
+    char dir[] = "/tmp/haechi-config-XXXXXX";
+    char path[300], text[600], first[512];
+    config c;
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/token", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("file-secret-0123456789\n", f);
+    fclose(f);
+    snprintf(text, sizeof text,
+             "{\"tokens\":[{\"name\":\"f\",\"role\":\"admin\",\"token_file\":\"%s\"}]}", path);
+
+    chmod(path, 0644);
+    CHECK_INT(load(text, &c, first, sizeof first), -1);
+    CHECK(strstr(first, "may be read by others (mode 644); chmod 600 it") != NULL);
+    config_release(&c);
+
+    chmod(path, 0600);
+    CHECK_INT(load(text, &c, first, sizeof first), 0);
+    CHECK(auth_find(&c, "Bearer file-secret-0123456789") != NULL); /* newline dropped */
+    config_release(&c);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_roles(void)
+{
+    CHECK_INT(config_role_perms("viewer"), PERM_READ);
+    CHECK_INT(config_role_perms("approver"), PERM_READ | PERM_APPROVE);
+    CHECK_INT(config_role_perms("nobody"), 0);
+    CHECK_STR(auth_role_for(PERM_READ), "viewer");
+    CHECK_STR(auth_role_for(PERM_WRITE), "editor");
+    CHECK_STR(auth_role_for(PERM_APPROVE), "approver");
+    CHECK_STR(auth_role_for(PERM_ADMIN), "admin");
+}
+
+int main(void)
+{
+    test_bad_configs();
+    RUN(test_good_config);
+    RUN(test_token_file_mode);
+    RUN(test_roles);
+    return check_exit_status();
+}
