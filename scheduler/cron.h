@@ -7,6 +7,8 @@
  * SUN-SAT (any case), 7 as Sunday, and the macros @yearly @annually @monthly
  * @weekly @daily @midnight @hourly. When both day-of-month and day-of-week
  * are restricted (neither starts with '*'), a day matches if EITHER does.
+ * A step larger than its field's span (60, 24, 31, 12, 8) is refused.
+ * Text is at most 256 characters; macros are matched in any case.
  */
 #ifndef HAECHI_CRON_H
 #define HAECHI_CRON_H
@@ -40,6 +42,8 @@ int cron_parse(const char *text, cron_expr *out, char *err, size_t errlen);
  * (spring forward) fires once, at the first instant after the gap; a local
  * time that happens twice (fall back) fires once, at its first occurrence.
  * Returns 0 and sets *next, or -1 when nothing fires in (after, limit].
+ * A day pattern that matches no day in a 400-year Gregorian cycle fails
+ * fast whatever LIMIT is.
  */
 int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limit,
               int64_t *next);

@@ -26,15 +26,18 @@ typedef struct isotime {
 } isotime;
 
 /* Returns 0, or -1 with a reason in err, e.g.
- * "\"2020-02-30\" is not a date: February 2020 has 29 days". */
+ * "\"2020-02-30\" is not a valid date: February 2020 has 29 days". */
 int isotime_parse(const char *text, isotime *out, char *err, size_t errlen);
 
 /* The instant of a parsed time: its own offset when it has one, else
  * ZONE's rules (a wall time in a DST gap maps to the end of the gap).
- * *kind, when not NULL, tells which case applied. */
+ * *kind, when not NULL, tells which case applied (TZ_WALL_EXACT when the
+ * text had an offset). A NULL zone reads a local time as UTC. */
 int64_t isotime_instant(const isotime *t, const tz *zone, tz_wall_kind *kind);
 
-/* "2020-03-22T09:00:00+09:00" for instant t in ZONE (RFC 3339). */
+/* "2020-03-22T09:00:00+09:00" for instant t in ZONE (RFC 3339); UTC is
+ * "+00:00", and an offset with seconds (old local mean time) is written as
+ * UTC. A NULL zone means UTC. */
 void isotime_format_rfc3339(int64_t t, const tz *zone, char *buf, size_t len);
 
 /* "2020-03-22 09:00 KST (Sun)" for people. */

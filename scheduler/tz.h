@@ -30,7 +30,9 @@ typedef enum tz_wall_kind {
  * the life of the process; callers never free it. Names that are not plain
  * relative paths of letters, digits, '_', '-', '+' and '/' are refused.
  * On failure returns NULL and writes a one-line reason into err.
- * The tzdata directory is $TZDIR when set, else /usr/share/zoneinfo.
+ * The tzdata directory is $TZDIR when set, else /usr/share/zoneinfo; the
+ * cache is keyed by name and directory. Zones with leap-second tables
+ * ("right/...") are refused, as instants here are POSIX seconds.
  */
 const tz *tz_get(const char *name, char *err, size_t errlen);
 
@@ -43,10 +45,14 @@ int tz_offset_at(const tz *zone, int64_t t, const char **abbrev);
 /* Local civil time of instant t. */
 void tz_to_civil(const tz *zone, int64_t t, tz_civil *out);
 
-/* The instant of a wall time, and which of the three cases it is. */
+/* The instant of a wall time, and which of the three cases it is.
+ * Instants and wall times are clamped to about +-1 million years. */
 tz_wall_kind tz_wall_to_instant(const tz *zone, int64_t wall, int64_t *instant);
 
-/* Calendar arithmetic on the proleptic Gregorian calendar. */
+/* Calendar arithmetic on the proleptic Gregorian calendar.
+ * tz_days_from_civil carries months outside 1-12 into the year and counts
+ * any mday on from the 1st (2021-13-01 is 2022-01-01, 2021-03-00 is
+ * 2021-02-28). tz_days_in_month returns 0 for a month outside 1-12. */
 int64_t tz_days_from_civil(int year, int month, int mday);
 void tz_civil_from_days(int64_t days, int *year, int *month, int *mday);
 int tz_days_in_month(int year, int month);

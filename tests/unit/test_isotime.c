@@ -94,7 +94,7 @@ static const struct error_row error_rows[] = {
     {"2020-03-22\x01", "\"2020-03-22?\" " SHAPE},
     {"\"2020\"", "\"?2020?\" " SHAPE},
     {"2020-03-22T09:00:00Z and a great deal more text",
-     "\"2020-03-22T09:00:00Z and a great deal more...\" " SHAPE},
+     "\"2020-03-22T09:00:00Z and a great deal mo...\" " SHAPE},
     {"2020-03-22T09:00:00.5Z", "\"2020-03-22T09:00:00.5Z\" has a fraction of a second, "
                                "which is not accepted"},
     {"2020-02-30", "\"2020-02-30\" is not a valid date: February 2020 has 29 days"},
@@ -284,7 +284,8 @@ static void round_trip(void)
         CHECK(zone != NULL);
         if (!zone)
             continue;
-        for (int64_t t = 0; t < 4102444800LL; t += 7777777) {
+        /* From 1970-01-02: the parser refuses years before 1970. */
+        for (int64_t t = 86400; t < 4102444800LL; t += 7777777) {
             isotime it;
             isotime_format_rfc3339(t, zone, buf, sizeof buf);
             if (isotime_parse(buf, &it, err, sizeof err) != 0 ||
