@@ -327,7 +327,8 @@ int cron_parse(const char *text, cron_expr *out, char *err, size_t errlen)
     if ((*text == '@' ? parse_macro(text, &e, err, errlen)
                       : parse_fields(text, &e, err, errlen)) != 0)
         return -1;
-    *out = e;
+    /* memcpy keeps the zeroed padding: callers compare expressions with memcmp. */
+    memcpy(out, &e, sizeof *out);
     return 0;
 }
 

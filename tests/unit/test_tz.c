@@ -811,7 +811,7 @@ static void bad_footers(void)
 
 static size_t read_real(const char *name, unsigned char *buf, size_t cap)
 {
-    char path[512];
+    char path[1024];
     snprintf(path, sizeof path, "%s/%s", real_dir, name);
     FILE *f = fopen(path, "rb");
     if (!f)
