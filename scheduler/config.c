@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adapter.h"
+#include "duration.h"
 #include "jcheck.h"
 
 #define MAX_SECRET_BYTES 4096
@@ -46,10 +48,27 @@ void config_defaults(config *c)
     c->listen_port = 8080;
     campaign_limits_default(&c->limits);
     c->max_connections = 1024;
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        snprintf(c->channels[ch].adapter, sizeof c->channels[ch].adapter, "log");
+    /* Promotional channels stay silent at night by default. */
+    quiet_hours night = {.on = 1, .start_min = 21 * 60, .end_min = 8 * 60};
+    c->channels[CHANNEL_KAKAO].quiet = night;
+    c->channels[CHANNEL_NEWSLETTER].quiet = night;
+    c->engine = (engine_conf){
+        .claim_batch = 500,
+        .max_attempts = 5,
+        .backoff_ms = 1000,
+        .backoff_max_ms = 300000,
+        .reclaim_idle_ms = 30000,
+        .expires_after_s = 3600,
+        .worker_concurrency = 64,
+    };
 }
 
 void config_release(config *c)
 {
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        json_decref(c->channels[ch].section);
     free(c->tokens);
     free(c->redis_password);
     free(c->client_token);
@@ -219,29 +238,104 @@ static const jobject client_shape = {.fields = client_fields, .check = check_cli
 
 /* Channel endpoints: each later channel issue gives its section a shape;
  * until then any object is kept as it is. */
-static int check_channels(jcheck_ctx *cx, json_t *v, const char *path)
+static int check_adapter_name(jcheck_ctx *cx, json_t *v, const char *path)
 {
-    const char *key;
-    json_t *section;
-    int bad = 0;
-    json_object_foreach(v, key, section) {
-        char where[128];
-        snprintf(where, sizeof where, "%s/%s", path, key);
-        if (channel_from_name(key) < 0) {
-            jcheck_error(cx, where, "unknown-field",
-                         "unknown channel; known: sns, kakao, banner, newsletter, alert");
-            bad = 1;
-        } else if (!json_is_object(section)) {
-            jcheck_error(cx, where, "type", "must be an object, not %s",
-                         jcheck_type_name(section));
-            bad = 1;
-        }
-    }
-    return bad ? -1 : 0;
+    if (adapter_find(json_string_value(v)))
+        return 0;
+    char names[256];
+    adapter_names(names, sizeof names);
+    jcheck_error(cx, path, "enum", "no adapter \"%s\"; known: %s", json_string_value(v), names);
+    return -1;
 }
 
-static const jfield no_fields[] = {{0}};
-static const jobject channels_shape = {.fields = no_fields, .check = check_channels, .open = 1};
+static int check_expiry(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    int64_t secs;
+    char why[256];
+    if (duration_parse(json_string_value(v), &secs, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "duration", "%s", why);
+        return -1;
+    }
+    if (secs < 60 || secs > 30 * 86400) {
+        jcheck_error(cx, path, "range", "\"%s\" is out of range 1m-30d", json_string_value(v));
+        return -1;
+    }
+    return 0;
+}
+
+static int refuse_alert_quiet(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    (void)v;
+    jcheck_error(cx, path, "not-allowed",
+                 "alert messages are never held by quiet hours; remove this field");
+    return -1;
+}
+
+/* Adapter options are the adapter's to check (in its create()); the
+ * engine's own fields are checked here. */
+#define ENGINE_CHANNEL_FIELDS                                                           \
+    {.name = "adapter", .kind = JK_STRING, .min = 1, .max = 31, .check = check_adapter_name}, \
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry}
+
+static int check_quiet(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    (void)path;
+    return jcheck_value(cx, v, &quiet_hours_field);
+}
+
+static const jfield channel_fields[] = {
+    ENGINE_CHANNEL_FIELDS,
+    {.name = "quiet_hours", .kind = JK_ANY, .check = check_quiet},
+    {0}};
+static const jobject channel_shape = {.fields = channel_fields, .open = 1};
+static const jfield alert_channel_fields[] = {
+    ENGINE_CHANNEL_FIELDS,
+    {.name = "quiet_hours", .kind = JK_ANY, .check = refuse_alert_quiet},
+    {0}};
+static const jobject alert_channel_shape = {.fields = alert_channel_fields, .open = 1};
+
+static const jfield channels_fields[] = {
+    {.name = "sns", .kind = JK_OBJECT, .object = &channel_shape},
+    {.name = "kakao", .kind = JK_OBJECT, .object = &channel_shape},
+    {.name = "banner", .kind = JK_OBJECT, .object = &channel_shape},
+    {.name = "newsletter", .kind = JK_OBJECT, .object = &channel_shape},
+    {.name = "alert", .kind = JK_OBJECT, .object = &alert_channel_shape},
+    {0}};
+static const jobject channels_shape = {.fields = channels_fields};
+
+static const jfield engine_fields[] = {
+    {.name = "claim_batch", .kind = JK_INT, .min = 1, .max = 10000},
+    {.name = "max_attempts", .kind = JK_INT, .min = 1, .max = 100},
+    {.name = "backoff_ms", .kind = JK_INT, .min = 1, .max = 3600000},
+    {.name = "backoff_max_ms", .kind = JK_INT, .min = 1, .max = 86400000},
+    {.name = "reclaim_idle_ms", .kind = JK_INT, .min = 100, .max = 86400000},
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry},
+    {.name = "worker_concurrency", .kind = JK_INT, .min = 1, .max = 10000},
+    {0}};
+static const jobject engine_shape = {.fields = engine_fields};
+
+static const jfield testing_fields[] = {
+    {.name = "virtual_clock", .kind = JK_BOOL},
+    {0}};
+static const jobject testing_shape = {.fields = testing_fields};
+
+static const char *const environments[] = {"production", "test", NULL};
+
+/* Test switches must never reach a production daemon by accident. */
+static int check_test_switches(jcheck_ctx *cx, json_t *doc, const char *path)
+{
+    const char *env = json_string_value(json_object_get(doc, "environment"));
+    json_t *testing = json_object_get(doc, "testing");
+    (void)path;
+    if (json_is_true(json_object_get(testing, "virtual_clock")) &&
+        !(env && strcmp(env, "test") == 0)) {
+        jcheck_error(cx, "/testing/virtual_clock", "not-allowed",
+                     "a virtual clock is a test switch: it needs \"environment\": \"test\", "
+                     "and a production config must not have it");
+        return -1;
+    }
+    return 0;
+}
 
 static const jfield config_fields[] = {
     {.name = "$schema", .kind = JK_STRING, .min = 1, .max = 2048},
@@ -251,8 +345,11 @@ static const jfield config_fields[] = {
     {.name = "limits", .kind = JK_OBJECT, .object = &limits_shape},
     {.name = "client", .kind = JK_OBJECT, .object = &client_shape},
     {.name = "channels", .kind = JK_OBJECT, .object = &channels_shape},
+    {.name = "engine", .kind = JK_OBJECT, .object = &engine_shape},
+    {.name = "environment", .kind = JK_STRING, .choices = environments},
+    {.name = "testing", .kind = JK_OBJECT, .object = &testing_shape},
     {0}};
-static const jobject config_shape = {.fields = config_fields};
+static const jobject config_shape = {.fields = config_fields, .check = check_test_switches};
 
 /* ---- secrets ----------------------------------------------------------- */
 
@@ -371,6 +468,45 @@ static void load_tokens(json_t *list, config *c, diag_list *errs)
     }
 }
 
+static void copy_engine(json_t *e, engine_conf *out)
+{
+    json_t *v;
+    int64_t secs;
+    char why[128];
+    if ((v = json_object_get(e, "claim_batch")))
+        out->claim_batch = (int)json_integer_value(v);
+    if ((v = json_object_get(e, "max_attempts")))
+        out->max_attempts = (int)json_integer_value(v);
+    if ((v = json_object_get(e, "backoff_ms")))
+        out->backoff_ms = json_integer_value(v);
+    if ((v = json_object_get(e, "backoff_max_ms")))
+        out->backoff_max_ms = json_integer_value(v);
+    if ((v = json_object_get(e, "reclaim_idle_ms")))
+        out->reclaim_idle_ms = json_integer_value(v);
+    if ((v = json_object_get(e, "worker_concurrency")))
+        out->worker_concurrency = (int)json_integer_value(v);
+    if ((v = json_object_get(e, "expires_after")) &&
+        duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
+        out->expires_after_s = secs;
+}
+
+static void copy_channel(json_t *section, channel_conf *out)
+{
+    json_t *v;
+    int64_t secs;
+    char why[128];
+    if (!section)
+        return;
+    out->section = json_incref(section);
+    if ((v = json_object_get(section, "adapter")))
+        snprintf(out->adapter, sizeof out->adapter, "%s", json_string_value(v));
+    if ((v = json_object_get(section, "quiet_hours")))
+        quiet_parse(v, &out->quiet);
+    if ((v = json_object_get(section, "expires_after")) &&
+        duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
+        out->expires_after_s = secs;
+}
+
 static void copy_sections(json_t *doc, config *c, diag_list *errs)
 {
     json_t *v, *redis = json_object_get(doc, "redis"), *limits = json_object_get(doc, "limits");
@@ -412,6 +548,15 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
             diag_add(errs, "/client", "secret", "%s", why);
     }
     load_tokens(json_object_get(doc, "tokens"), c, errs);
+    copy_engine(json_object_get(doc, "engine"), &c->engine);
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        copy_channel(json_object_get(json_object_get(doc, "channels"), channel_names[ch]),
+                     &c->channels[ch]);
+    c->test_environment = json_string_value(json_object_get(doc, "environment")) &&
+                          strcmp(json_string_value(json_object_get(doc, "environment")),
+                                 "test") == 0;
+    c->virtual_clock = json_is_true(json_object_get(json_object_get(doc, "testing"),
+                                                    "virtual_clock"));
 }
 
 int config_load_buffer(const char *buf, size_t len, const char *origin, config *c,

@@ -14,7 +14,9 @@
 #include <stddef.h>
 
 #include "campaign.h"
+#include "channel.h"
 #include "diag.h"
+#include "quiet.h"
 
 /* What a role may do: viewer reads, editor also changes campaigns,
  * approver reads and approves alerts, admin does everything. */
@@ -31,6 +33,25 @@ typedef struct config_token {
     unsigned perms;
     unsigned char digest[32]; /* SHA-256 of the secret; the secret is not kept */
 } config_token;
+
+/* How one channel is sent: which adapter, and the release engine's rules. */
+typedef struct channel_conf {
+    char adapter[32];        /* a name registered in adapters/registry.c */
+    quiet_hours quiet;       /* default 21:00-08:00 for kakao and newsletter */
+    int64_t expires_after_s; /* 0: the engine's default */
+    json_t *section;         /* the channel's whole config object (adapter options) */
+} channel_conf;
+
+/* The release engine's knobs (docs/configuration.md). */
+typedef struct engine_conf {
+    int claim_batch;          /* due releases taken per claim */
+    int max_attempts;         /* sends of one item before it is a dead letter */
+    int64_t backoff_ms;       /* first retry delay; doubles per attempt */
+    int64_t backoff_max_ms;   /* cap on the retry delay */
+    int64_t reclaim_idle_ms;  /* an item pending this long on a silent worker is taken over */
+    int64_t expires_after_s;  /* a release later than this is expired, not sent */
+    int worker_concurrency;   /* items one worker process sends at once */
+} engine_conf;
 
 typedef struct config {
     char redis_host[256]; /* empty when redis_unix is used */
@@ -51,6 +72,11 @@ typedef struct config {
 
     char client_url[512];  /* for CLI verbs: where the API is */
     char *client_token;    /* for CLI verbs */
+
+    channel_conf channels[CHANNEL_COUNT];
+    engine_conf engine;
+    int test_environment;  /* "environment": "test" */
+    int virtual_clock;     /* "testing": {"virtual_clock": true}; test environment only */
 } config;
 
 /* Fills the built-in defaults (no tokens: only /healthz answers). */

@@ -39,6 +39,10 @@ struct rconn {
     char why[160];
     char state_text[192];
     int closing;
+
+    char *sub_channel; /* set once subscribed: the link is for messages only */
+    rconn_fn *sub_fn;
+    void *sub_arg;
 };
 
 typedef struct pending {
@@ -120,6 +124,23 @@ static void trampoline(redisAsyncContext *ac, void *reply, void *privdata)
     free(p);
 }
 
+/* Subscription callbacks stay registered in hiredis for every message, so
+ * they carry the rconn itself rather than a one-shot pending record. */
+static void sub_trampoline(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    rconn *r = privdata;
+    (void)ac;
+    if (reply && !r->closing)
+        r->sub_fn(reply, NULL, r->sub_arg);
+}
+
+static void send_subscribe(rconn *r)
+{
+    const char *argv[] = {"SUBSCRIBE", r->sub_channel};
+    if (redisAsyncCommandArgv(r->ac, sub_trampoline, r, 2, argv, NULL) != REDIS_OK)
+        log_warn("%s: could not subscribe to %s", r->name, r->sub_channel);
+}
+
 static void handshake_done(redisReply *reply, const char *error, void *arg)
 {
     rconn *r = arg;
@@ -135,8 +156,12 @@ static void handshake_done(redisReply *reply, const char *error, void *arg)
         }
         return;
     }
+    if (r->state == RC_READY)
+        return; /* AUTH's answer came first; this is the PING's */
     r->attempts = 0;
     set_state(r, RC_READY, "");
+    if (r->sub_channel)
+        send_subscribe(r);
 }
 
 static int send_raw(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
@@ -224,7 +249,9 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
         redisAsyncFree(ac);
         return;
     }
-    if (r->state == RC_READY && !r->ping_sent_ms) {
+    /* A subscribed link cannot PING through hiredis 0.14; a dead one is
+     * noticed by its socket closing. */
+    if (r->state == RC_READY && !r->ping_sent_ms && !r->sub_channel) {
         const char *ping[] = {"PING"};
         if (send_raw(r, watchdog_pong, r, 1, ping, NULL) == 0)
             r->ping_sent_ms = now;
@@ -273,7 +300,22 @@ void rconn_free(rconn *r)
     if (r->watchdog)
         event_free(r->watchdog);
     free(r->password);
+    free(r->sub_channel);
     free(r);
+}
+
+int rconn_subscribe(rconn *r, const char *channel, rconn_fn *fn, void *arg)
+{
+    if (r->sub_channel)
+        return -1;
+    r->sub_channel = strdup(channel);
+    if (!r->sub_channel)
+        return -1;
+    r->sub_fn = fn;
+    r->sub_arg = arg;
+    if (r->state == RC_READY && r->ac)
+        send_subscribe(r);
+    return 0;
 }
 
 int rconn_ready(const rconn *r)

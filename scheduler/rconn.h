@@ -50,4 +50,13 @@ const char *rconn_state(const rconn *r);
 int rconn_command(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
                   const size_t *argvlen);
 
+/*
+ * Subscribes to CHANNEL, now and again after every reconnect. FN gets each
+ * message (["message", channel, payload]) and each (re)subscription's
+ * confirmation (["subscribe", channel, n]): a subscriber treats the latter
+ * as "you may have missed messages, look again". A connection that
+ * subscribes does nothing else. Returns 0, or -1 if already subscribed.
+ */
+int rconn_subscribe(rconn *r, const char *channel, rconn_fn *fn, void *arg);
+
 #endif

@@ -52,7 +52,19 @@ static const struct {
      "/redis/prefix: must not contain '{' (braces would break the hash tags, wildcards the "
      "key scans)"},
     {"unknown channel", "{\"channels\":{\"fax\":{}}}",
-     "/channels/fax: unknown channel; known: sns, kakao, banner, newsletter, alert"},
+     "/channels/fax: unknown field; known here: sns, kakao, banner, newsletter, alert"},
+    {"channel typo", "{\"channels\":{\"kakoa\":{}}}",
+     "/channels/kakoa: unknown field (did you mean \"kakao\"?)"},
+    {"unknown adapter", "{\"channels\":{\"sns\":{\"adapter\":\"carrier-pigeon\"}}}",
+     "/channels/sns/adapter: no adapter \"carrier-pigeon\"; known: log"},
+    {"alert quiet hours", "{\"channels\":{\"alert\":{\"quiet_hours\":false}}}",
+     "/channels/alert/quiet_hours: alert messages are never held by quiet hours"},
+    {"bad quiet hours", "{\"channels\":{\"kakao\":{\"quiet_hours\":{\"start\":\"21:00\"}}}}",
+     "/channels/kakao/quiet_hours/end: required field is missing"},
+    {"virtual clock in production", "{\"testing\":{\"virtual_clock\":true}}",
+     "/testing/virtual_clock: a virtual clock is a test switch"},
+    {"engine range", "{\"engine\":{\"max_attempts\":0}}",
+     "/engine/max_attempts: 0 is out of range 1-100"},
     {"limit too small", "{\"limits\":{\"max_campaign_bytes\":10}}",
      "/limits/max_campaign_bytes: 10 is out of range 1024-67108864"},
     {"not json", "{\"listen\":", "/: invalid JSON"},
@@ -112,6 +124,34 @@ static void test_good_config(void)
     config_release(&c);
 }
 
+static void test_channels_and_engine(void)
+{
+    config c;
+    char first[512];
+    int rc = load("{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true},"
+                  "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\"},"
+                  "\"channels\":{\"kakao\":{\"adapter\":\"log\",\"quiet_hours\":false,"
+                  "\"fail_attempts\":2},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
+                  "\"end\":\"06:00\"},\"expires_after\":\"30m\"}}}",
+                  &c, first, sizeof first);
+    CHECK_INT(rc, 0);
+    CHECK_STR(first, "");
+    CHECK_INT(c.virtual_clock, 1);
+    CHECK_INT(c.engine.max_attempts, 3);
+    CHECK_INT(c.engine.expires_after_s, 7200);
+    CHECK_INT(c.engine.claim_batch, 500); /* untouched default */
+    CHECK_INT(c.channels[CHANNEL_KAKAO].quiet.on, 0);
+    CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.on, 1); /* default night */
+    CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.start_min, 21 * 60);
+    CHECK_INT(c.channels[CHANNEL_SNS].quiet.start_min, 22 * 60 + 30);
+    CHECK_INT(c.channels[CHANNEL_SNS].expires_after_s, 1800);
+    CHECK_INT(json_integer_value(json_object_get(c.channels[CHANNEL_KAKAO].section,
+                                                 "fail_attempts")),
+              2);
+    CHECK_STR(c.channels[CHANNEL_ALERT].adapter, "log");
+    config_release(&c);
+}
+
 static void test_token_file_mode(void)
 {
     char dir[] = "/tmp/haechi-config-XXXXXX";
@@ -156,6 +196,7 @@ int main(void)
 {
     test_bad_configs();
     RUN(test_good_config);
+    RUN(test_channels_and_engine);
     RUN(test_token_file_mode);
     RUN(test_roles);
     return check_exit_status();

@@ -1,0 +1,33 @@
+/*
+ * registry.c - adapters by name. A new channel adapter adds one line here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "adapter.h"
+
+extern const adapter_ops adapter_log;
+
+static const adapter_ops *const adapters[] = {
+    &adapter_log,
+};
+
+const adapter_ops *adapter_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof adapters / sizeof adapters[0]; i++)
+        if (strcmp(adapters[i]->name, name) == 0)
+            return adapters[i];
+    return NULL;
+}
+
+void adapter_names(char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof adapters / sizeof adapters[0] && used < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", adapters[i]->name);
+        if (n < 0)
+            return;
+        used += (size_t)n;
+    }
+}
