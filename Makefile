@@ -5,8 +5,10 @@ CC       ?= cc
 CSTD     := -std=c17
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
-CPPFLAGS := -D_GNU_SOURCE -Ischeduler -Iadapters
+CPPFLAGS := -D_GNU_SOURCE -Ischeduler -Iadapters -Ibuild/gen
 OPT      ?= -O2 -g
+# `make V=1` shows the commands.
+Q        := $(if $(V),,@)
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
             -fno-omit-frame-pointer
 LDLIBS   := -lcurl -levent -ljansson -lhiredis -lcrypto -lm
@@ -29,23 +31,35 @@ deps:
 
 bin/haechi: $(REL_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(OPT) -o $@ $^ $(LDLIBS)
+	@echo "LINK $@"
+	$(Q)$(CC) $(OPT) -o $@ $^ $(LDLIBS)
 
 build/release/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(OPT) -MMD -MP -c -o $@ $<
+	@echo "CC   $<"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(OPT) -MMD -MP -c -o $@ $<
 
 build/test/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -O1 -g $(SANITIZE) -MMD -MP -c -o $@ $<
+	@echo "CC   $< (sanitizers)"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -O1 -g $(SANITIZE) -MMD -MP -c -o $@ $<
 
 build/test/haechi: $(TST_OBJ)
-	$(CC) $(SANITIZE) -o $@ $^ $(LDLIBS)
+	@echo "LINK $@"
+	$(Q)$(CC) $(SANITIZE) -o $@ $^ $(LDLIBS)
 
 build/test/unit/%: tests/unit/%.c $(TST_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -Itests/unit -O1 -g $(SANITIZE) -MMD -MP \
+	@echo "LINK $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -Itests/unit -O1 -g $(SANITIZE) -MMD -MP \
 	    -o $@ $< $(TST_LIB) $(LDLIBS)
+
+# The engine's Redis functions are written in Lua and compiled in as a string.
+build/gen/engine_lua.h: scheduler/engine.lua
+	@mkdir -p $(@D)
+	$(Q)sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+
+build/release/scheduler/engine.o build/test/scheduler/engine.o: build/gen/engine_lua.h
 
 # Functions that invite overflows or silent errors stay out of the tree.
 check-banned:

@@ -300,13 +300,23 @@ static int is_json_type(const char *type)
            (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
 }
 
-static const char *query_value(call *c, const char *key, struct evkeyvalq *q)
+/* Copies query parameter KEY into buf; 1 when present. The parsed list
+ * is freed here, so no pointer into it outlives this call. */
+static int query_param(call *c, const char *key, char *buf, size_t len)
 {
     const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(c->req));
-    TAILQ_INIT(q);
-    if (!query || evhttp_parse_query_str(query, q) != 0)
-        return NULL;
-    return evhttp_find_header(q, key);
+    struct evkeyvalq q;
+    int found = 0;
+    TAILQ_INIT(&q);
+    if (query && evhttp_parse_query_str(query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, key);
+        if (v) {
+            snprintf(buf, len, "%s", v);
+            found = 1;
+        }
+    }
+    evhttp_clear_headers(&q);
+    return found;
 }
 
 static int flag_value(const char *v)
@@ -337,11 +347,9 @@ static void handle_submit(call *c)
                    len, limit);
         return;
     }
-    if (!replace) {
-        struct evkeyvalq q;
-        replace = flag_value(query_value(c, "replace", &q));
-        evhttp_clear_headers(&q);
-    }
+    char flag[16];
+    if (!replace && query_param(c, "replace", flag, sizeof flag))
+        replace = flag_value(flag);
 
     diag_list errs, warns;
     diag_list_init(&errs);
@@ -401,20 +409,17 @@ static void handle_status(call *c)
 
 static void handle_get(call *c)
 {
-    struct evkeyvalq q;
-    const char *v = query_value(c, "version", &q);
+    char v[64];
     long long version = 0;
-    if (v) {
+    if (query_param(c, "version", v, sizeof v)) {
         char *end;
         version = strtoll(v, &end, 10);
         if (*end || end == v || version < 1) {
-            evhttp_clear_headers(&q);
             send_error(c, 400, "bad-request", "version must be a whole number from 1, not \"%s\"",
                        v);
             return;
         }
     }
-    evhttp_clear_headers(&q);
     c->version_asked = version;
     start_store(c, store_get(c->api->st, c->id, version, got_campaign, c));
 }
@@ -426,19 +431,16 @@ static void handle_list(call *c)
 
 static void handle_audit(call *c)
 {
-    struct evkeyvalq q;
-    const char *v = query_value(c, "count", &q);
+    char v[64];
     long count = 100;
-    if (v) {
+    if (query_param(c, "count", v, sizeof v)) {
         char *end;
         count = strtol(v, &end, 10);
         if (*end || end == v || count < 1 || count > 1000) {
-            evhttp_clear_headers(&q);
             send_error(c, 400, "bad-request", "count must be 1-1000, not \"%s\"", v);
             return;
         }
     }
-    evhttp_clear_headers(&q);
     start_store(c, store_audit_read(c->api->st, count, got_audit, c));
 }
 

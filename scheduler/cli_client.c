@@ -65,6 +65,7 @@ static int client_setup(client *cl, const char *verb_name, int argc, char **argv
         config cfg;
         diag_list errs;
         config_defaults(&cfg);
+        cfg.for_client = 1;
         diag_list_init(&errs);
         if (config_load_file(config_path, &cfg, &errs) != 0) {
             fprintf(stderr, "haechi %s: config %s is invalid: %s%s%s\n", verb_name, config_path,
@@ -100,7 +101,7 @@ static int client_setup(client *cl, const char *verb_name, int argc, char **argv
     }
     return optind;
 usage:
-    fprintf(stderr, "haechi %s: see `haechi %s --help`\n", verb_name, verb_name);
+    verb_bad_option(verb_name, argv);
     return -1;
 }
 

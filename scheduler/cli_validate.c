@@ -103,8 +103,7 @@ static int run_validate(int argc, char **argv)
         case 'c': config_path = optarg; break;
         case 'j': as_json = 1; break;
         default:
-            fprintf(stderr, "haechi validate: see `haechi validate --help`\n");
-            return 2;
+            return verb_bad_option("validate", argv);
         }
     }
     if (optind != argc - 1) {

@@ -524,7 +524,7 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
         snprintf(c->redis_prefix, sizeof c->redis_prefix, "%s", json_string_value(v));
     if ((v = json_object_get(redis, "command_timeout_ms")))
         c->redis_command_timeout_ms = (int)json_integer_value(v);
-    if ((v = json_object_get(redis, "password_env"))) {
+    if ((v = json_object_get(redis, "password_env")) && !c->for_client) {
         const char *pw = getenv(json_string_value(v));
         if (!pw || !*pw)
             diag_add(errs, "/redis/password_env", "secret",
@@ -540,14 +540,16 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
         c->max_connections = (int)json_integer_value(v);
     if ((v = json_object_get(client, "url")))
         snprintf(c->client_url, sizeof c->client_url, "%s", json_string_value(v));
-    if (client && (json_object_get(client, "token") || json_object_get(client, "token_env") ||
-                   json_object_get(client, "token_file"))) {
+    if (c->for_client && client &&
+        (json_object_get(client, "token") || json_object_get(client, "token_env") ||
+         json_object_get(client, "token_file"))) {
         char why[256];
         c->client_token = resolve_secret(client, why, sizeof why);
         if (!c->client_token)
             diag_add(errs, "/client", "secret", "%s", why);
     }
-    load_tokens(json_object_get(doc, "tokens"), c, errs);
+    if (!c->for_client)
+        load_tokens(json_object_get(doc, "tokens"), c, errs);
     copy_engine(json_object_get(doc, "engine"), &c->engine);
     for (int ch = 0; ch < CHANNEL_COUNT; ch++)
         copy_channel(json_object_get(json_object_get(doc, "channels"), channel_names[ch]),

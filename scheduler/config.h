@@ -73,6 +73,11 @@ typedef struct config {
     char client_url[512];  /* for CLI verbs: where the API is */
     char *client_token;    /* for CLI verbs */
 
+    /* Whose secrets to resolve: the daemon needs the tokens it accepts and
+     * the Redis password; a CLI verb needs only its own token. Set before
+     * loading; config_defaults() picks the daemon. */
+    int for_client;
+
     channel_conf channels[CHANNEL_COUNT];
     engine_conf engine;
     int test_environment;  /* "environment": "test" */

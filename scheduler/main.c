@@ -1,6 +1,7 @@
 /*
  * main.c - the haechi binary: finds the verb and hands it argv.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,17 +12,6 @@ static const verb *const verbs[] = {
     &verb_pause, &verb_resume,   &verb_cancel,
 };
 #define NVERBS (sizeof verbs / sizeof verbs[0])
-
-int verb_wants_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
-            break;
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-            return 1;
-    }
-    return 0;
-}
 
 static void usage(FILE *out)
 {
@@ -36,6 +26,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Verbs report bad options themselves, in one line. */
+    opterr = 0;
     if (argc < 2) {
         usage(stderr);
         return 2;

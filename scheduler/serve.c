@@ -51,6 +51,7 @@ static int load_config(const char *path, config *cfg)
         fprintf(stderr, "haechi serve: config %s is invalid; not starting:\n", path);
         diag_print(&errs, stderr);
         diag_list_release(&errs);
+        config_release(cfg);
         return -1;
     }
     diag_list_release(&errs);
@@ -76,8 +77,7 @@ static int run_serve(int argc, char **argv)
         case 'r': ready_file = optarg; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         default:
-            fprintf(stderr, "haechi serve: see `haechi serve --help`\n");
-            return 2;
+            return verb_bad_option("serve", argv);
         }
     }
     if (optind != argc) {

@@ -49,6 +49,7 @@ static const char status_lua[] =
     "  pause  = {scheduled = 'paused', paused = false},\n"
     "  resume = {paused = 'scheduled', scheduled = false},\n"
     "  cancel = {scheduled = 'cancelled', paused = 'cancelled', cancelled = false},\n"
+    "  finish = {scheduled = 'finished', paused = 'finished', finished = false},\n"
     "}\n"
     "local to = moves[ARGV[1]][status]\n"
     "if to == nil then return {'conflict', status} end\n"

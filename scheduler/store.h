@@ -59,8 +59,9 @@ typedef struct store_submission {
  * "cancelled" when replacing a cancelled campaign. */
 int store_submit(store *s, const store_submission *sub, store_fn *fn, void *arg);
 
-/* ACTION is "pause", "resume" or "cancel". CONFLICT when the campaign's
- * status does not allow it (status tells which it is). */
+/* ACTION is "pause", "resume", "cancel", or "finish" (the scheduler's:
+ * nothing is left to fire). CONFLICT when the campaign's status does not
+ * allow it (status tells which it is). */
 int store_set_status(store *s, const char *id, const char *action, const char *by,
                      int64_t at_ms, store_fn *fn, void *arg);
 

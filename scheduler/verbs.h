@@ -28,4 +28,8 @@ extern const verb verb_cancel;
 /* True when argv holds -h or --help. */
 int verb_wants_help(int argc, char **argv);
 
+/* After getopt_long() (run with opterr = 0) returned '?' or ':': prints
+ * the one-line reason naming the bad option and returns 2. */
+int verb_bad_option(const char *verb_name, char **argv);
+
 #endif

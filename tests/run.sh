@@ -62,12 +62,12 @@ run_one() {
 
 for bin in build/test/unit/test_*; do
     [ -x "$bin" ] || continue
-    run_one "$(basename "$bin")" "$bin"
+    run_one "unit/$(basename "$bin")" "$bin"
 done
 
 for script in tests/validate/test_*.py tests/integration/test_*.py; do
     [ -f "$script" ] || continue
-    run_one "$(basename "$script" .py)" python3 "$script"
+    run_one "$(basename "$(dirname "$script")")/$(basename "$script" .py)" python3 "$script"
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

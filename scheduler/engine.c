@@ -1,0 +1,363 @@
+/*
+ * engine.c - FCALLs into the engine's Redis functions, and arming.
+ */
+#include "engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "duration.h"
+#include "log.h"
+
+/* The library's source, generated from scheduler/engine.lua by the Makefile. */
+static const char engine_lua[] =
+#include "engine_lua.h"
+    ;
+
+struct engine {
+    rconn *redis;
+    const config *cfg;
+    char prefix[96];
+};
+
+engine *engine_new(rconn *redis, const config *cfg)
+{
+    engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->redis = redis;
+    e->cfg = cfg;
+    snprintf(e->prefix, sizeof e->prefix, "%s:{e}:", cfg->redis_prefix);
+    return e;
+}
+
+void engine_free(engine *e)
+{
+    free(e);
+}
+
+const char *engine_prefix(const engine *e)
+{
+    return e->prefix;
+}
+
+const config *engine_config(const engine *e)
+{
+    return e->cfg;
+}
+
+rconn *engine_redis(const engine *e)
+{
+    return e->redis;
+}
+
+void engine_key(const engine *e, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s%s", e->prefix, name);
+}
+
+void engine_hour(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y%m%d%H", &tm);
+}
+
+/* ---- FCALL with one reload ------------------------------------------------ */
+
+typedef struct fcall {
+    engine *e;
+    rconn_fn *fn;
+    void *arg;
+    int argc;
+    char **argv;   /* a private copy, for the second try */
+    size_t *lens;
+    int retried;
+} fcall;
+
+static void fcall_free(fcall *f)
+{
+    for (int i = 0; i < f->argc; i++)
+        free(f->argv[i]);
+    free(f->argv);
+    free(f->lens);
+    free(f);
+}
+
+static void fcall_reply(redisReply *reply, const char *error, void *arg);
+
+static int fcall_send(fcall *f)
+{
+    return rconn_command(f->e->redis, fcall_reply, f, f->argc, (const char **)f->argv,
+                         f->lens);
+}
+
+static void library_loaded_then_retry(redisReply *reply, const char *error, void *arg)
+{
+    fcall *f = arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        log_error("engine: cannot load the function library: %s",
+                  reply ? reply->str : error);
+        f->fn(reply, error ? error : "function library could not be loaded", f->arg);
+        fcall_free(f);
+        return;
+    }
+    if (fcall_send(f) != 0) {
+        f->fn(NULL, "connection to redis lost", f->arg);
+        fcall_free(f);
+    }
+}
+
+static void fcall_reply(redisReply *reply, const char *error, void *arg)
+{
+    fcall *f = arg;
+    if (reply && reply->type == REDIS_REPLY_ERROR && !f->retried &&
+        strstr(reply->str, "Function not found")) {
+        f->retried = 1;
+        if (engine_load_library(f->e, library_loaded_then_retry, f) == 0)
+            return;
+    }
+    f->fn(reply, error, f->arg);
+    fcall_free(f);
+}
+
+int engine_fcall(engine *e, const char *name, int nkeys, int argc, const char **argv,
+                 const size_t *lens, rconn_fn *fn, void *arg)
+{
+    if (!rconn_ready(e->redis))
+        return -1;
+    fcall *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->e = e;
+    f->fn = fn;
+    f->arg = arg;
+    f->argc = argc + 3;
+    f->argv = calloc((size_t)f->argc, sizeof *f->argv);
+    f->lens = calloc((size_t)f->argc, sizeof *f->lens);
+    if (!f->argv || !f->lens) {
+        f->argc = 0;
+        fcall_free(f);
+        return -1;
+    }
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    const char *head[] = {"FCALL", name, nk};
+    for (int i = 0; i < f->argc; i++) {
+        const char *src = i < 3 ? head[i] : argv[i - 3];
+        size_t len = i < 3 ? strlen(src) : (lens ? lens[i - 3] : strlen(src));
+        f->argv[i] = malloc(len + 1);
+        if (!f->argv[i]) {
+            f->argc = i;
+            fcall_free(f);
+            return -1;
+        }
+        memcpy(f->argv[i], src, len);
+        f->argv[i][len] = '\0';
+        f->lens[i] = len;
+    }
+    if (fcall_send(f) != 0) {
+        fcall_free(f);
+        return -1;
+    }
+    return 0;
+}
+
+static void library_loaded(redisReply *reply, const char *error, void *arg)
+{
+    (void)arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        log_error("engine: FUNCTION LOAD failed: %s", reply ? reply->str : error);
+}
+
+int engine_load_library(engine *e, rconn_fn *fn, void *arg)
+{
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", engine_lua};
+    return rconn_command(e->redis, fn ? fn : library_loaded, arg, 4, argv, NULL);
+}
+
+/* ---- what a campaign's releases need ------------------------------------- */
+
+static int64_t section_expiry(const campaign *c, int ch)
+{
+    json_t *v = json_object_get(json_object_get(c->doc, channel_names[ch]), "expires_after");
+    int64_t secs = 0;
+    char why[128];
+    if (json_is_string(v) && duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
+        return secs;
+    return 0;
+}
+
+int64_t engine_expiry_ms(const engine *e, const campaign *c, const release *r, int ch)
+{
+    /* The most specific wins: release, campaign channel, config channel, engine. */
+    int64_t secs = r && r->expires_after ? r->expires_after : section_expiry(c, ch);
+    if (!secs)
+        secs = e->cfg->channels[ch].expires_after_s;
+    if (!secs)
+        secs = e->cfg->engine.expires_after_s;
+    return secs * 1000;
+}
+
+void engine_quiet(const engine *e, const campaign *c, int ch, quiet_hours *out)
+{
+    json_t *v = json_object_get(json_object_get(c->doc, channel_names[ch]), "quiet_hours");
+    if (ch == CHANNEL_ALERT) {
+        memset(out, 0, sizeof *out); /* alerts are never held */
+        return;
+    }
+    if (v)
+        quiet_parse(v, out);
+    else
+        *out = e->cfg->channels[ch].quiet;
+}
+
+/* ---- arming -------------------------------------------------------------- */
+
+/* A growable argv of owned strings. */
+typedef struct args {
+    char **v;
+    size_t n, cap;
+    int oom;
+} args;
+
+static void args_add(args *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void args_add(args *a, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    if (a->oom)
+        return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        char **v = realloc(a->v, cap * sizeof *v);
+        if (!v) {
+            a->oom = 1;
+            return;
+        }
+        a->v = v;
+        a->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (!(a->v[a->n] = strdup(buf))) {
+        a->oom = 1;
+        return;
+    }
+    a->n++;
+}
+
+static void args_free(args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        free(a->v[i]);
+    free(a->v);
+}
+
+/* Appends release R's firings after NOW_S (seconds) inside the window. */
+static void add_firings(args *a, const campaign *c, const release *r, int64_t now_s)
+{
+    size_t count_at = a->n;
+    args_add(a, "0"); /* patched below with the count */
+    size_t k = 0;
+    if (r->kind == RELEASE_AT) {
+        if (r->at > now_s && r->at >= c->start && r->at <= c->end) {
+            args_add(a, "%lld", (long long)r->at * 1000);
+            k = 1;
+        }
+    } else {
+        int64_t t = now_s >= c->start ? now_s : c->start - 1, next;
+        while (cron_next(&r->cron, c->zone, t, c->end, &next) == 0) {
+            args_add(a, "%lld", (long long)next * 1000);
+            t = next;
+            k++;
+        }
+    }
+    if (!a->oom) {
+        free(a->v[count_at]);
+        char n[24];
+        snprintf(n, sizeof n, "%zu", k);
+        a->v[count_at] = strdup(n);
+        if (!a->v[count_at])
+            a->oom = 1;
+    }
+}
+
+int engine_arm(engine *e, const campaign *c, long long version, const char *status,
+               int64_t now_ms, rconn_fn *fn, void *arg)
+{
+    char camp_key[192], due_key[128], armed_key[128];
+    args a = {0};
+    int rc = -1;
+
+    snprintf(camp_key, sizeof camp_key, "%scamp:%s", e->prefix, c->id);
+    engine_key(e, "due", due_key, sizeof due_key);
+    engine_key(e, "armed", armed_key, sizeof armed_key);
+    args_add(&a, "%s", camp_key);
+    args_add(&a, "%s", due_key);
+    args_add(&a, "%s", armed_key);
+    args_add(&a, "%s", c->id);
+    args_add(&a, "%lld", version);
+    args_add(&a, "%s", status);
+    args_add(&a, "%s", tz_name(c->zone));
+    args_add(&a, "%s", e->prefix);
+
+    int nsettings = 0;
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        if (c->channels & (1u << ch))
+            nsettings++;
+    args_add(&a, "%d", nsettings);
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        if (!(c->channels & (1u << ch)))
+            continue;
+        quiet_hours q;
+        engine_quiet(e, c, ch, &q);
+        args_add(&a, "quiet:%s", channel_names[ch]);
+        if (q.on)
+            args_add(&a, "%d-%d", q.start_min, q.end_min);
+        else
+            args_add(&a, "%s", "");
+    }
+
+    args_add(&a, "%zu", c->nreleases);
+    for (size_t i = 0; i < c->nreleases; i++) {
+        const release *r = &c->releases[i];
+        char chans[256];
+        size_t used = 0;
+        chans[0] = '\0';
+        for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+            if (!(r->channels & (1u << ch)))
+                continue;
+            int n = snprintf(chans + used, sizeof chans - used, "%s%s:%lld", used ? "," : "",
+                             channel_names[ch], (long long)engine_expiry_ms(e, c, r, ch));
+            if (n > 0)
+                used += (size_t)n;
+        }
+        args_add(&a, "%s", r->id);
+        args_add(&a, "%s", chans);
+        add_firings(&a, c, r, now_ms / 1000);
+    }
+    if (!a.oom)
+        rc = engine_fcall(e, "haechi_arm", 3, (int)a.n, (const char **)a.v, NULL, fn, arg);
+    args_free(&a);
+    return rc;
+}
+
+int engine_set_status(engine *e, const char *id, const char *action, int catch_up,
+                      rconn_fn *fn, void *arg)
+{
+    char camp_key[192], now[24], hour[16];
+    int64_t ms = clock_wall_ms();
+    snprintf(camp_key, sizeof camp_key, "%scamp:%s", e->prefix, id);
+    snprintf(now, sizeof now, "%lld", (long long)ms);
+    engine_hour(ms, hour, sizeof hour);
+    const char *argv[] = {camp_key, action, e->prefix, now, hour, catch_up ? "1" : "0"};
+    return engine_fcall(e, "haechi_status", 1, 6, argv, NULL, fn, arg);
+}

@@ -1,0 +1,65 @@
+/*
+ * engine.h - the release engine's side of Redis: the function library
+ * (scheduler/engine.lua), arming a campaign's releases, status changes,
+ * and the reads behind `status`, `dead list` and friends.
+ *
+ * Every call goes through FCALL; when Redis answers that the library is
+ * missing (a fresh or restarted Redis without persistence) the engine loads
+ * it and tries once more.
+ */
+#ifndef HAECHI_ENGINE_H
+#define HAECHI_ENGINE_H
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <stdint.h>
+
+#include "campaign.h"
+#include "config.h"
+#include "rconn.h"
+
+typedef struct engine engine;
+
+engine *engine_new(rconn *redis, const config *cfg);
+void engine_free(engine *e);
+
+/* "PREFIX:{e}:" */
+const char *engine_prefix(const engine *e);
+const config *engine_config(const engine *e);
+rconn *engine_redis(const engine *e);
+
+/* Writes the key PREFIX:{e}:NAME into buf. */
+void engine_key(const engine *e, const char *name, char *buf, size_t len);
+
+/*
+ * Calls the library function NAME (e.g. "haechi_claim") with NKEYS keys
+ * then the rest of ARGV. FN is called once with the reply or an error.
+ * Returns -1 (FN not called) when Redis is not ready.
+ */
+int engine_fcall(engine *e, const char *name, int nkeys, int argc, const char **argv,
+                 const size_t *lens, rconn_fn *fn, void *arg);
+
+/* Loads the function library (FUNCTION LOAD REPLACE); FN may be NULL. */
+int engine_load_library(engine *e, rconn_fn *fn, void *arg);
+
+/*
+ * Arms campaign C (version VERSION, status STATUS) from NOW_MS on: every
+ * firing after now, each release's channels with their expiry, and each
+ * channel's quiet hours. Replaces what an earlier version armed.
+ */
+int engine_arm(engine *e, const campaign *c, long long version, const char *status,
+               int64_t now_ms, rconn_fn *fn, void *arg);
+
+/* ACTION pause|resume|cancel on the engine's copy of a campaign's status.
+ * The reply is {status, affected}. */
+int engine_set_status(engine *e, const char *id, const char *action, int catch_up,
+                      rconn_fn *fn, void *arg);
+
+/* "2026112709": the hour bucket of metrics, in UTC. */
+void engine_hour(int64_t ms, char *buf, size_t len);
+
+/* The expiry (ms) and quiet hours that apply to channel CH of campaign C. */
+int64_t engine_expiry_ms(const engine *e, const campaign *c, const release *r, int ch);
+void engine_quiet(const engine *e, const campaign *c, int ch, quiet_hours *out);
+
+#endif

@@ -1,0 +1,466 @@
+#!lua name=haechi_engine_v1
+--
+-- engine.lua - the release engine's Redis functions (Redis 7 FUNCTION LOAD).
+--
+-- Every function runs atomically, so any number of schedulers and workers
+-- can share one Redis: a due release is claimed by exactly one scheduler,
+-- and a work item is acknowledged in the same step that records its
+-- outcome. All keys live under one hash tag, PREFIX:{e}:, so every call
+-- touches one slot. The C side passes "now" (the one clock, possibly
+-- virtual) and does all time-zone arithmetic; these functions only compare
+-- numbers.
+--
+-- Keys (P = "PREFIX:{e}:"):
+--   P..due              ZSET  "r:ID:RID" -> next firing of a release (ms)
+--                             "i:ITEM"   -> a delayed item (retry, quiet hours)
+--   P..occ:ID:RID       LIST  the release's later firings, ascending (ms)
+--   P..camp:ID          HASH  status, version, tz, releases, pending,
+--                             rel:RID = "ch:expiry_ms,...", quiet:CH = "start-end"
+--   P..armed            HASH  ID -> version armed
+--   P..fires:ID         HASH  "RID|due|CH" -> JSON state of one delivery
+--   P..held:ID          ZSET  "RID|due" firings that came due while paused
+--   P..heldq:ID         LIST  items that reached a worker while paused
+--   P..expired:ID       HASH  "RID|due" -> channels that expired
+--   P..delayed          HASH  ITEM -> JSON {attempt, version, fired}
+--   P..q:CH             STREAM work items of channel CH (group "workers")
+--   P..dead             STREAM dead letters
+--   P..metrics:ID       HASH  "CH|YYYYMMDDHH|outcome" -> count
+--   P..events           pub/sub channel: "wake" when something earlier is due
+-- An item id is "ID|RID|due|CH": one delivery, stable across retries.
+
+local function split(s, sep)
+  local out = {}
+  if not s or s == '' then return out end
+  for part in string.gmatch(s, '([^' .. sep .. ']+)') do out[#out + 1] = part end
+  return out
+end
+
+local function item_parts(item)
+  local id, rid, due, ch = string.match(item, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
+  return id, rid, due, ch
+end
+
+-- The one writer of a delivery's state.
+local function set_state(p, id, rid, due, ch, fields)
+  local key = p .. 'fires:' .. id
+  local field = rid .. '|' .. due .. '|' .. ch
+  local cur = redis.call('HGET', key, field)
+  local rec = cur and cjson.decode(cur) or { due = tonumber(due) }
+  for k, v in pairs(fields) do rec[k] = v end
+  if fields.reason == nil and (fields.state == 'queued' or fields.state == 'sending'
+      or fields.state == 'sent') then
+    rec.reason = nil
+  end
+  redis.call('HSET', key, field, cjson.encode(rec))
+end
+
+local function count(p, id, ch, hour, what, n)
+  redis.call('HINCRBY', p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what, n or 1)
+end
+
+-- Wakes the schedulers when SCORE became the earliest due entry.
+local function wake_if_first(p, score)
+  local first = redis.call('ZRANGE', p .. 'due', 0, 0, 'WITHSCORES')
+  if first[2] and tonumber(first[2]) >= tonumber(score) then
+    redis.call('PUBLISH', p .. 'events', 'wake')
+  end
+end
+
+local function load_camp(p, id)
+  local flat = redis.call('HGETALL', p .. 'camp:' .. id)
+  if #flat == 0 then return nil end
+  local c = { id = id, rel = {}, quiet = {} }
+  for i = 1, #flat, 2 do
+    local k, v = flat[i], flat[i + 1]
+    if string.sub(k, 1, 4) == 'rel:' then
+      local chans = {}
+      for _, pair in ipairs(split(v, ',')) do
+        local ch, exp = string.match(pair, '^([^:]+):(%d+)$')
+        chans[#chans + 1] = { ch = ch, exp = tonumber(exp) }
+      end
+      c.rel[string.sub(k, 5)] = chans
+    elseif string.sub(k, 1, 6) == 'quiet:' then
+      c.quiet[string.sub(k, 7)] = v
+    else
+      c[k] = v
+    end
+  end
+  return c
+end
+
+-- Puts one delivery on its channel's stream.
+local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired)
+  local item = camp.id .. '|' .. rid .. '|' .. due .. '|' .. ch
+  redis.call('XADD', p .. 'q:' .. ch, '*', 'item', item, 'campaign', camp.id,
+    'version', camp.version, 'release', rid, 'channel', ch, 'due', due,
+    'fired', fired, 'attempt', attempt, 'target', 'all',
+    'tz', camp.tz or 'UTC', 'quiet', camp.quiet[ch] or '')
+  set_state(p, camp.id, rid, due, ch, { state = 'queued', at = now, fired = tonumber(fired),
+    late = tonumber(fired) - tonumber(due), attempts = attempt - 1 })
+  count(p, camp.id, ch, hour, 'queued')
+end
+
+-- A campaign with nothing left to fire is finished (unless paused: a
+-- paused one finishes when resumed).
+local function settle(p, camp, finished)
+  local left = redis.call('HINCRBY', p .. 'camp:' .. camp.id, 'pending', -1)
+  if left <= 0 and camp.status == 'scheduled' then
+    redis.call('HSET', p .. 'camp:' .. camp.id, 'status', 'finished')
+    camp.status = 'finished'
+    finished[#finished + 1] = camp.id
+  end
+end
+
+-- Fires release RID of CAMP due at DUE: enqueue, expire or hold each channel.
+local function fire(p, camp, rid, due, now, hour, default_exp, stats)
+  local chans = camp.rel[rid] or {}
+  if camp.status == 'paused' then
+    redis.call('ZADD', p .. 'held:' .. camp.id, due, rid .. '|' .. due)
+    for _, c in ipairs(chans) do
+      set_state(p, camp.id, rid, due, c.ch, { state = 'held', at = now,
+        reason = 'campaign paused' })
+    end
+    stats.held = stats.held + 1
+    return
+  end
+  local late = now - tonumber(due)
+  local lost = {}
+  for _, c in ipairs(chans) do
+    local exp = c.exp > 0 and c.exp or default_exp
+    if late > exp then
+      lost[#lost + 1] = c.ch
+      set_state(p, camp.id, rid, due, c.ch, { state = 'expired', at = now, late = late,
+        reason = string.format('not sent: %d s late, over its expiry of %d s; '
+          .. '`haechi release %s:%s --now` sends it', math.floor(late / 1000),
+          math.floor(exp / 1000), camp.id, rid) })
+      count(p, camp.id, c.ch, hour, 'expired')
+      stats.expired = stats.expired + 1
+    else
+      enqueue(p, camp, rid, due, c.ch, now, 1, hour, now)
+      stats.items = stats.items + 1
+    end
+  end
+  if #lost > 0 then
+    redis.call('HSET', p .. 'expired:' .. camp.id, rid .. '|' .. due, table.concat(lost, ','))
+  end
+  stats.released = stats.released + 1
+end
+
+-- KEYS due. ARGV now, batch, P, hour, default_expiry_ms.
+-- Returns {taken, released, items, expired, held, next_due or -1,
+-- finished ids...}; taken == batch means more may be due already.
+local function claim(keys, args)
+  local due_key, now, batch, p = keys[1], tonumber(args[1]), tonumber(args[2]), args[3]
+  local hour, default_exp = args[4], tonumber(args[5])
+  local got = redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, batch,
+    'WITHSCORES')
+  local stats = { released = 0, items = 0, expired = 0, held = 0 }
+  local finished, camps = {}, {}
+  for i = 1, #got, 2 do
+    redis.call('ZREM', due_key, got[i])
+  end
+  for i = 1, #got, 2 do
+    local member, score = got[i], got[i + 1]
+    local kind = string.sub(member, 1, 2)
+    if kind == 'r:' then
+      local id, rid = string.match(member, '^r:([^:]+):(.+)$')
+      local camp = camps[id]
+      if camp == nil then
+        camp = load_camp(p, id) or false
+        camps[id] = camp
+      end
+      if camp and camp.status ~= 'cancelled' and camp.status ~= 'finished' then
+        local nxt = redis.call('LPOP', p .. 'occ:' .. id .. ':' .. rid)
+        if nxt then redis.call('ZADD', due_key, nxt, member) end
+        fire(p, camp, rid, score, now, hour, default_exp, stats)
+        settle(p, camp, finished)
+      end
+    elseif kind == 'i:' then
+      local item = string.sub(member, 3)
+      local saved = redis.call('HGET', p .. 'delayed', item)
+      redis.call('HDEL', p .. 'delayed', item)
+      local id, rid, due, ch = item_parts(item)
+      local camp = id and (camps[id] or load_camp(p, id)) or nil
+      if id and camps[id] == nil then camps[id] = camp or false end
+      if saved and camp and camp.status ~= 'cancelled' then
+        local d = cjson.decode(saved)
+        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired)
+        stats.items = stats.items + 1
+      elseif id then
+        set_state(p, id, rid, due, ch, { state = 'cancelled', at = now })
+      end
+    end
+  end
+  local first = redis.call('ZRANGE', due_key, 0, 0, 'WITHSCORES')
+  local out = { #got / 2, stats.released, stats.items, stats.expired, stats.held,
+    first[2] and tonumber(first[2]) or -1 }
+  for _, id in ipairs(finished) do out[#out + 1] = id end
+  return out
+end
+
+-- KEYS camp:ID, due, armed. ARGV id, version, status, tz, P, nsettings,
+-- then nsettings (field, value) pairs, then nreleases, then per release:
+-- rid, "ch:expiry_ms,...", k, then k firing times ascending (ms).
+-- Replaces whatever an earlier version armed.
+local function arm(keys, args)
+  local camp_key, due_key, armed_key = keys[1], keys[2], keys[3]
+  local id, version, status, tz, p = args[1], args[2], args[3], args[4], args[5]
+  local old = redis.call('HGET', camp_key, 'releases')
+  for _, rid in ipairs(split(old, ',')) do
+    redis.call('ZREM', due_key, 'r:' .. id .. ':' .. rid)
+    redis.call('DEL', p .. 'occ:' .. id .. ':' .. rid)
+  end
+  redis.call('DEL', camp_key)
+  local i = 6
+  local nsettings = tonumber(args[i])
+  i = i + 1
+  for _ = 1, nsettings do
+    redis.call('HSET', camp_key, args[i], args[i + 1])
+    i = i + 2
+  end
+  local nrel = tonumber(args[i])
+  i = i + 1
+  local rids, pending, earliest = {}, 0, nil
+  for _ = 1, nrel do
+    local rid, chans, k = args[i], args[i + 1], tonumber(args[i + 2])
+    i = i + 3
+    rids[#rids + 1] = rid
+    redis.call('HSET', camp_key, 'rel:' .. rid, chans)
+    if k > 0 and status ~= 'cancelled' then
+      redis.call('ZADD', due_key, args[i], 'r:' .. id .. ':' .. rid)
+      if earliest == nil or tonumber(args[i]) < earliest then earliest = tonumber(args[i]) end
+      local occ = p .. 'occ:' .. id .. ':' .. rid
+      -- RPUSH in slices: unpack() is limited by Lua's C stack.
+      local j = i + 1
+      while j <= i + k - 1 do
+        local last = math.min(j + 999, i + k - 1)
+        redis.call('RPUSH', occ, unpack(args, j, last))
+        j = last + 1
+      end
+      pending = pending + k
+    end
+    i = i + k
+  end
+  if pending == 0 and status == 'scheduled' then status = 'finished' end
+  redis.call('HSET', camp_key, 'id', id, 'version', version, 'status', status, 'tz', tz,
+    'releases', table.concat(rids, ','), 'pending', pending)
+  redis.call('HSET', armed_key, id, version)
+  if earliest then wake_if_first(p, earliest) end
+  return { pending, status }
+end
+
+-- Sends the firings held while paused now, marked late.
+local function catch_up(p, camp, now, hour)
+  local held = redis.call('ZRANGE', p .. 'held:' .. camp.id, 0, -1)
+  for _, m in ipairs(held) do
+    local rid, due = string.match(m, '^(.+)|(%d+)$')
+    for _, c in ipairs(camp.rel[rid] or {}) do
+      enqueue(p, camp, rid, due, c.ch, now, 1, hour, now)
+    end
+  end
+  return #held
+end
+
+local function skip_held(p, camp, now)
+  local held = redis.call('ZRANGE', p .. 'held:' .. camp.id, 0, -1)
+  for _, m in ipairs(held) do
+    local rid, due = string.match(m, '^(.+)|(%d+)$')
+    for _, c in ipairs(camp.rel[rid] or {}) do
+      set_state(p, camp.id, rid, due, c.ch, { state = 'skipped', at = now,
+        reason = 'came due while the campaign was paused; resume --catch-up would send it' })
+    end
+  end
+  return #held
+end
+
+-- KEYS camp:ID. ARGV action (pause|resume|cancel), P, now, hour, catch_up (0|1).
+-- Returns {status, affected}.
+local function set_status(keys, args)
+  local camp_key, action, p, now, hour = keys[1], args[1], args[2], tonumber(args[3]), args[4]
+  local camp = load_camp(p, string.match(camp_key, 'camp:(.+)$'))
+  if not camp then return { 'not-armed', 0 } end
+  local affected = 0
+  if action == 'pause' then
+    if camp.status == 'scheduled' then camp.status = 'paused' end
+  elseif action == 'resume' then
+    if camp.status == 'paused' then
+      camp.status = tonumber(camp.pending) > 0 and 'scheduled' or 'finished'
+      if args[5] == '1' then
+        affected = catch_up(p, camp, now, hour)
+      else
+        affected = skip_held(p, camp, now)
+      end
+      redis.call('DEL', p .. 'held:' .. camp.id)
+      -- Items that reached a worker while paused were already due: resend.
+      local waiting = redis.call('LRANGE', p .. 'heldq:' .. camp.id, 0, -1)
+      for _, saved in ipairs(waiting) do
+        local d = cjson.decode(saved)
+        local _, rid, due, ch = item_parts(d.item)
+        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired)
+      end
+      redis.call('DEL', p .. 'heldq:' .. camp.id)
+    end
+  elseif action == 'cancel' then
+    if camp.status ~= 'finished' then camp.status = 'cancelled' end
+    for rid, _ in pairs(camp.rel) do
+      affected = affected + redis.call('ZREM', p .. 'due', 'r:' .. camp.id .. ':' .. rid)
+      redis.call('DEL', p .. 'occ:' .. camp.id .. ':' .. rid)
+    end
+    redis.call('DEL', p .. 'held:' .. camp.id, p .. 'heldq:' .. camp.id)
+  end
+  redis.call('HSET', camp_key, 'status', camp.status)
+  return { camp.status, affected }
+end
+
+-- A worker got an item. KEYS q:CH. ARGV P, entry id, item, attempt, now, group, fired.
+-- Returns {'go', version} or {'cancelled'} / {'held'} (then it is acknowledged).
+local function begin(keys, args)
+  local p, entry, item, attempt, now = args[1], args[2], args[3], tonumber(args[4]),
+    tonumber(args[5])
+  local id, rid, due, ch = item_parts(item)
+  local status = redis.call('HGET', p .. 'camp:' .. id, 'status')
+  if status == false or status == 'cancelled' then
+    redis.call('XACK', keys[1], args[6], entry)
+    set_state(p, id, rid, due, ch, { state = 'cancelled', at = now })
+    return { 'cancelled' }
+  end
+  if status == 'paused' then
+    redis.call('RPUSH', p .. 'heldq:' .. id, cjson.encode({ item = item, attempt = attempt,
+      fired = tonumber(args[7]) }))
+    redis.call('XACK', keys[1], args[6], entry)
+    set_state(p, id, rid, due, ch, { state = 'held', at = now, reason = 'campaign paused' })
+    return { 'held' }
+  end
+  set_state(p, id, rid, due, ch, { state = 'sending', at = now, attempts = attempt })
+  return { 'go' }
+end
+
+-- Parks an item until UNTIL (quiet hours). KEYS q:CH. ARGV P, entry, item,
+-- attempt, fired, until, now, reason, group.
+local function hold(keys, args)
+  local p, entry, item = args[1], args[2], args[3]
+  local id, rid, due, ch = item_parts(item)
+  redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = tonumber(args[4]),
+    fired = tonumber(args[5]) }))
+  redis.call('ZADD', p .. 'due', args[6], 'i:' .. item)
+  redis.call('XACK', keys[1], args[9], entry)
+  set_state(p, id, rid, due, ch, { state = 'held', at = tonumber(args[7]), reason = args[8],
+    until_ms = tonumber(args[6]) })
+  wake_if_first(p, args[6])
+  return 1
+end
+
+-- The outcome of one send, stored and acknowledged in one step.
+-- KEYS q:CH. ARGV P, entry, item, attempt, outcome (ok|retry|dead), now,
+-- hour, group, external_id, reach, reason, next_at, fired.
+local function complete(keys, args)
+  local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
+  local now, hour, group = tonumber(args[6]), args[7], args[8]
+  local id, rid, due, ch = item_parts(item)
+  if outcome == 'ok' then
+    set_state(p, id, rid, due, ch, { state = 'sent', at = now, attempts = attempt,
+      external_id = args[9], reach = tonumber(args[10]) })
+    count(p, id, ch, hour, 'sent')
+    if tonumber(args[10]) > 0 then count(p, id, ch, hour, 'reach', tonumber(args[10])) end
+  elseif outcome == 'retry' then
+    redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = attempt + 1,
+      fired = tonumber(args[13]) }))
+    redis.call('ZADD', p .. 'due', args[12], 'i:' .. item)
+    set_state(p, id, rid, due, ch, { state = 'failed', at = now, attempts = attempt,
+      reason = args[11], next_attempt = tonumber(args[12]) })
+    count(p, id, ch, hour, 'retry')
+    wake_if_first(p, args[12])
+  else
+    redis.call('XADD', p .. 'dead', 'MAXLEN', '~', '100000', '*', 'item', item,
+      'campaign', id, 'release', rid, 'channel', ch, 'due', due, 'attempts', attempt,
+      'reason', args[11], 'at', now)
+    set_state(p, id, rid, due, ch, { state = 'dead', at = now, attempts = attempt,
+      reason = args[11] })
+    count(p, id, ch, hour, 'dead')
+  end
+  redis.call('XACK', keys[1], group, entry)
+  return 1
+end
+
+-- Replays dead letters. KEYS dead. ARGV P, now, hour, id or '*' (all),
+-- channel filter or ''. Returns how many were requeued.
+local function dead_retry(keys, args)
+  local p, now, hour, which, only = args[1], tonumber(args[2]), args[3], args[4], args[5]
+  local entries
+  if which == '*' then
+    entries = redis.call('XRANGE', keys[1], '-', '+', 'COUNT', 10000)
+  else
+    entries = redis.call('XRANGE', keys[1], which, which)
+  end
+  local n = 0
+  for _, e in ipairs(entries) do
+    local f = {}
+    for i = 1, #e[2], 2 do f[e[2][i]] = e[2][i + 1] end
+    if only == '' or f.channel == only then
+      local camp = load_camp(p, f.campaign)
+      if camp and camp.status ~= 'cancelled' then
+        enqueue(p, camp, f.release, f.due, f.channel, now, 1, hour, now)
+        n = n + 1
+      end
+      redis.call('XDEL', keys[1], e[1])
+    end
+  end
+  return n
+end
+
+-- Sends the latest expired firing of RID now. KEYS camp:ID. ARGV P, rid, now, hour.
+-- Returns {due, channels...} or {} when nothing of RID expired.
+local function send_now(keys, args)
+  local p, rid, now, hour = args[1], args[2], tonumber(args[3]), args[4]
+  local id = string.match(keys[1], 'camp:(.+)$')
+  local camp = load_camp(p, id)
+  if not camp then return {} end
+  local flat = redis.call('HGETALL', p .. 'expired:' .. id)
+  local best, chans = nil, nil
+  for i = 1, #flat, 2 do
+    local r, due = string.match(flat[i], '^(.+)|(%d+)$')
+    if r == rid and (best == nil or tonumber(due) > tonumber(best)) then
+      best, chans = due, flat[i + 1]
+    end
+  end
+  if not best then return {} end
+  redis.call('HDEL', p .. 'expired:' .. id, rid .. '|' .. best)
+  local out = { best }
+  for _, ch in ipairs(split(chans, ',')) do
+    enqueue(p, camp, rid, best, ch, now, 1, hour, now)
+    out[#out + 1] = ch
+  end
+  return out
+end
+
+-- What status ID and the releases route show. KEYS camp:ID. ARGV P, max
+-- upcoming per release. Returns {fires flat HGETALL, upcoming flat
+-- (rid, ms)..., status}.
+local function releases(keys, args)
+  local p, max = args[1], tonumber(args[2])
+  local id = string.match(keys[1], 'camp:(.+)$')
+  local fires = redis.call('HGETALL', p .. 'fires:' .. id)
+  local upcoming = {}
+  for _, rid in ipairs(split(redis.call('HGET', keys[1], 'releases'), ',')) do
+    local nxt = redis.call('ZSCORE', p .. 'due', 'r:' .. id .. ':' .. rid)
+    if nxt then
+      upcoming[#upcoming + 1] = rid
+      upcoming[#upcoming + 1] = nxt
+      for _, t in ipairs(redis.call('LRANGE', p .. 'occ:' .. id .. ':' .. rid, 0, max - 2)) do
+        upcoming[#upcoming + 1] = rid
+        upcoming[#upcoming + 1] = t
+      end
+    end
+  end
+  return { fires, upcoming, redis.call('HGET', keys[1], 'status') or '' }
+end
+
+redis.register_function('haechi_claim', claim)
+redis.register_function('haechi_arm', arm)
+redis.register_function('haechi_status', set_status)
+redis.register_function('haechi_begin', begin)
+redis.register_function('haechi_hold', hold)
+redis.register_function('haechi_complete', complete)
+redis.register_function('haechi_dead_retry', dead_retry)
+redis.register_function('haechi_send_now', send_now)
+redis.register_function('haechi_releases', releases)
