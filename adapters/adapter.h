@@ -89,6 +89,8 @@ typedef struct adapter_ops {
     /*
      * Starts sending ITEM. Returns 0 and later calls DONE once; or -1 when
      * it could not even start (DONE is not called; the caller retries).
+     * ITEM and everything it points to are valid only during this call:
+     * copy what the send needs later.
      */
     int (*send)(void *state, const adapter_item *item, adapter_done_fn *done, void *arg);
 } adapter_ops;

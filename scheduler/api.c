@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "isotime.h"
 #include "log.h"
+#include "releases.h"
 
 #define NEXT_RELEASES 10
 #define HEADERS_MAX (16 * 1024)
@@ -36,6 +37,7 @@ struct api {
     const config *cfg;
     rconn *redis;
     store *st;
+    engine *e;
     struct evhttp *http;
 };
 
@@ -56,10 +58,14 @@ struct call {
     const config_token *who;
     char client[64];
     char id[65];
+    char sub[65];       /* a second path segment: a release id */
     int refs;
     struct event *deadline;
     campaign *campaign; /* submit: kept to describe the next releases */
     json_t *warnings;   /* submit: what is odd but allowed */
+    json_t *answer;     /* an answer waiting for the engine's step */
+    int answer_code;
+    int catch_up;       /* resume --catch-up */
     long long version_asked;
 };
 
@@ -73,6 +79,7 @@ static void call_unref(call *c)
         event_free(c->deadline);
     campaign_free(c->campaign);
     json_decref(c->warnings);
+    json_decref(c->answer);
     free(c);
 }
 
@@ -178,6 +185,39 @@ static json_t *next_releases(const campaign *cp, int64_t after)
     return list;
 }
 
+/* Sends the answer prepared before an engine step; WARNING, when not NULL,
+ * is added to its warnings. */
+static void send_answer(call *c, const char *warning)
+{
+    json_t *answer = c->answer;
+    c->answer = NULL;
+    if (warning) {
+        json_t *w = json_object_get(answer, "warnings");
+        if (!json_is_array(w)) {
+            w = json_array();
+            json_object_set_new(answer, "warnings", w);
+        }
+        json_array_append_new(w, json_pack("{s:s, s:s, s:s}", "path", "", "rule", "engine",
+                                           "message", warning));
+    }
+    send_json(c, c->answer_code, answer);
+}
+
+static void armed(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        char why[256];
+        snprintf(why, sizeof why, "the releases are not armed yet (%s); the scheduler arms "
+                 "them when it reconciles", reply ? reply->str : error);
+        log_error("api: arming %s failed: %s", c->id, reply ? reply->str : error);
+        send_answer(c, why);
+    } else {
+        send_answer(c, NULL);
+    }
+    call_unref(c);
+}
+
 static void submitted(const store_result *res, void *arg)
 {
     call *c = arg;
@@ -193,11 +233,18 @@ static void submitted(const store_result *res, void *arg)
                        c->id, res->status);
         } else {
             int64_t now = clock_wall_s();
-            json_t *body = json_pack("{s:s, s:I, s:s, s:o, s:O}", "id", c->id, "version",
-                                     (json_int_t)res->version, "status", res->status,
-                                     "next_releases", next_releases(c->campaign, now),
-                                     "warnings", c->warnings);
-            send_json(c, res->version == 1 ? 201 : 200, body);
+            c->answer = json_pack("{s:s, s:I, s:s, s:o, s:O}", "id", c->id, "version",
+                                  (json_int_t)res->version, "status", res->status,
+                                  "next_releases", next_releases(c->campaign, now),
+                                  "warnings", c->warnings);
+            c->answer_code = res->version == 1 ? 201 : 200;
+            /* Stored; now hand its releases to the engine. */
+            if (engine_arm(c->api->e, c->campaign, res->version, res->status,
+                           clock_wall_ms(), armed, c) == 0)
+                c->refs++;
+            else
+                send_answer(c, "the releases are not armed yet (Redis went away); the "
+                               "scheduler arms them when it reconciles");
         }
     }
     call_unref(c);
@@ -215,6 +262,39 @@ static const char *done_word(const char *action)
     return action;
 }
 
+static void finish_recorded(const store_result *res, void *arg)
+{
+    (void)res;
+    (void)arg;
+}
+
+/* The engine's copy follows the store's; a resume may find nothing left. */
+static void engine_status_changed(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        char why[256];
+        snprintf(why, sizeof why, "the engine has not applied this yet (%s); the scheduler "
+                 "applies it when it reconciles",
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
+        send_answer(c, why);
+    } else {
+        const char *status = reply->element[0]->str;
+        if (reply->element[1]->type == REDIS_REPLY_INTEGER)
+            json_object_set_new(c->answer, strcmp(c->route->action, "cancel") == 0
+                                               ? "dropped"
+                                               : c->catch_up ? "caught_up" : "skipped",
+                                json_integer(reply->element[1]->integer));
+        if (status && strcmp(status, "finished") == 0) {
+            json_object_set_new(c->answer, "status", json_string("finished"));
+            store_set_status(c->api->st, c->id, "finish", c->who->name, clock_wall_ms(),
+                             finish_recorded, NULL);
+        }
+        send_answer(c, NULL);
+    }
+    call_unref(c);
+}
+
 static void status_changed(const store_result *res, void *arg)
 {
     call *c = arg;
@@ -224,9 +304,17 @@ static void status_changed(const store_result *res, void *arg)
         else if (res->code == STORE_CONFLICT)
             send_error(c, 409, "conflict", "campaign \"%s\" is %s; it cannot be %s", c->id,
                        res->status, done_word(c->route->action));
-        else
-            send_json(c, 200, json_pack("{s:s, s:s, s:b}", "id", c->id, "status", res->status,
-                                        "changed", res->changed));
+        else {
+            c->answer = json_pack("{s:s, s:s, s:b}", "id", c->id, "status", res->status,
+                                  "changed", res->changed);
+            c->answer_code = 200;
+            if (engine_set_status(c->api->e, c->id, c->route->action, c->catch_up,
+                                  engine_status_changed, c) == 0)
+                c->refs++;
+            else
+                send_answer(c, "the engine has not applied this yet (Redis went away); the "
+                               "scheduler applies it when it reconciles");
+        }
     }
     call_unref(c);
 }
@@ -402,6 +490,8 @@ static void handle_submit(call *c)
 
 static void handle_status(call *c)
 {
+    char flag[16];
+    c->catch_up = query_param(c, "catch_up", flag, sizeof flag) && flag_value(flag);
     int rc = store_set_status(c->api->st, c->id, c->route->action, c->who->name,
                               clock_wall_ms(), status_changed, c);
     start_store(c, rc);
@@ -455,6 +545,274 @@ static void handle_health(call *c)
     c->refs++;
 }
 
+/* ---- the release engine's routes ----------------------------------------- */
+
+/* Takes a reference for an engine call in flight, or answers 503. */
+static void start_fcall(call *c, int rc)
+{
+    if (rc != 0)
+        send_unavailable(c, NULL);
+    else
+        c->refs++;
+}
+
+static int engine_failed(call *c, redisReply *reply, const char *error)
+{
+    if (!reply) {
+        send_unavailable(c, error);
+        return 1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        log_error("api: engine call failed: %s", reply->str);
+        send_error(c, 500, "internal", "the engine answered: %s", reply->str);
+        return 1;
+    }
+    return 0;
+}
+
+static void got_releases(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!engine_failed(c, reply, error)) {
+        json_t *body = releases_to_json(reply);
+        if (!body)
+            send_error(c, 500, "internal", "the engine's answer had an unexpected shape");
+        else if (!json_string_length(json_object_get(body, "status"))) {
+            json_decref(body);
+            send_error(c, 404, "not-found", "no releases armed for campaign \"%s\"", c->id);
+        } else {
+            json_object_set_new(body, "id", json_string(c->id));
+            send_json(c, 200, body);
+        }
+    }
+    call_unref(c);
+}
+
+static void handle_releases(call *c)
+{
+    char camp[192], max[16] = "5";
+    char limit[16];
+    if (query_param(c, "upcoming", limit, sizeof limit)) {
+        long n = strtol(limit, NULL, 10);
+        if (n < 1 || n > 1000) {
+            send_error(c, 400, "bad-request", "upcoming must be 1-1000, not \"%s\"", limit);
+            return;
+        }
+        snprintf(max, sizeof max, "%ld", n);
+    }
+    snprintf(camp, sizeof camp, "%scamp:%s", engine_prefix(c->api->e), c->id);
+    const char *argv[] = {camp, engine_prefix(c->api->e), max};
+    start_fcall(c, engine_fcall(c->api->e, "haechi_releases", 1, 3, argv, NULL, got_releases,
+                                c));
+}
+
+static void sent_now(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!engine_failed(c, reply, error)) {
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+            send_error(c, 404, "not-found",
+                       "release \"%s\" of campaign \"%s\" has no expired firing to send",
+                       c->sub, c->id);
+        } else {
+            json_t *chans = json_array();
+            for (size_t i = 1; i < reply->elements; i++)
+                json_array_append_new(chans, json_string(reply->element[i]->str));
+            send_json(c, 200, json_pack("{s:s, s:s, s:I, s:o}", "id", c->id, "release",
+                                        c->sub, "due_ms",
+                                        (json_int_t)strtoll(reply->element[0]->str, NULL, 10),
+                                        "queued", chans));
+        }
+    }
+    call_unref(c);
+}
+
+static void handle_send_now(call *c)
+{
+    char camp[192], now[24], hour[16];
+    int64_t ms = clock_wall_ms();
+    snprintf(camp, sizeof camp, "%scamp:%s", engine_prefix(c->api->e), c->id);
+    snprintf(now, sizeof now, "%lld", (long long)ms);
+    engine_hour(ms, hour, sizeof hour);
+    const char *argv[] = {camp, engine_prefix(c->api->e), c->sub, now, hour};
+    start_fcall(c, engine_fcall(c->api->e, "haechi_send_now", 1, 5, argv, NULL, sent_now, c));
+}
+
+static void got_dead(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!engine_failed(c, reply, error)) {
+        json_t *list = json_array();
+        for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+            redisReply *e = reply->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+                e->element[1]->type != REDIS_REPLY_ARRAY)
+                continue;
+            json_t *entry = json_pack("{s:s}", "id", e->element[0]->str);
+            redisReply *f = e->element[1];
+            for (size_t k = 0; k + 1 < f->elements; k += 2)
+                json_object_set_new(entry, f->element[k]->str,
+                                    json_string(f->element[k + 1]->str));
+            if (c->sub[0] &&
+                strcmp(json_string_value(json_object_get(entry, "channel")), c->sub) != 0) {
+                json_decref(entry);
+                continue;
+            }
+            json_array_append_new(list, entry);
+        }
+        send_json(c, 200, json_pack("{s:o}", "dead", list));
+    }
+    call_unref(c);
+}
+
+static int channel_param(call *c)
+{
+    char ch[32];
+    if (!query_param(c, "channel", ch, sizeof ch))
+        return 0;
+    if (channel_from_name(ch) < 0) {
+        send_error(c, 400, "bad-request",
+                   "channel must be one of sns, kakao, banner, newsletter, alert; not \"%s\"",
+                   ch);
+        return -1;
+    }
+    snprintf(c->sub, sizeof c->sub, "%s", ch);
+    return 0;
+}
+
+static void handle_dead_list(call *c)
+{
+    char key[160];
+    if (channel_param(c) != 0)
+        return;
+    engine_key(c->api->e, "dead", key, sizeof key);
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1000"};
+    if (rconn_command(c->api->redis, got_dead, c, 6, argv, NULL) != 0)
+        send_unavailable(c, NULL);
+    else
+        c->refs++;
+}
+
+static void dead_retried(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!engine_failed(c, reply, error)) {
+        if (reply->integer == 0 && strcmp(c->id, "*") != 0)
+            send_error(c, 404, "not-found", "no dead letter \"%s\"", c->id);
+        else
+            send_json(c, 200, json_pack("{s:I}", "requeued", (json_int_t)reply->integer));
+    }
+    call_unref(c);
+}
+
+/* Reads a small JSON object body; answers 400/415 itself and returns NULL. */
+static json_t *small_body(call *c)
+{
+    const char *type = evhttp_find_header(evhttp_request_get_input_headers(c->req),
+                                          "Content-Type");
+    struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
+    size_t len = evbuffer_get_length(in);
+    json_error_t jerr;
+    if (!is_json_type(type)) {
+        send_error(c, 415, "unsupported-media-type", "send Content-Type: application/json");
+        return NULL;
+    }
+    if (len > 65536) {
+        send_error(c, 413, "payload-too-large", "this body is limited to 64 KiB");
+        return NULL;
+    }
+    json_t *body = json_loadb(len ? (const char *)evbuffer_pullup(in, -1) : "{}", len ? len : 2,
+                              JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        send_error(c, 400, "bad-request", "the body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+static void handle_dead_retry(call *c)
+{
+    json_t *body = small_body(c);
+    if (!body)
+        return;
+    const char *id = json_string_value(json_object_get(body, "id"));
+    int all = json_is_true(json_object_get(body, "all"));
+    const char *only = json_string_value(json_object_get(body, "channel"));
+    if (!id == !all || (only && channel_from_name(only) < 0)) {
+        json_decref(body);
+        send_error(c, 400, "bad-request",
+                   "send {\"id\": \"<dead letter id>\"} or {\"all\": true} (optionally "
+                   "with \"channel\")");
+        return;
+    }
+    char key[160], now[24], hour[16];
+    int64_t ms = clock_wall_ms();
+    engine_key(c->api->e, "dead", key, sizeof key);
+    snprintf(now, sizeof now, "%lld", (long long)ms);
+    engine_hour(ms, hour, sizeof hour);
+    snprintf(c->id, sizeof c->id, "%s", all ? "*" : id);
+    const char *argv[] = {key, engine_prefix(c->api->e), now, hour, c->id, only ? only : ""};
+    json_decref(body);
+    start_fcall(c, engine_fcall(c->api->e, "haechi_dead_retry", 1, 6, argv, NULL, dead_retried,
+                                c));
+}
+
+static void finish_publish(redisReply *reply, const char *error, void *arg)
+{
+    (void)arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        log_warn("api: clock change not published: %s", reply ? reply->str : error);
+}
+
+static void clock_published(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!engine_failed(c, reply, error)) {
+        char now[64];
+        isotime_format_utc(clock_wall_s(), now, sizeof now);
+        send_json(c, 200, json_pack("{s:s, s:I}", "now", now, "now_ms",
+                                    (json_int_t)clock_wall_ms()));
+    }
+    call_unref(c);
+}
+
+/* Test environments only: moves the virtual clock of every process. */
+static void handle_clock(call *c)
+{
+    if (!c->api->cfg->virtual_clock) {
+        send_error(c, 404, "not-found", "no virtual clock here (a test-only switch)");
+        return;
+    }
+    json_t *body = small_body(c);
+    if (!body)
+        return;
+    json_t *now = json_object_get(body, "now_ms"), *adv = json_object_get(body, "advance_ms");
+    int64_t target = json_is_integer(now)   ? json_integer_value(now)
+                     : json_is_integer(adv) ? clock_wall_ms() + json_integer_value(adv)
+                                            : -1;
+    json_decref(body);
+    if (target < clock_wall_ms()) {
+        send_error(c, 400, "bad-request",
+                   "send {\"now_ms\": N} or {\"advance_ms\": N}; the clock never goes back");
+        return;
+    }
+    clock_set_virtual(target);
+    char key[160], events[160], value[24];
+    engine_key(c->api->e, "vclock", key, sizeof key);
+    engine_key(c->api->e, "events", events, sizeof events);
+    snprintf(value, sizeof value, "%lld", (long long)target);
+    const char *set[] = {"SET", key, value};
+    const char *pub[] = {"PUBLISH", events, "clock"};
+    if (rconn_command(c->api->redis, clock_published, c, 3, set, NULL) != 0) {
+        send_unavailable(c, NULL);
+        return;
+    }
+    c->refs++;
+    /* The reply above comes after SET; the PUBLISH follows it on the link. */
+    rconn_command(c->api->redis, finish_publish, NULL, 3, pub, NULL);
+}
+
 static const route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", 0, NULL, handle_health},
     {EVHTTP_REQ_GET, "/api/v1/campaigns", PERM_READ, NULL, handle_list},
@@ -464,26 +822,36 @@ static const route routes[] = {
     {EVHTTP_REQ_POST, "/api/v1/campaigns/*/pause", PERM_WRITE, "pause", handle_status},
     {EVHTTP_REQ_POST, "/api/v1/campaigns/*/resume", PERM_WRITE, "resume", handle_status},
     {EVHTTP_REQ_POST, "/api/v1/campaigns/*/cancel", PERM_WRITE, "cancel", handle_status},
+    {EVHTTP_REQ_GET, "/api/v1/campaigns/*/releases", PERM_READ, NULL, handle_releases},
+    {EVHTTP_REQ_POST, "/api/v1/campaigns/*/releases/*/send", PERM_WRITE, "send-now",
+     handle_send_now},
+    {EVHTTP_REQ_GET, "/api/v1/dead", PERM_READ, NULL, handle_dead_list},
+    {EVHTTP_REQ_POST, "/api/v1/dead/retry", PERM_WRITE, "dead-retry", handle_dead_retry},
     {EVHTTP_REQ_GET, "/api/v1/audit", PERM_ADMIN, NULL, handle_audit},
+    {EVHTTP_REQ_POST, "/api/v1/test/clock", PERM_ADMIN, "clock", handle_clock},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
 /* ---- routing -------------------------------------------------------------- */
 
-/* Matches PATH against PATTERN; the '*' segment is copied to id. */
-static int path_matches(const char *pattern, const char *path, char *id, size_t idlen,
-                        int *id_ok)
+/* Matches PATH against PATTERN. The first '*' segment is copied to id, a
+ * second to sub; *ok is cleared when one does not fit. */
+static int path_matches(const char *pattern, const char *path, char *id, char *sub,
+                        size_t len, int *ok)
 {
+    int nth = 0;
     while (*pattern && *path) {
         if (*pattern == '*') {
             const char *end = strchr(path, '/');
             size_t n = end ? (size_t)(end - path) : strlen(path);
+            char *dst = nth++ == 0 ? id : sub;
             if (n == 0)
                 return 0;
-            *id_ok = n < idlen;
-            if (*id_ok) {
-                memcpy(id, path, n);
-                id[n] = '\0';
+            if (n < len) {
+                memcpy(dst, path, n);
+                dst[n] = '\0';
+            } else {
+                *ok = 0;
             }
             pattern++;
             path += n;
@@ -600,9 +968,9 @@ static void dispatch(struct evhttp_request *req, void *arg)
     const route *match = NULL;
     int id_ok = 1;
     for (size_t i = 0; i < NROUTES; i++) {
-        char id[65] = "";
+        char id[65] = "", sub[65] = "";
         int ok = 1;
-        if (!path_matches(routes[i].pattern, path, id, sizeof id, &ok))
+        if (!path_matches(routes[i].pattern, path, id, sub, sizeof id, &ok))
             continue;
         if (routes[i].method != method) {
             size_t used = strlen(allow);
@@ -613,6 +981,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
         match = &routes[i];
         id_ok = ok;
         snprintf(c->id, sizeof c->id, "%s", id);
+        snprintf(c->sub, sizeof c->sub, "%s", sub);
         break;
     }
     if (!match) {
@@ -632,7 +1001,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
     if (authorize(c, match) != 0)
         goto out;
-    if (strchr(match->pattern, '*') && (!id_ok || !is_slug(c->id))) {
+    if (strchr(match->pattern, '*') &&
+        (!id_ok || !is_slug(c->id) || (strstr(match->pattern, "*/releases/*") && !is_slug(c->sub)))) {
         char shown[65];
         snprintf(shown, sizeof shown, "%s", id_ok ? c->id : "(too long)");
         c->id[0] = '\0';
@@ -653,7 +1023,7 @@ out:
 
 /* ---- set-up ---------------------------------------------------------------- */
 
-api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st)
+api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st, engine *e)
 {
     api *a = calloc(1, sizeof *a);
     if (!a)
@@ -662,6 +1032,7 @@ api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st
     a->cfg = cfg;
     a->redis = redis;
     a->st = st;
+    a->e = e;
     a->http = evhttp_new(base);
     if (!a->http) {
         free(a);

@@ -8,13 +8,14 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "engine.h"
 #include "rconn.h"
 #include "store.h"
 
 typedef struct api api;
 
-/* CFG, REDIS and STORE are borrowed and must outlive the api. */
-api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st);
+/* CFG, REDIS, STORE and ENGINE are borrowed and must outlive the api. */
+api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st, engine *e);
 
 /* Binds HOST:PORT (port 0 picks one); *bound gets the port. 0 or -1. */
 int api_listen(api *a, const char *host, int port, int *bound);

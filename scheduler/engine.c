@@ -24,6 +24,13 @@ struct engine {
     char prefix[96];
 };
 
+/* Every (re)connect loads this binary's library, so that the functions
+ * Redis runs are the ones this code was written against. */
+static void load_on_ready(void *arg)
+{
+    engine_load_library(arg, NULL, NULL);
+}
+
 engine *engine_new(rconn *redis, const config *cfg)
 {
     engine *e = calloc(1, sizeof *e);
@@ -32,9 +39,12 @@ engine *engine_new(rconn *redis, const config *cfg)
     e->redis = redis;
     e->cfg = cfg;
     snprintf(e->prefix, sizeof e->prefix, "%s:{e}:", cfg->redis_prefix);
+    rconn_on_ready(redis, load_on_ready, e);
     return e;
 }
 
+/* The connection is freed before the engine (node_stop), so this does not
+ * touch it. */
 void engine_free(engine *e)
 {
     free(e);

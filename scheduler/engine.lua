@@ -435,7 +435,7 @@ end
 
 -- What status ID and the releases route show. KEYS camp:ID. ARGV P, max
 -- upcoming per release. Returns {fires flat HGETALL, upcoming flat
--- (rid, ms)..., status}.
+-- (rid, ms)..., status, tz, releases flat (rid, "ch:expiry,...")}.
 local function releases(keys, args)
   local p, max = args[1], tonumber(args[2])
   local id = string.match(keys[1], 'camp:(.+)$')
@@ -452,7 +452,13 @@ local function releases(keys, args)
       end
     end
   end
-  return { fires, upcoming, redis.call('HGET', keys[1], 'status') or '' }
+  local rels = {}
+  for _, rid in ipairs(split(redis.call('HGET', keys[1], 'releases'), ',')) do
+    rels[#rels + 1] = rid
+    rels[#rels + 1] = redis.call('HGET', keys[1], 'rel:' .. rid) or ''
+  end
+  return { fires, upcoming, redis.call('HGET', keys[1], 'status') or '',
+    redis.call('HGET', keys[1], 'tz') or 'UTC', rels }
 end
 
 redis.register_function('haechi_claim', claim)

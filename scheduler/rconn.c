@@ -40,6 +40,9 @@ struct rconn {
     char state_text[192];
     int closing;
 
+    void (*ready_fn)(void *);
+    void *ready_arg;
+
     char *sub_channel; /* set once subscribed: the link is for messages only */
     rconn_fn *sub_fn;
     void *sub_arg;
@@ -160,6 +163,8 @@ static void handshake_done(redisReply *reply, const char *error, void *arg)
         return; /* AUTH's answer came first; this is the PING's */
     r->attempts = 0;
     set_state(r, RC_READY, "");
+    if (r->ready_fn)
+        r->ready_fn(r->ready_arg);
     if (r->sub_channel)
         send_subscribe(r);
 }
@@ -302,6 +307,14 @@ void rconn_free(rconn *r)
     free(r->password);
     free(r->sub_channel);
     free(r);
+}
+
+void rconn_on_ready(rconn *r, void (*fn)(void *arg), void *arg)
+{
+    r->ready_fn = fn;
+    r->ready_arg = arg;
+    if (r->state == RC_READY && fn)
+        fn(arg);
 }
 
 int rconn_subscribe(rconn *r, const char *channel, rconn_fn *fn, void *arg)

@@ -50,6 +50,10 @@ const char *rconn_state(const rconn *r);
 int rconn_command(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
                   const size_t *argvlen);
 
+/* Calls FN(arg) each time the link becomes ready, before anything else is
+ * sent on it: the place to (re)load server-side state such as functions. */
+void rconn_on_ready(rconn *r, void (*fn)(void *arg), void *arg);
+
 /*
  * Subscribes to CHANNEL, now and again after every reconnect. FN gets each
  * message (["message", channel, payload]) and each (re)subscription's

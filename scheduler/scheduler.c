@@ -137,12 +137,29 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     claim(arg);
 }
 
-/* Any message, and each (re)subscription, means "look again". */
+static void vclock_read(redisReply *reply, const char *error, void *arg)
+{
+    (void)error;
+    if (reply && reply->type == REDIS_REPLY_STRING)
+        clock_set_virtual(strtoll(reply->str, NULL, 10));
+    claim(arg);
+}
+
+/* Any message, and each (re)subscription, means "look again"; with a
+ * virtual clock, first learn what time it is. */
 static void wake_cb(redisReply *reply, const char *error, void *arg)
 {
+    sched *s = arg;
     (void)reply;
     (void)error;
-    claim(arg);
+    if (clock_is_virtual()) {
+        char key[128];
+        engine_key(s->e, "vclock", key, sizeof key);
+        const char *argv[] = {"GET", key};
+        if (rconn_command(engine_redis(s->e), vclock_read, s, 2, argv, NULL) == 0)
+            return;
+    }
+    claim(s);
 }
 
 /*

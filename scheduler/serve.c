@@ -12,11 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
-#include "rconn.h"
-#include "store.h"
+#include "node.h"
 #include "verbs.h"
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -40,6 +39,13 @@ static int write_ready_file(const char *path, const char *host, int port)
     return rename(tmp, path);
 }
 
+static const char *port_text(int port)
+{
+    static char buf[16];
+    snprintf(buf, sizeof buf, "%d", port);
+    return buf;
+}
+
 static int load_config(const char *path, config *cfg)
 {
     diag_list errs;
@@ -58,23 +64,43 @@ static int load_config(const char *path, config *cfg)
     return 0;
 }
 
+/* In a test environment with a virtual clock, time starts where the
+ * cluster's shared clock is (the scheduler follows it from then on). */
+static void start_clock(const config *cfg)
+{
+    if (cfg->virtual_clock) {
+        clock_use_virtual(0);
+        log_warn("virtual clock: time moves only through POST /api/v1/test/clock");
+    }
+}
+
 static int run_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"ready-file", required_argument, NULL, 'r'},
+        {"roles", required_argument, NULL, 'R'},
         {"verbose", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = config_default_path(), *ready_file = NULL;
+    unsigned roles = ROLE_ALL;
     int opt, rc = 1;
+    char err[512];
     config cfg;
+    node n = {0};
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:r:v", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:r:R:v", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 'r': ready_file = optarg; break;
+        case 'R':
+            if (node_parse_roles(optarg, &roles, err, sizeof err) != 0) {
+                fprintf(stderr, "haechi serve: --roles: %s\n", err);
+                return 2;
+            }
+            break;
         case 'v': log_set_level(LOG_DEBUG); break;
         default:
             return verb_bad_option("serve", argv);
@@ -86,44 +112,38 @@ static int run_serve(int argc, char **argv)
     }
     if (load_config(config_path, &cfg) != 0)
         return 1;
-    if (cfg.ntokens == 0)
+    if (cfg.ntokens == 0 && (roles & ROLE_API))
         log_warn("no tokens configured: only /healthz will answer");
+    start_clock(&cfg);
 
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned)getpid());
     struct event_base *base = event_base_new();
-    rconn_options ro = {
-        .host = cfg.redis_host,
-        .port = cfg.redis_port,
-        .unix_path = cfg.redis_unix,
-        .password = cfg.redis_password,
-        .timeout_ms = cfg.redis_command_timeout_ms,
-        .name = "store",
-    };
-    rconn *redis = base ? rconn_new(base, &ro) : NULL;
-    store *st = redis ? store_new(redis, cfg.redis_prefix) : NULL;
-    api *a = st ? api_new(base, &cfg, redis, st) : NULL;
     struct event *sigint = base ? evsignal_new(base, SIGINT, on_signal, base) : NULL;
     struct event *sigterm = base ? evsignal_new(base, SIGTERM, on_signal, base) : NULL;
     int port = 0;
 
-    if (!a || !sigint || !sigterm) {
+    if (!sigint || !sigterm) {
         fprintf(stderr, "haechi serve: out of memory setting up\n");
         goto out;
     }
-    if (api_listen(a, cfg.listen_host, cfg.listen_port, &port) != 0) {
+    if (node_start(&n, base, &cfg, roles, err, sizeof err) != 0) {
+        fprintf(stderr, "haechi serve: cannot start: %s\n", err);
+        goto out;
+    }
+    if (n.api && api_listen(n.api, cfg.listen_host, cfg.listen_port, &port) != 0) {
         fprintf(stderr, "haechi serve: cannot listen on %s:%d: %s\n", cfg.listen_host,
                 cfg.listen_port, strerror(errno));
         goto out;
     }
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
-    if (cfg.redis_unix[0])
-        log_info("listening on http://%s:%d; redis at %s, key prefix %s", cfg.listen_host,
-                 port, cfg.redis_unix, cfg.redis_prefix);
-    else
-        log_info("listening on http://%s:%d; redis at %s:%d, key prefix %s", cfg.listen_host,
-                 port, cfg.redis_host, cfg.redis_port, cfg.redis_prefix);
+    log_info("roles:%s%s%s; redis at %s%s%s, key prefix %s", (roles & ROLE_API) ? " api" : "",
+             (roles & ROLE_SCHEDULER) ? " scheduler" : "", (roles & ROLE_WORKER) ? " worker" : "",
+             cfg.redis_unix[0] ? cfg.redis_unix : cfg.redis_host, cfg.redis_unix[0] ? "" : ":",
+             cfg.redis_unix[0] ? "" : port_text(cfg.redis_port), cfg.redis_prefix);
+    if (n.api)
+        log_info("listening on http://%s:%d", cfg.listen_host, port);
     if (ready_file && write_ready_file(ready_file, cfg.listen_host, port) != 0) {
         fprintf(stderr, "haechi serve: cannot write %s: %s\n", ready_file, strerror(errno));
         goto out;
@@ -135,9 +155,7 @@ out:
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
-    api_free(a);
-    rconn_free(redis);
-    store_free(st);
+    node_stop(&n);
     if (base)
         event_base_free(base);
     config_release(&cfg);
@@ -148,12 +166,16 @@ const verb verb_serve = {
     .name = "serve",
     .run = run_serve,
     .synopsis = "run the daemon: HTTP API on top of Redis",
-    .help = "usage: haechi serve [--config PATH] [--ready-file PATH] [--verbose]\n"
+    .help = "usage: haechi serve [--config PATH] [--roles LIST] [--ready-file PATH]\n"
+            "                    [--verbose]\n"
             "\n"
             "Runs the daemon until SIGINT or SIGTERM. It keeps running while Redis is\n"
             "away, answers /healthz and changes with 503 meanwhile, and reconnects by\n"
             "itself.\n"
             "\n"
+            "  --roles LIST       what this process does, any of api,scheduler,worker\n"
+            "                     (default all three); many processes may share one\n"
+            "                     Redis, each release still fires once\n"
             "  --config PATH      the config file (default: $HAECHI_CONFIG, else\n"
             "                     /etc/haechi/haechi.json, else built-in defaults);\n"
             "                     a bad config is reported and the daemon does not start\n"

@@ -319,6 +319,36 @@ int store_get(store *s, const char *id, long long version, store_fn *fn, void *a
     return send_or_drop(s, op_new(s, fn, arg), 6, argv, NULL, get_reply);
 }
 
+static void document_reply(redisReply *reply, const char *error, void *arg)
+{
+    op *o = arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        op_fail(o, reply ? STORE_ERROR : STORE_UNAVAILABLE, reply ? reply->str : error);
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING) {
+        store_result res = {.code = STORE_NOT_FOUND};
+        op_finish(o, &res);
+        return;
+    }
+    o->items = json_loads(reply->str, 0, NULL);
+    if (!o->items) {
+        op_fail(o, STORE_ERROR, "a stored document could not be read");
+        return;
+    }
+    store_result res = {.code = STORE_OK, .data = o->items};
+    op_finish(o, &res);
+}
+
+int store_document(store *s, const char *id, long long version, store_fn *fn, void *arg)
+{
+    char versions[160], v[24];
+    campaign_key(s, id, "versions", versions, sizeof versions);
+    snprintf(v, sizeof v, "%lld", version);
+    const char *argv[] = {"HGET", versions, v};
+    return send_or_drop(s, op_new(s, fn, arg), 3, argv, NULL, document_reply);
+}
+
 /* ---- list ------------------------------------------------------------------- */
 
 static void list_done_if_complete(op *o)

@@ -69,6 +69,9 @@ int store_set_status(store *s, const char *id, const char *action, const char *b
  * (0 = current). NOT_FOUND for an unknown id or version. */
 int store_get(store *s, const char *id, long long version, store_fn *fn, void *arg);
 
+/* data: the campaign document of VERSION alone (for workers). */
+int store_document(store *s, const char *id, long long version, store_fn *fn, void *arg);
+
 /* data: [{"id","version","status","title","owner","updated_at"}...] */
 int store_list(store *s, store_fn *fn, void *arg);
 

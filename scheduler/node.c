@@ -1,0 +1,98 @@
+/*
+ * node.c - wiring one process's roles together.
+ */
+#include "node.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int node_parse_roles(const char *text, unsigned *roles, char *err, size_t errlen)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"api", ROLE_API}, {"scheduler", ROLE_SCHEDULER}, {"worker", ROLE_WORKER}};
+    char buf[128];
+    *roles = 0;
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof names / sizeof names[0] && strcmp(tok, names[i].name) != 0)
+            i++;
+        if (i == sizeof names / sizeof names[0]) {
+            snprintf(err, errlen, "unknown role \"%s\": use api, scheduler, worker", tok);
+            return -1;
+        }
+        *roles |= names[i].bit;
+    }
+    if (!*roles) {
+        snprintf(err, errlen, "no roles given: use api, scheduler, worker");
+        return -1;
+    }
+    return 0;
+}
+
+static rconn *connect_redis(node *n, const char *name)
+{
+    rconn_options ro = {
+        .host = n->cfg->redis_host,
+        .port = n->cfg->redis_port,
+        .unix_path = n->cfg->redis_unix,
+        .password = n->cfg->redis_password,
+        .timeout_ms = n->cfg->redis_command_timeout_ms,
+        .name = name,
+    };
+    return rconn_new(n->base, &ro);
+}
+
+int node_start(node *n, struct event_base *base, const config *cfg, unsigned roles, char *err,
+               size_t errlen)
+{
+    memset(n, 0, sizeof *n);
+    n->base = base;
+    n->cfg = cfg;
+    n->roles = roles;
+    snprintf(err, errlen, "out of memory");
+
+    if (!(n->redis = connect_redis(n, "redis")) || !(n->st = store_new(n->redis, cfg->redis_prefix)) ||
+        !(n->e = engine_new(n->redis, cfg)))
+        goto fail;
+    if (roles & ROLE_SCHEDULER) {
+        if (!(n->sub = connect_redis(n, "redis-events")) ||
+            !(n->sched = sched_new(base, n->e, n->sub, n->st)))
+            goto fail;
+    }
+    if (roles & ROLE_WORKER) {
+        if (!(n->queue = connect_redis(n, "redis-queue")))
+            goto fail;
+        if (!(n->worker = worker_new(base, n->e, n->queue, n->st, err, errlen)))
+            goto fail;
+    }
+    if (roles & ROLE_API) {
+        if (!(n->api = api_new(base, cfg, n->redis, n->st, n->e)))
+            goto fail;
+    }
+    err[0] = '\0';
+    return 0;
+fail:
+    node_stop(n);
+    return -1;
+}
+
+void node_stop(node *n)
+{
+    /* No new work first; then the links, whose pending callbacks still
+     * find the worker, scheduler and api alive (answers still reach their
+     * clients); then those. */
+    worker_stop(n->worker);
+    rconn_free(n->queue);
+    rconn_free(n->sub);
+    rconn_free(n->redis);
+    api_free(n->api);
+    worker_free(n->worker);
+    sched_free(n->sched);
+    engine_free(n->e);
+    store_free(n->st);
+    memset(n, 0, sizeof *n);
+}

@@ -1,0 +1,142 @@
+/*
+ * releases.c - shaping haechi_releases's reply for the API and the CLI.
+ */
+#include "releases.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isotime.h"
+
+static void set_time(json_t *obj, const char *key, json_int_t ms, const tz *zone)
+{
+    char buf[64];
+    isotime_format_rfc3339((int64_t)(ms / 1000), zone, buf, sizeof buf);
+    json_object_set_new(obj, key, json_string(buf));
+}
+
+/* The firing object for (rid, due), created on first use. KEY "rid|due". */
+static json_t *firing(json_t *index, const char *rid, long long due, const tz *zone)
+{
+    char key[160];
+    snprintf(key, sizeof key, "%s|%lld", rid, due);
+    json_t *f = json_object_get(index, key);
+    if (!f) {
+        f = json_pack("{s:s, s:I, s:{}}", "release", rid, "due_ms", (json_int_t)due,
+                      "channels");
+        set_time(f, "due", due, zone);
+        json_object_set_new(index, key, f);
+    }
+    return f;
+}
+
+/* State records carry epoch ms; answers carry times people can read. */
+static void readable_record(json_t *rec, const tz *zone)
+{
+    static const char *const times[] = {"at", "fired", "next_attempt", "until_ms"};
+    json_object_del(rec, "due");
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        json_t *v = json_object_get(rec, times[i]);
+        if (!json_is_number(v))
+            continue;
+        json_int_t ms = (json_int_t)json_number_value(v);
+        const char *name = strcmp(times[i], "until_ms") == 0 ? "until" : times[i];
+        if (name != times[i])
+            json_object_del(rec, times[i]);
+        set_time(rec, name, ms, zone);
+    }
+}
+
+static int by_due(const void *a, const void *b)
+{
+    json_t *fa = *(json_t *const *)a, *fb = *(json_t *const *)b;
+    json_int_t da = json_integer_value(json_object_get(fa, "due_ms"));
+    json_int_t db = json_integer_value(json_object_get(fb, "due_ms"));
+    if (da != db)
+        return da < db ? -1 : 1;
+    return strcmp(json_string_value(json_object_get(fa, "release")),
+                  json_string_value(json_object_get(fb, "release")));
+}
+
+json_t *releases_to_json(redisReply *reply)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5)
+        return NULL;
+    redisReply *fires = reply->element[0], *upcoming = reply->element[1];
+    redisReply *status = reply->element[2], *tzname = reply->element[3];
+    redisReply *rels = reply->element[4];
+    char why[128];
+    const tz *zone = tz_get(tzname->type == REDIS_REPLY_STRING ? tzname->str : "UTC", why,
+                            sizeof why);
+    if (!zone)
+        zone = tz_get("UTC", why, sizeof why);
+
+    json_t *index = json_object(), *counts = json_object();
+    for (size_t i = 0; fires->type == REDIS_REPLY_ARRAY && i + 1 < fires->elements; i += 2) {
+        char rid[80], ch[32];
+        long long due;
+        if (sscanf(fires->element[i]->str, "%79[^|]|%lld|%31s", rid, &due, ch) != 3)
+            continue;
+        json_t *rec = json_loads(fires->element[i + 1]->str, 0, NULL);
+        if (!rec)
+            continue;
+        json_t *f = firing(index, rid, due, zone);
+        json_t *fired = json_object_get(rec, "fired");
+        if (json_is_number(fired) && !json_object_get(f, "fired")) {
+            set_time(f, "fired", (json_int_t)json_number_value(fired), zone);
+            json_object_set_new(f, "late_ms",
+                                json_integer((json_int_t)json_number_value(fired) - due));
+        }
+        const char *state = json_string_value(json_object_get(rec, "state"));
+        if (state) {
+            json_t *n = json_object_get(counts, state);
+            json_object_set_new(counts, state, json_integer(json_integer_value(n) + 1));
+        }
+        readable_record(rec, zone);
+        json_object_set_new(json_object_get(f, "channels"), ch, rec);
+    }
+    /* Upcoming firings: their channels are the release's, all scheduled. */
+    for (size_t i = 0; upcoming->type == REDIS_REPLY_ARRAY && i + 1 < upcoming->elements;
+         i += 2) {
+        const char *rid = upcoming->element[i]->str;
+        long long due = strtoll(upcoming->element[i + 1]->str, NULL, 10);
+        json_t *f = firing(index, rid, due, zone);
+        for (size_t r = 0; rels->type == REDIS_REPLY_ARRAY && r + 1 < rels->elements; r += 2) {
+            if (strcmp(rels->element[r]->str, rid) != 0)
+                continue;
+            char list[512];
+            snprintf(list, sizeof list, "%s", rels->element[r + 1]->str);
+            for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+                 tok = strtok_r(NULL, ",", &save)) {
+                char *colon = strchr(tok, ':');
+                if (colon)
+                    *colon = '\0';
+                if (!json_object_get(json_object_get(f, "channels"), tok)) {
+                    json_object_set_new(json_object_get(f, "channels"), tok,
+                                        json_pack("{s:s}", "state", "scheduled"));
+                    json_t *n = json_object_get(counts, "scheduled");
+                    json_object_set_new(counts, "scheduled",
+                                        json_integer(json_integer_value(n) + 1));
+                }
+            }
+        }
+    }
+
+    size_t n = json_object_size(index), k = 0;
+    json_t **list = calloc(n ? n : 1, sizeof *list);
+    const char *key;
+    json_t *v;
+    json_object_foreach(index, key, v) list[k++] = v;
+    qsort(list, n, sizeof *list, by_due);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_object_del(list[i], "due_ms");
+        json_array_append(arr, list[i]);
+    }
+    free(list);
+    json_decref(index);
+    return json_pack("{s:s, s:s, s:o, s:o}", "status",
+                     status->type == REDIS_REPLY_STRING ? status->str : "", "timezone",
+                     tz_name(zone), "releases", arr, "counts", counts);
+}

@@ -1,0 +1,55 @@
+/*
+ * worker.h - the worker role: takes work items from the channel streams
+ * (one consumer group, "workers", shared by every worker process), holds
+ * them through quiet hours, runs the channel's adapter, and records each
+ * outcome in the same atomic step that acknowledges the item. Items left
+ * pending by a worker that died are taken over (XAUTOCLAIM) after
+ * engine.reclaim_idle_ms. Failed sends are retried with capped, jittered
+ * exponential backoff (or the channel's own Retry-After); after
+ * engine.max_attempts, or on a permanent failure, the item becomes a dead
+ * letter with its last reason.
+ */
+#ifndef HAECHI_WORKER_H
+#define HAECHI_WORKER_H
+
+#include <event2/event.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "rconn.h"
+#include "store.h"
+
+typedef struct worker worker;
+
+typedef struct worker_stats {
+    long long taken;      /* items read or reclaimed */
+    long long reclaimed;
+    long long sent;
+    long long retried;
+    long long dead;
+    long long held;       /* quiet hours, or a paused campaign */
+    long long cancelled;
+} worker_stats;
+
+/*
+ * QUEUE is a connection of the worker's own: it blocks in XREADGROUP.
+ * Creates each channel's adapter from the config; on failure returns NULL
+ * with "PATH: reason" in err.
+ */
+worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, char *err,
+                   size_t errlen);
+
+/* Stops taking new items; those in flight finish. */
+void worker_stop(worker *w);
+void worker_free(worker *w);
+
+int worker_in_flight(const worker *w);
+const worker_stats *worker_get_stats(const worker *w);
+
+/* The delay before attempt ATTEMPT+1 after attempt ATTEMPT failed: base *
+ * 2^(attempt-1), capped, with equal jitter, and never shorter than what the
+ * channel asked for (RETRY_AFTER_MS). */
+int64_t worker_backoff_ms(const engine_conf *conf, int attempt, int64_t retry_after_ms);
+
+#endif
