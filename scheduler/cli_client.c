@@ -24,17 +24,26 @@ typedef struct client {
     char url[512];
     char *token;
     int json;
-    int replace;
+    int replace;   /* submit --replace */
+    int catch_up;  /* resume --catch-up */
+    int now;       /* release --now */
+    int all;       /* dead retry --all */
     const char *verb_name;
 } client;
 
+/* Verb-specific flags a verb accepts, besides the common ones. */
+enum { FLAG_REPLACE = 1, FLAG_CATCH_UP = 2, FLAG_NOW = 4, FLAG_ALL = 8 };
+
 /* Parses the common options; returns the index of the first operand or -1. */
-static int client_setup(client *cl, const char *verb_name, int argc, char **argv, int takes_replace)
+static int client_setup(client *cl, const char *verb_name, int argc, char **argv,
+                        unsigned accepts)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},   {"token", required_argument, NULL, 't'},
+        {"url", required_argument, NULL, 'u'},    {"token", required_argument, NULL, 't'},
         {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"replace", no_argument, NULL, 'R'},     {NULL, 0, NULL, 0},
+        {"replace", no_argument, NULL, 'R'},      {"catch-up", no_argument, NULL, 'C'},
+        {"now", no_argument, NULL, 'N'},          {"all", no_argument, NULL, 'A'},
+        {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *token = NULL, *config_path = config_default_path();
     int opt;
@@ -49,9 +58,24 @@ static int client_setup(client *cl, const char *verb_name, int argc, char **argv
         case 'c': config_path = optarg; break;
         case 'j': cl->json = 1; break;
         case 'R':
-            if (!takes_replace)
+            if (!(accepts & FLAG_REPLACE))
                 goto usage;
             cl->replace = 1;
+            break;
+        case 'C':
+            if (!(accepts & FLAG_CATCH_UP))
+                goto usage;
+            cl->catch_up = 1;
+            break;
+        case 'N':
+            if (!(accepts & FLAG_NOW))
+                goto usage;
+            cl->now = 1;
+            break;
+        case 'A':
+            if (!(accepts & FLAG_ALL))
+                goto usage;
+            cl->all = 1;
             break;
         default:
             goto usage;
@@ -212,7 +236,7 @@ static void show_submitted(json_t *answer, const client *cl)
 static int run_submit(int argc, char **argv)
 {
     client cl;
-    int first = client_setup(&cl, "submit", argc, argv, 1);
+    int first = client_setup(&cl, "submit", argc, argv, FLAG_REPLACE);
     if (first < 0 || first != argc - 1) {
         if (first >= 0)
             fprintf(stderr, "haechi submit: expected one FILE\n");
@@ -303,6 +327,35 @@ static void show_status(json_t *answer, const client *cl)
     show_next(answer);
 }
 
+static void show_releases(json_t *answer, const client *cl)
+{
+    json_t *list = json_object_get(answer, "releases"), *r;
+    json_t *counts = json_object_get(answer, "counts");
+    const char *state;
+    json_t *n;
+    size_t i;
+    (void)cl;
+    printf("releases  (%s)", str(answer, "timezone"));
+    json_object_foreach(counts, state, n) printf(" %s %lld", state, (long long)json_integer_value(n));
+    putchar('\n');
+    json_array_foreach(list, i, r) {
+        json_t *chans = json_object_get(r, "channels"), *c;
+        const char *ch;
+        char due[32];
+        /* "2020-03-22T09:00:00+09:00" -> "2020-03-22 09:00" */
+        snprintf(due, sizeof due, "%.10s %.5s", str(r, "due"), str(r, "due") + 11);
+        printf("  %-16s %-22s", due, str(r, "release"));
+        json_object_foreach(chans, ch, c) {
+            printf(" %s: %s", ch, str(c, "state"));
+            if (json_object_get(c, "reason"))
+                printf(" (%s)", str(c, "reason"));
+        }
+        if (json_integer_value(json_object_get(r, "late_ms")) > 1000)
+            printf(" [late %llds]", (long long)json_integer_value(json_object_get(r, "late_ms")) / 1000);
+        putchar('\n');
+    }
+}
+
 static void show_changed(json_t *answer, const client *cl)
 {
     printf("%s: %s%s\n", str(answer, "id"), str(answer, "status"),
@@ -311,10 +364,11 @@ static void show_changed(json_t *answer, const client *cl)
 }
 
 static int run_on_id(int argc, char **argv, const char *name, const char *method,
-                     const char *suffix, void (*show)(json_t *, const client *))
+                     const char *suffix, void (*show)(json_t *, const client *),
+                     unsigned accepts)
 {
     client cl;
-    int first = client_setup(&cl, name, argc, argv, 0);
+    int first = client_setup(&cl, name, argc, argv, accepts);
     int rc = 2;
     if (first >= 0 && first != argc - 1) {
         fprintf(stderr, "haechi %s: expected one campaign ID\n", name);
@@ -323,8 +377,13 @@ static int run_on_id(int argc, char **argv, const char *name, const char *method
                 argv[first]);
     } else if (first >= 0) {
         char path[160];
-        snprintf(path, sizeof path, "/api/v1/campaigns/%s%s", argv[first], suffix);
+        snprintf(path, sizeof path, "/api/v1/campaigns/%s%s%s", argv[first], suffix,
+                 cl.catch_up ? "?catch_up=true" : "");
         rc = call(&cl, method, path, NULL, 0, show);
+        if (rc == 0 && show == show_status && !cl.json) {
+            snprintf(path, sizeof path, "/api/v1/campaigns/%s/releases", argv[first]);
+            rc = call(&cl, "GET", path, NULL, 0, show_releases);
+        }
     }
     client_release(&cl);
     return rc;
@@ -332,22 +391,107 @@ static int run_on_id(int argc, char **argv, const char *name, const char *method
 
 static int run_status(int argc, char **argv)
 {
-    return run_on_id(argc, argv, "status", "GET", "", show_status);
+    return run_on_id(argc, argv, "status", "GET", "", show_status, 0);
 }
 
 static int run_pause(int argc, char **argv)
 {
-    return run_on_id(argc, argv, "pause", "POST", "/pause", show_changed);
+    return run_on_id(argc, argv, "pause", "POST", "/pause", show_changed, 0);
 }
 
 static int run_resume(int argc, char **argv)
 {
-    return run_on_id(argc, argv, "resume", "POST", "/resume", show_changed);
+    return run_on_id(argc, argv, "resume", "POST", "/resume", show_changed, FLAG_CATCH_UP);
 }
 
 static int run_cancel(int argc, char **argv)
 {
-    return run_on_id(argc, argv, "cancel", "POST", "/cancel", show_changed);
+    return run_on_id(argc, argv, "cancel", "POST", "/cancel", show_changed, 0);
+}
+
+/* ---- dead letters and sending by hand --------------------------------------------- */
+
+static void show_dead(json_t *answer, const client *cl)
+{
+    json_t *list = json_object_get(answer, "dead"), *d;
+    size_t i;
+    (void)cl;
+    if (!json_array_size(list)) {
+        printf("no dead letters\n");
+        return;
+    }
+    printf("%-20s %-10s %-40s %-8s %s\n", "ID", "CHANNEL", "ITEM", "ATTEMPTS", "REASON");
+    json_array_foreach(list, i, d) {
+        printf("%-20s %-10s %-40s %-8s %s\n", str(d, "id"), str(d, "channel"),
+               str(d, "item"), str(d, "attempts"), str(d, "reason"));
+    }
+}
+
+static void show_requeued(json_t *answer, const client *cl)
+{
+    (void)cl;
+    printf("requeued %lld\n", (long long)json_integer_value(json_object_get(answer, "requeued")));
+}
+
+static int run_dead(int argc, char **argv)
+{
+    client cl;
+    int first = client_setup(&cl, "dead", argc, argv, FLAG_ALL);
+    int rc = 2;
+    const char *sub = first >= 0 && first < argc ? argv[first] : NULL;
+    if (first < 0) {
+        /* reported */
+    } else if (sub && strcmp(sub, "list") == 0 && argc - first <= 2 && !cl.all) {
+        char path[96];
+        snprintf(path, sizeof path, "/api/v1/dead%s%s", argc - first == 2 ? "?channel=" : "",
+                 argc - first == 2 ? argv[first + 1] : "");
+        rc = call(&cl, "GET", path, NULL, 0, show_dead);
+    } else if (sub && strcmp(sub, "retry") == 0 &&
+               ((cl.all && argc - first <= 2) || (!cl.all && argc - first == 2))) {
+        json_t *body = cl.all ? json_pack("{s:b}", "all", 1)
+                              : json_pack("{s:s}", "id", argv[first + 1]);
+        if (cl.all && argc - first == 2)
+            json_object_set_new(body, "channel", json_string(argv[first + 1]));
+        char *text = json_dumps(body, JSON_COMPACT);
+        rc = call(&cl, "POST", "/api/v1/dead/retry", text, strlen(text), show_requeued);
+        free(text);
+        json_decref(body);
+    } else {
+        fprintf(stderr, "haechi dead: expected `dead list [CHANNEL]`, `dead retry ID` or "
+                        "`dead retry --all [CHANNEL]`\n");
+    }
+    client_release(&cl);
+    return rc;
+}
+
+static void show_sent_now(json_t *answer, const client *cl)
+{
+    json_t *chans = json_object_get(answer, "queued"), *ch;
+    size_t i;
+    (void)cl;
+    printf("%s:%s queued now on", str(answer, "id"), str(answer, "release"));
+    json_array_foreach(chans, i, ch) printf("%s%s", i ? ", " : " ", json_string_value(ch));
+    putchar('\n');
+}
+
+static int run_release(int argc, char **argv)
+{
+    client cl;
+    int first = client_setup(&cl, "release", argc, argv, FLAG_NOW);
+    int rc = 2;
+    char id[80] = "", rel[80] = "";
+    if (first < 0) {
+        /* reported */
+    } else if (first != argc - 1 || !cl.now ||
+               sscanf(argv[first], "%64[a-z0-9-]:%64[a-z0-9-]", id, rel) != 2) {
+        fprintf(stderr, "haechi release: expected `release CAMPAIGN:RELEASE --now`\n");
+    } else {
+        char path[200];
+        snprintf(path, sizeof path, "/api/v1/campaigns/%s/releases/%s/send", id, rel);
+        rc = call(&cl, "POST", path, "{}", 2, show_sent_now);
+    }
+    client_release(&cl);
+    return rc;
 }
 
 #define COMMON_HELP \
@@ -388,7 +532,20 @@ CLIENT_VERB(pause, "hold a campaign's releases",
             "usage: haechi pause [options] ID\n\nHolds a campaign's releases until it is "
             "resumed.\n" COMMON_HELP);
 CLIENT_VERB(resume, "let a paused campaign release again",
-            "usage: haechi resume [options] ID\n\nLets a paused campaign release again.\n"
+            "usage: haechi resume [--catch-up] [options] ID\n\nLets a paused campaign release "
+            "again. Releases that came due while it was\npaused are skipped, unless "
+            "--catch-up: then they are sent now, marked late.\n" COMMON_HELP);
+CLIENT_VERB(dead, "list dead letters, or send them again",
+            "usage: haechi dead list [CHANNEL] [options]\n"
+            "       haechi dead retry ID [options]\n"
+            "       haechi dead retry --all [CHANNEL] [options]\n\n"
+            "Dead letters are work items that failed for good (a permanent failure, or\n"
+            "engine.max_attempts failures); each keeps its last reason. `retry` puts\n"
+            "them back on their channel's queue as a first attempt.\n" COMMON_HELP);
+CLIENT_VERB(release, "send an expired release by hand",
+            "usage: haechi release CAMPAIGN:RELEASE --now [options]\n\n"
+            "A release that came due while no scheduler ran, and later than its expiry,\n"
+            "is not sent but marked expired. This sends its latest expired firing now.\n"
             COMMON_HELP);
 CLIENT_VERB(cancel, "cancel a campaign for good",
             "usage: haechi cancel [options] ID\n\nCancels a campaign for good: its "

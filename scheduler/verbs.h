@@ -24,6 +24,9 @@ extern const verb verb_status;
 extern const verb verb_pause;
 extern const verb verb_resume;
 extern const verb verb_cancel;
+extern const verb verb_dead;
+extern const verb verb_release;
+extern const verb verb_rehearse;
 
 /* True when argv holds -h or --help. */
 int verb_wants_help(int argc, char **argv);
