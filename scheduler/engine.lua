@@ -366,8 +366,13 @@ local function complete(keys, args)
     redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = attempt + 1,
       fired = tonumber(args[13]) }))
     redis.call('ZADD', p .. 'due', args[12], 'i:' .. item)
+    -- Each failed attempt is kept: when, why, and when the next one is due.
+    local cur = redis.call('HGET', p .. 'fires:' .. id, rid .. '|' .. due .. '|' .. ch)
+    local retries = cur and cjson.decode(cur).retries or {}
+    retries[#retries + 1] = { attempt = attempt, at = now, reason = args[11],
+      next_attempt = tonumber(args[12]) }
     set_state(p, id, rid, due, ch, { state = 'failed', at = now, attempts = attempt,
-      reason = args[11], next_attempt = tonumber(args[12]) })
+      reason = args[11], next_attempt = tonumber(args[12]), retries = retries })
     count(p, id, ch, hour, 'retry')
     wake_if_first(p, args[12])
   else

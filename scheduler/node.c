@@ -60,7 +60,8 @@ int node_start(node *n, struct event_base *base, const config *cfg, unsigned rol
         goto fail;
     if (roles & ROLE_SCHEDULER) {
         if (!(n->sub = connect_redis(n, "redis-events")) ||
-            !(n->sched = sched_new(base, n->e, n->sub, n->st)))
+            !(n->sched = sched_new(base, n->e, n->sub, n->st)) ||
+            !(n->reconcile = reconcile_new(base, n->e, n->st)))
             goto fail;
     }
     if (roles & ROLE_WORKER) {
@@ -92,6 +93,7 @@ void node_stop(node *n)
     api_free(n->api);
     worker_free(n->worker);
     sched_free(n->sched);
+    reconcile_free(n->reconcile);
     engine_free(n->e);
     store_free(n->st);
     memset(n, 0, sizeof *n);

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "engine.h"
 #include "rconn.h"
+#include "reconcile.h"
 #include "scheduler.h"
 #include "store.h"
 #include "worker.h"
@@ -34,6 +35,7 @@ typedef struct node {
     store *st;
     engine *e;
     sched *sched;
+    reconciler *reconcile;
     worker *worker;
     api *api;
 } node;
