@@ -100,11 +100,14 @@ static int check_hashtag(jcheck_ctx *cx, json_t *v, const char *path)
 {
     const char *s = json_string_value(v);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '#') {
+        /* Korean and Japanese input methods type the full-width forms. */
+        if (*p == '#' || (p[0] == 0xEF && p[1] == 0xBC && p[2] == 0x83) /* U+FF03 */) {
             jcheck_error(cx, path, "hashtag", "\"%s\" must be written without '#'", s);
             return -1;
         }
-        if (*p < 0x80 && !isalnum(*p) && *p != '_') {
+        if ((*p < 0x80 && !isalnum(*p) && *p != '_') ||
+            (p[0] == 0xC2 && p[1] == 0xA0) /* U+00A0 no-break space */ ||
+            (p[0] == 0xE3 && p[1] == 0x80 && p[2] == 0x80) /* U+3000 ideographic space */) {
             jcheck_error(cx, path, "hashtag",
                          "\"%s\" may hold only letters, digits and '_' (no spaces or "
                          "punctuation)",
@@ -485,8 +488,8 @@ static window check_window(campaign *c, json_t *sched, diag_list *errs)
         char a[64], b[64];
         human(c, w.end, a, sizeof a);
         human(c, w.start, b, sizeof b);
-        diag_add(errs, "/schedule/end", "order", "the window ends (%s) before it starts (%s)",
-                 a, b);
+        diag_add(errs, "/schedule/end", "order",
+                 "the window ends at %s, before it starts at %s", a, b);
         return w;
     }
     w.ok = 1;
@@ -690,14 +693,18 @@ static void check_banner_until(campaign *c, json_t *banner, const window *w, dia
         isotime_parse(json_string_value(until), &t, why, sizeof why) != 0)
         return;
     int64_t at = window_end(&t, c->zone);
-    if (at <= w->start || at > w->end) {
-        char u[64], a[64], b[64];
-        human(c, at, u, sizeof u);
-        human(c, w->start, a, sizeof a);
-        human(c, w->end, b, sizeof b);
+    char u[64], a[64], b[64];
+    human(c, at, u, sizeof u);
+    human(c, w->start, a, sizeof a);
+    human(c, w->end, b, sizeof b);
+    if (at <= w->start)
+        diag_add(errs, "/banner/until", "window",
+                 "%s is not after the campaign window opens at %s: the banners would "
+                 "never be shown",
+                 u, a);
+    else if (at > w->end)
         diag_add(errs, "/banner/until", "window",
                  "%s is outside the campaign window %s to %s", u, a, b);
-    }
 }
 
 static void warn_unused_channels(const campaign *c, diag_list *warns)
@@ -740,7 +747,7 @@ static void check_across_fields(campaign *c, const campaign_limits *lim, diag_li
 static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim,
                          diag_list *errs)
 {
-    size_t bad;
+    size_t bad, skip = 0;
     json_error_t jerr;
 
     if (len > lim->max_bytes) {
@@ -750,16 +757,30 @@ static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim
                  len, lim->max_bytes);
         return NULL;
     }
-    if (!utf8_valid(buf, len, &bad)) {
+    /* Windows editors may start a UTF-8 file with a byte order mark; RFC 8259
+     * section 8.1 lets a parser ignore it, and the document is stored
+     * re-serialised, so it goes no further. Lines and columns below are
+     * counted without it, as editors show them. */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        skip = 3;
+    if (!utf8_valid(buf + skip, len - skip, &bad)) {
         int line, col;
-        utf8_position(buf, bad, &line, &col);
+        utf8_position(buf + skip, bad, &line, &col);
         diag_add(errs, "", "utf8",
                  "invalid UTF-8 at line %d, column %d (byte offset %zu, byte 0x%02X); save "
                  "the file as UTF-8",
-                 line, col, bad, (unsigned char)buf[bad]);
+                 line, col, bad + skip, (unsigned char)buf[bad + skip]);
         return NULL;
     }
-    json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    size_t i = skip;
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
+        i++;
+    if (i == len) {
+        diag_add(errs, "", "json", "the document is empty: a campaign is one JSON object, "
+                 "{ ... }");
+        return NULL;
+    }
+    json_t *doc = json_loadb(buf + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
         diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line,
                  jerr.column, jerr.text);

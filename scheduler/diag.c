@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 void diag_list_init(diag_list *l)
 {
     memset(l, 0, sizeof *l);
@@ -23,10 +25,41 @@ void diag_list_release(diag_list *l)
     diag_list_init(l);
 }
 
+/*
+ * Messages quote what the user wrote, and check functions may quote a single
+ * byte of it. A quote cut short by the buffer, or a lone byte, must not
+ * leave invalid UTF-8: the --json and API answers could not be built.
+ * A cut message ends in "..." at a character boundary; a stray byte
+ * becomes '?'.
+ */
+static void make_utf8(char *msg, size_t size, int cut)
+{
+    size_t len = strlen(msg), at = 0, bad;
+
+    if (cut && size >= 4) {
+        size_t end = size - 4;
+        while (end > 0 && ((unsigned char)msg[end] & 0xC0) == 0x80)
+            end--;
+        memcpy(msg + end, "...", 4);
+        len = end + 3;
+    }
+    while (at < len && !utf8_valid(msg + at, len - at, &bad)) {
+        msg[at + bad] = '?';
+        at += bad + 1;
+    }
+}
+
 void diag_add(diag_list *l, const char *path, const char *rule, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
+    va_start(ap, fmt);
+    diag_addv(l, path, rule, fmt, ap);
+    va_end(ap);
+}
+
+void diag_addv(diag_list *l, const char *path, const char *rule, const char *fmt, va_list ap)
+{
+    char msg[512];
 
     if (l->len >= DIAG_MAX) {
         l->dropped++;
@@ -42,9 +75,10 @@ void diag_add(diag_list *l, const char *path, const char *rule, const char *fmt,
         l->items = items;
         l->cap = cap;
     }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n < 0)
+        msg[0] = '\0';
+    make_utf8(msg, sizeof msg, n >= (int)sizeof msg);
 
     diag *d = &l->items[l->len];
     d->path = strdup(path ? path : "");

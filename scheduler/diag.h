@@ -10,6 +10,7 @@
 #define HAECHI_DIAG_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -35,6 +36,9 @@ void diag_list_release(diag_list *l);
 
 void diag_add(diag_list *l, const char *path, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+void diag_addv(diag_list *l, const char *path, const char *rule, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 static inline int diag_any(const diag_list *l)
 {

@@ -39,18 +39,25 @@ int duration_parse(const char *text, int64_t *seconds, char *err, size_t errlen)
                      text);
             return -1;
         }
-        size_t u = next_unit;
+        size_t u = 0;
         while (u < NUNITS && units[u].unit != *p)
             u++;
+        if (*p == '\0') {
+            snprintf(err, errlen, "\"%s\" has a number without a unit (d, h, m or s)", text);
+            return -1;
+        }
         if (u == NUNITS) {
-            if (*p == '\0')
-                snprintf(err, errlen, "\"%s\" has a number without a unit (d, h, m or s)",
-                         text);
-            else
-                snprintf(err, errlen,
-                         "\"%s\" has unit '%c' out of place: use d, h, m, s in that order, "
-                         "each once",
-                         text, *p);
+            snprintf(err, errlen,
+                     "\"%s\" is not a span: units are d (days), h (hours), m (minutes) and s "
+                     "(seconds), written without spaces, e.g. \"6h\" or \"1h30m\"",
+                     text);
+            return -1;
+        }
+        if (u < next_unit) {
+            snprintf(err, errlen,
+                     "\"%s\" has unit '%c' out of place: use d, h, m, s in that order, "
+                     "each once",
+                     text, *p);
             return -1;
         }
         total += n * units[u].seconds;

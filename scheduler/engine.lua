@@ -54,8 +54,26 @@ local function set_state(p, id, rid, due, ch, fields)
   redis.call('HSET', key, field, cjson.encode(rec))
 end
 
-local function count(p, id, ch, hour, what, n)
-  redis.call('HINCRBY', p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what, n or 1)
+-- Adds to a metrics counter, at once or (with a tally) when flush() runs:
+-- a claim of thousands of releases writes each counter once.
+local function count(p, id, ch, hour, what, n, tally)
+  local key, field = p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what
+  if tally then
+    local t = tally[key]
+    if not t then
+      t = {}
+      tally[key] = t
+    end
+    t[field] = (t[field] or 0) + (n or 1)
+  else
+    redis.call('HINCRBY', key, field, n or 1)
+  end
+end
+
+local function flush(tally)
+  for key, fields in pairs(tally) do
+    for field, n in pairs(fields) do redis.call('HINCRBY', key, field, n) end
+  end
 end
 
 -- Wakes the schedulers when SCORE became the earliest due entry.
@@ -88,22 +106,30 @@ local function load_camp(p, id)
   return c
 end
 
--- Puts one delivery on its channel's stream.
-local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired)
+-- Puts one delivery on its channel's stream. FRESH: a first firing, which
+-- has no state yet to merge with (the hot path of a burst).
+local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, tally)
   local item = camp.id .. '|' .. rid .. '|' .. due .. '|' .. ch
   redis.call('XADD', p .. 'q:' .. ch, '*', 'item', item, 'campaign', camp.id,
     'version', camp.version, 'release', rid, 'channel', ch, 'due', due,
     'fired', fired, 'attempt', attempt, 'target', 'all',
     'tz', camp.tz or 'UTC', 'quiet', camp.quiet[ch] or '')
-  set_state(p, camp.id, rid, due, ch, { state = 'queued', at = now, fired = tonumber(fired),
-    late = tonumber(fired) - tonumber(due), attempts = attempt - 1 })
-  count(p, camp.id, ch, hour, 'queued')
+  local rec = { state = 'queued', at = now, fired = tonumber(fired),
+    late = tonumber(fired) - tonumber(due), attempts = attempt - 1 }
+  if fresh then
+    rec.due = tonumber(due)
+    redis.call('HSET', p .. 'fires:' .. camp.id, rid .. '|' .. due .. '|' .. ch,
+      cjson.encode(rec))
+  else
+    set_state(p, camp.id, rid, due, ch, rec)
+  end
+  count(p, camp.id, ch, hour, 'queued', 1, tally)
 end
 
 -- A campaign with nothing left to fire is finished (unless paused: a
--- paused one finishes when resumed).
-local function settle(p, camp, finished)
-  local left = redis.call('HINCRBY', p .. 'camp:' .. camp.id, 'pending', -1)
+-- paused one finishes when resumed). N firings of CAMP were just claimed.
+local function settle(p, camp, n, finished)
+  local left = redis.call('HINCRBY', p .. 'camp:' .. camp.id, 'pending', -n)
   if left <= 0 and camp.status == 'scheduled' then
     redis.call('HSET', p .. 'camp:' .. camp.id, 'status', 'finished')
     camp.status = 'finished'
@@ -112,7 +138,7 @@ local function settle(p, camp, finished)
 end
 
 -- Fires release RID of CAMP due at DUE: enqueue, expire or hold each channel.
-local function fire(p, camp, rid, due, now, hour, default_exp, stats)
+local function fire(p, camp, rid, due, now, hour, default_exp, stats, tally)
   local chans = camp.rel[rid] or {}
   if camp.status == 'paused' then
     redis.call('ZADD', p .. 'held:' .. camp.id, due, rid .. '|' .. due)
@@ -133,10 +159,10 @@ local function fire(p, camp, rid, due, now, hour, default_exp, stats)
         reason = string.format('not sent: %d s late, over its expiry of %d s; '
           .. '`haechi release %s:%s --now` sends it', math.floor(late / 1000),
           math.floor(exp / 1000), camp.id, rid) })
-      count(p, camp.id, c.ch, hour, 'expired')
+      count(p, camp.id, c.ch, hour, 'expired', 1, tally)
       stats.expired = stats.expired + 1
     else
-      enqueue(p, camp, rid, due, c.ch, now, 1, hour, now)
+      enqueue(p, camp, rid, due, c.ch, now, 1, hour, now, true, tally)
       stats.items = stats.items + 1
     end
   end
@@ -152,15 +178,18 @@ end
 local function claim(keys, args)
   local due_key, now, batch, p = keys[1], tonumber(args[1]), tonumber(args[2]), args[3]
   local hour, default_exp = args[4], tonumber(args[5])
-  local got = redis.call('ZRANGEBYSCORE', due_key, '-inf', now, 'LIMIT', 0, batch,
-    'WITHSCORES')
+  -- Pop the earliest entries; any not yet due go straight back.
+  local got = redis.call('ZPOPMIN', due_key, batch)
   local stats = { released = 0, items = 0, expired = 0, held = 0 }
-  local finished, camps = {}, {}
-  for i = 1, #got, 2 do
-    redis.call('ZREM', due_key, got[i])
-  end
+  local finished, camps, claimed, tally = {}, {}, {}, {}
+  local taken = 0
   for i = 1, #got, 2 do
     local member, score = got[i], got[i + 1]
+    if tonumber(score) > now then
+      for j = i, #got, 2 do redis.call('ZADD', due_key, got[j + 1], got[j]) end
+      break
+    end
+    taken = taken + 1
     local kind = string.sub(member, 1, 2)
     if kind == 'r:' then
       local id, rid = string.match(member, '^r:([^:]+):(.+)$')
@@ -172,27 +201,32 @@ local function claim(keys, args)
       if camp and camp.status ~= 'cancelled' and camp.status ~= 'finished' then
         local nxt = redis.call('LPOP', p .. 'occ:' .. id .. ':' .. rid)
         if nxt then redis.call('ZADD', due_key, nxt, member) end
-        fire(p, camp, rid, score, now, hour, default_exp, stats)
-        settle(p, camp, finished)
+        fire(p, camp, rid, score, now, hour, default_exp, stats, tally)
+        claimed[id] = (claimed[id] or 0) + 1
       end
     elseif kind == 'i:' then
       local item = string.sub(member, 3)
       local saved = redis.call('HGET', p .. 'delayed', item)
       redis.call('HDEL', p .. 'delayed', item)
       local id, rid, due, ch = item_parts(item)
-      local camp = id and (camps[id] or load_camp(p, id)) or nil
-      if id and camps[id] == nil then camps[id] = camp or false end
+      local camp = id and camps[id]
+      if id and camp == nil then
+        camp = load_camp(p, id) or false
+        camps[id] = camp
+      end
       if saved and camp and camp.status ~= 'cancelled' then
         local d = cjson.decode(saved)
-        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired)
+        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired, false, tally)
         stats.items = stats.items + 1
       elseif id then
         set_state(p, id, rid, due, ch, { state = 'cancelled', at = now })
       end
     end
   end
+  for id, n in pairs(claimed) do settle(p, camps[id], n, finished) end
+  flush(tally)
   local first = redis.call('ZRANGE', due_key, 0, 0, 'WITHSCORES')
-  local out = { #got / 2, stats.released, stats.items, stats.expired, stats.held,
+  local out = { taken, stats.released, stats.items, stats.expired, stats.held,
     first[2] and tonumber(first[2]) or -1 }
   for _, id in ipairs(finished) do out[#out + 1] = id end
   return out

@@ -25,11 +25,12 @@ int file_read_capped(const char *path, size_t limit, char **buf, size_t *len, in
         return -1;
     }
     for (;;) {
-        if (used == cap) {
+        /* One byte always stays free for the terminating NUL. */
+        if (used + 1 >= cap) {
             size_t want = cap ? cap * 2 : 16384;
             if (want > limit + 2)
                 want = limit + 2;
-            if (want <= cap) {
+            if (want <= cap || want <= used + 1) {
                 *over = 1;
                 break;
             }

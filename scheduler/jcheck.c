@@ -23,12 +23,10 @@ void jcheck_release(jcheck_ctx *cx)
 
 void jcheck_error(jcheck_ctx *cx, const char *path, const char *rule, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    diag_addv(cx->errs, path, rule, fmt, ap);
     va_end(ap);
-    diag_add(cx->errs, path, rule, "%s", msg);
 }
 
 const char *jcheck_type_name(const json_t *value)
@@ -266,14 +264,17 @@ static int check_object(jcheck_ctx *cx, json_t *obj, const jobject *shape)
         }
         jpath_pop(&cx->path, mark);
     }
+    int missing = 0;
     for (const jfield *f = shape->fields; f->name; f++) {
         if (!f->required || json_object_get(obj, f->name))
             continue;
         size_t mark = jpath_push_key(&cx->path, f->name);
         jcheck_error(cx, jpath_str(&cx->path), "required", "required field is missing");
         jpath_pop(&cx->path, mark);
+        missing = 1;
     }
-    if (shape->min_fields > 0 && json_object_size(obj) < shape->min_fields) {
+    /* A missing required field already says what to add. */
+    if (!missing && shape->min_fields > 0 && json_object_size(obj) < shape->min_fields) {
         char list[512];
         list_names(shape, list, sizeof list);
         jcheck_error(cx, jpath_str(&cx->path), "length", "needs at least one of: %s", list);

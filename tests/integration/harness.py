@@ -588,3 +588,226 @@ def write_campaign(directory, name, doc):
 
 def cleanup_dir(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- the release engine (tests/integration/test_engine_*.py) ----------------------
+#
+# Helpers for tests that run releases end to end: daemons with chosen roles
+# sharing one config, a Redis that keeps its data across a restart, the
+# virtual clock, and reading the engine's keys (PREFIX:{e}:...).
+
+ENGINE_CHANNELS = ("sns", "kakao", "banner", "newsletter", "alert")
+SEOUL = datetime.timezone(datetime.timedelta(hours=9))  # no DST in Korea since 1988
+
+
+def seoul_ms(year, month, day, hour=0, minute=0):
+    """Epoch milliseconds of a wall-clock time in Asia/Seoul (UTC+9)."""
+    return int(datetime.datetime(year, month, day, hour, minute, tzinfo=SEOUL)
+               .timestamp() * 1000)
+
+
+def seoul_text(ms):
+    """"YYYY-MM-DD HH:MM" in Asia/Seoul for epoch milliseconds."""
+    return datetime.datetime.fromtimestamp(ms / 1000, SEOUL).strftime("%Y-%m-%d %H:%M")
+
+
+class PersistentRedis(Redis):
+    """A private redis-server writing an append-only file (fsync every second),
+    so that stop() and start() again in the same directory keeps the data."""
+
+    def start(self, timeout=DEADLINE):
+        argv = [REDIS_SERVER, "--port", "0", "--unixsocket", self.socket,
+                "--unixsocketperm", "700", "--save", "", "--appendonly", "yes",
+                "--appendfsync", "everysec", "--dir", self.dir]
+        self.process = Process("redis", argv, self.log_path)
+        ok = wait_until(lambda: self.ping() or not self.process.alive(), timeout)
+        if not ok or not self.process.alive():
+            log("redis-server did not come up; its log:\n" + tail(self.log_path))
+            return False
+        # A restarted server answers PING while it still loads the file (-LOADING).
+        def loaded():
+            try:
+                return isinstance(self.command("DBSIZE", timeout=1.0), int)
+            except (OSError, ValueError, ConnectionError):
+                return False
+        return bool(wait_until(loaded, timeout))
+
+
+class RoleDaemon(Daemon):
+    """`haechi serve --roles ROLES`. With LIKE (another Daemon), it shares that
+    daemon's key prefix and tokens (one cluster), and takes its config with
+    EXTRA laid over it."""
+
+    def __init__(self, name, redis_address, roles=None, extra=None, like=None):
+        Daemon.__init__(self, name, redis_address, extra=None)
+        if like is not None:
+            self.prefix = like.prefix
+            self.tokens = dict(like.tokens)
+            self.names = dict(like.names)
+            self.config = copy.deepcopy(like.config)
+        if extra:
+            self.config.update(copy.deepcopy(extra))
+        self.config.setdefault("redis", {})["prefix"] = self.prefix
+        self.roles = roles
+
+    def start(self, timeout=DEADLINE, env=None):
+        """As Daemon.start, with --roles when roles were given. A daemon without
+        the api role writes port 0 in its ready file; url is then None."""
+        self.write_config()
+        if os.path.exists(self.ready_path):
+            os.unlink(self.ready_path)
+        argv = [BIN, "serve", "--config", self.config_path, "--ready-file", self.ready_path]
+        if self.roles:
+            argv += ["--roles", self.roles]
+        self.process = Process("haechi", argv, self.log_path, env=env)
+
+        def ready():
+            if not self.process.alive():
+                return "exited"
+            try:
+                with open(self.ready_path) as f:
+                    text = f.read()
+            except FileNotFoundError:
+                return None
+            return text if text.endswith("\n") else None
+
+        got = wait_until(ready, timeout)
+        if not got or got == "exited":
+            log("haechi serve --roles %s did not become ready (%s); its log:\n%s"
+                % (self.roles, "exited with %s" % self.process.proc.poll() if got
+                   else "timeout", tail(self.log_path)))
+            return False
+        url = got.strip()
+        self.url = None if url.endswith(":0") else url
+        return True
+
+    def kill(self):
+        """SIGKILL on purpose (a crash); returns the status (-9)."""
+        if not self.process:
+            return None
+        status = self.process.signal(signal.SIGKILL)
+        self.process = None
+        return status
+
+
+def engine_key(d, name):
+    """The engine key NAME of daemon D: PREFIX:{e}:NAME."""
+    return "%s:{e}:%s" % (d.prefix, name)
+
+
+def set_clock(d, now_ms=None, advance_ms=None):
+    """POST /api/v1/test/clock as admin; returns (status, body)."""
+    body = {"now_ms": now_ms} if now_ms is not None else {"advance_ms": advance_ms}
+    s, _, b = d.http("POST", "/api/v1/test/clock", "admin", body=body,
+                     content_type="application/json")
+    return s, b
+
+
+def submit_campaign(d, doc, role="editor"):
+    """POST /api/v1/campaigns; returns (status, body)."""
+    s, _, b = d.http("POST", "/api/v1/campaigns", role, body=campaign_json(doc),
+                     content_type="application/json")
+    return s, b
+
+
+def stream_entries(redis, key, count=1000):
+    """Every entry of stream KEY as (id, {field: value}), oldest first."""
+    out, start = [], "-"
+    while True:
+        got = redis.command("XRANGE", key, start, "+", "COUNT", str(count), timeout=10.0)
+        if isinstance(got, RedisError):
+            raise got
+        if not got:
+            return out
+        for eid, flat in got:
+            out.append((eid, dict(zip(flat[0::2], flat[1::2]))))
+        if len(got) < count:
+            return out
+        start = "(" + got[-1][0]
+
+
+def hash_all(redis, key):
+    flat = redis.command("HGETALL", key, timeout=10.0)
+    if isinstance(flat, RedisError):
+        raise flat
+    return dict(zip(flat[0::2], flat[1::2])) if flat else {}
+
+
+def fires(redis, d, cid):
+    """The delivery records of campaign CID: {"RID|due|CH": dict}."""
+    return {k: json.loads(v) for k, v in hash_all(redis, engine_key(d, "fires:" + cid)).items()}
+
+
+def metric_totals(redis, d, cid):
+    """Campaign CID's metrics summed over the hours: {(channel, outcome): n}."""
+    out = {}
+    for k, v in hash_all(redis, engine_key(d, "metrics:" + cid)).items():
+        parts = k.split("|")
+        if len(parts) == 3:
+            out[(parts[0], parts[2])] = out.get((parts[0], parts[2]), 0) + int(v)
+    return out
+
+
+def _info_map(flat):
+    return dict(zip(flat[0::2], flat[1::2])) if isinstance(flat, list) else {}
+
+
+def stream_backlog(redis, d, channel):
+    """(undelivered, pending) of the channel's work stream for group "workers":
+    entries no worker has read yet, and entries read but not acknowledged."""
+    key = engine_key(d, "q:" + channel)
+    info = redis.command("XINFO", "STREAM", key)
+    if isinstance(info, RedisError):
+        return (0, 0)  # no stream: nothing was ever queued
+    info = _info_map(info)
+    groups = redis.command("XINFO", "GROUPS", key)
+    group = None
+    for g in groups if isinstance(groups, list) else []:
+        g = _info_map(g)
+        if g.get("name") == "workers":
+            group = g
+    if group is None:
+        return (int(info.get("length", 0)), 0)
+    undelivered = 0 if group.get("last-delivered-id") == info.get("last-generated-id") else 1
+    lag = group.get("lag")
+    if isinstance(lag, int):
+        undelivered = max(undelivered, lag)
+    return (undelivered, int(group.get("pending", 0)))
+
+
+def engine_idle(redis, d, now_ms):
+    """True when nothing is due at NOW_MS that no scheduler has claimed, and
+    every queued work item has been read and acknowledged (its outcome stored)."""
+    due = redis.command("ZRANGEBYSCORE", engine_key(d, "due"), "-inf", str(now_ms),
+                        "LIMIT", "0", "1")
+    if isinstance(due, RedisError) or due:
+        return False
+    for ch in ENGINE_CHANNELS:
+        if stream_backlog(redis, d, ch) != (0, 0):
+            return False
+    return True
+
+
+def wait_engine_idle(redis, d, now_ms, timeout=DEADLINE):
+    """Polls engine_idle() until true or TIMEOUT; returns the last answer."""
+    def idle():
+        try:
+            return engine_idle(redis, d, now_ms)
+        except (OSError, ValueError, ConnectionError):
+            return False
+    return wait_until(idle, timeout, interval=0.01)
+
+
+def minimal_campaign(cid, channels, start, end, releases, tz="Asia/Seoul"):
+    """The example campaign reduced to CHANNELS, with window START..END (strings
+    as in the campaign format) and RELEASES (a list of release objects)."""
+    doc = copy.deepcopy(example_campaign())
+    doc.pop("$schema", None)
+    doc["id"] = cid
+    for ch in ENGINE_CHANNELS:
+        if ch not in channels:
+            doc.pop(ch, None)
+    if "banner" in doc:
+        doc["banner"]["until"] = end
+    doc["schedule"] = {"timezone": tz, "start": start, "end": end, "releases": releases}
+    return doc
