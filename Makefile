@@ -78,8 +78,8 @@ run: deps all
 stop:
 	@./deploy/run.sh --stop
 
-bench:
-	@echo "make bench: no benchmarks yet (the release-engine issue adds them)"
+bench: deps all
+	@./tests/bench/run.sh
 
 fuzz:
 	@echo "make fuzz: no fuzz targets yet"

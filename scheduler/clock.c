@@ -20,6 +20,15 @@ int64_t clock_wall_ms(void)
     return virtual_on ? virtual_now_ms : read_ms(CLOCK_REALTIME);
 }
 
+int64_t clock_wall_us(void)
+{
+    struct timespec ts;
+    if (virtual_on)
+        return virtual_now_ms * 1000;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t clock_mono_ms(void)
 {
     return read_ms(CLOCK_MONOTONIC);

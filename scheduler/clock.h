@@ -14,6 +14,9 @@
 /* Wall-clock milliseconds since the Unix epoch (virtual when switched). */
 int64_t clock_wall_ms(void);
 
+/* Wall-clock microseconds: for timers that must not round a due time. */
+int64_t clock_wall_us(void);
+
 /* Monotonic milliseconds from an arbitrary origin; always real. */
 int64_t clock_mono_ms(void);
 

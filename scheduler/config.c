@@ -55,7 +55,7 @@ void config_defaults(config *c)
     c->channels[CHANNEL_KAKAO].quiet = night;
     c->channels[CHANNEL_NEWSLETTER].quiet = night;
     c->engine = (engine_conf){
-        .claim_batch = 500,
+        .claim_batch = 1000,
         .max_attempts = 5,
         .backoff_ms = 1000,
         .backoff_max_ms = 300000,

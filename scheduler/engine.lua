@@ -15,7 +15,8 @@
 --                             "i:ITEM"   -> a delayed item (retry, quiet hours)
 --   P..occ:ID:RID       LIST  the release's later firings, ascending (ms)
 --   P..camp:ID          HASH  status, version, tz, releases, pending,
---                             rel:RID = "ch:expiry_ms,...", quiet:CH = "start-end"
+--                             rel:RID = "ch:expiry_ms,...", quiet:CH = "start-end",
+--                             more:RID = 1 when the release has later firings
 --   P..armed            HASH  ID -> version armed
 --   P..fires:ID         HASH  "RID|due|CH" -> JSON state of one delivery
 --   P..held:ID          ZSET  "RID|due" firings that came due while paused
@@ -84,44 +85,55 @@ local function wake_if_first(p, score)
   end
 end
 
+local CHANNELS = { 'sns', 'kakao', 'banner', 'newsletter', 'alert' }
+
+-- A campaign's engine view, without its releases: those are read one at
+-- a time by rel_of(), so a campaign with a thousand releases costs a
+-- claim only the ones it fires.
 local function load_camp(p, id)
-  local flat = redis.call('HGETALL', p .. 'camp:' .. id)
-  if #flat == 0 then return nil end
-  local c = { id = id, rel = {}, quiet = {} }
-  for i = 1, #flat, 2 do
-    local k, v = flat[i], flat[i + 1]
-    if string.sub(k, 1, 4) == 'rel:' then
-      local chans = {}
-      for _, pair in ipairs(split(v, ',')) do
-        local ch, exp = string.match(pair, '^([^:]+):(%d+)$')
-        chans[#chans + 1] = { ch = ch, exp = tonumber(exp) }
-      end
-      c.rel[string.sub(k, 5)] = chans
-    elseif string.sub(k, 1, 6) == 'quiet:' then
-      c.quiet[string.sub(k, 7)] = v
-    else
-      c[k] = v
-    end
-  end
+  local key = p .. 'camp:' .. id
+  local v = redis.call('HMGET', key, 'status', 'version', 'tz', 'releases', 'quiet:sns',
+    'quiet:kakao', 'quiet:banner', 'quiet:newsletter', 'quiet:alert')
+  if not v[1] then return nil end
+  local c = { id = id, key = key, status = v[1], version = v[2], tz = v[3] or 'UTC',
+    releases = v[4] or '', quiet = {}, rel = {}, more = {} }
+  for i, ch in ipairs(CHANNELS) do c.quiet[ch] = v[4 + i] or '' end
   return c
+end
+
+-- The channels of release RID, each {ch, exp}, read once per call.
+local function rel_of(camp, rid)
+  local r = camp.rel[rid]
+  if r == nil then
+    local v = redis.call('HMGET', camp.key, 'rel:' .. rid, 'more:' .. rid)
+    r = {}
+    for _, pair in ipairs(split(v[1] or '', ',')) do
+      local ch, exp = string.match(pair, '^([^:]+):(%d+)$')
+      r[#r + 1] = { ch = ch, exp = tonumber(exp) }
+    end
+    camp.rel[rid] = r
+    camp.more[rid] = v[2] and true or false
+  end
+  return r
 end
 
 -- Puts one delivery on its channel's stream. FRESH: a first firing, which
 -- has no state yet to merge with (the hot path of a burst).
 local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, tally)
+  -- The item id carries campaign, release, due time and channel.
   local item = camp.id .. '|' .. rid .. '|' .. due .. '|' .. ch
-  redis.call('XADD', p .. 'q:' .. ch, '*', 'item', item, 'campaign', camp.id,
-    'version', camp.version, 'release', rid, 'channel', ch, 'due', due,
+  redis.call('XADD', p .. 'q:' .. ch, '*', 'item', item, 'version', camp.version,
     'fired', fired, 'attempt', attempt, 'target', 'all',
-    'tz', camp.tz or 'UTC', 'quiet', camp.quiet[ch] or '')
-  local rec = { state = 'queued', at = now, fired = tonumber(fired),
-    late = tonumber(fired) - tonumber(due), attempts = attempt - 1 }
+    'tz', camp.tz, 'quiet', camp.quiet[ch] or '')
   if fresh then
-    rec.due = tonumber(due)
+    -- Written directly: no earlier state to merge, and this is the hot path.
     redis.call('HSET', p .. 'fires:' .. camp.id, rid .. '|' .. due .. '|' .. ch,
-      cjson.encode(rec))
+      string.format('{"due":%s,"state":"queued","at":%d,"fired":%d,"late":%d,"attempts":0}',
+        due, now, fired, tonumber(fired) - tonumber(due)))
   else
-    set_state(p, camp.id, rid, due, ch, rec)
+    set_state(p, camp.id, rid, due, ch, { state = 'queued', at = now,
+      fired = tonumber(fired), late = tonumber(fired) - tonumber(due),
+      attempts = attempt - 1 })
   end
   count(p, camp.id, ch, hour, 'queued', 1, tally)
 end
@@ -139,7 +151,7 @@ end
 
 -- Fires release RID of CAMP due at DUE: enqueue, expire or hold each channel.
 local function fire(p, camp, rid, due, now, hour, default_exp, stats, tally)
-  local chans = camp.rel[rid] or {}
+  local chans = rel_of(camp, rid)
   if camp.status == 'paused' then
     redis.call('ZADD', p .. 'held:' .. camp.id, due, rid .. '|' .. due)
     for _, c in ipairs(chans) do
@@ -199,8 +211,11 @@ local function claim(keys, args)
         camps[id] = camp
       end
       if camp and camp.status ~= 'cancelled' and camp.status ~= 'finished' then
-        local nxt = redis.call('LPOP', p .. 'occ:' .. id .. ':' .. rid)
-        if nxt then redis.call('ZADD', due_key, nxt, member) end
+        rel_of(camp, rid)
+        if camp.more[rid] then
+          local nxt = redis.call('LPOP', p .. 'occ:' .. id .. ':' .. rid)
+          if nxt then redis.call('ZADD', due_key, nxt, member) end
+        end
         fire(p, camp, rid, score, now, hour, default_exp, stats, tally)
         claimed[id] = (claimed[id] or 0) + 1
       end
@@ -265,6 +280,7 @@ local function arm(keys, args)
       if earliest == nil or tonumber(args[i]) < earliest then earliest = tonumber(args[i]) end
       local occ = p .. 'occ:' .. id .. ':' .. rid
       -- RPUSH in slices: unpack() is limited by Lua's C stack.
+      if k > 1 then redis.call('HSET', camp_key, 'more:' .. rid, '1') end
       local j = i + 1
       while j <= i + k - 1 do
         local last = math.min(j + 999, i + k - 1)
@@ -288,7 +304,7 @@ local function catch_up(p, camp, now, hour)
   local held = redis.call('ZRANGE', p .. 'held:' .. camp.id, 0, -1)
   for _, m in ipairs(held) do
     local rid, due = string.match(m, '^(.+)|(%d+)$')
-    for _, c in ipairs(camp.rel[rid] or {}) do
+    for _, c in ipairs(rel_of(camp, rid)) do
       enqueue(p, camp, rid, due, c.ch, now, 1, hour, now)
     end
   end
@@ -299,7 +315,7 @@ local function skip_held(p, camp, now)
   local held = redis.call('ZRANGE', p .. 'held:' .. camp.id, 0, -1)
   for _, m in ipairs(held) do
     local rid, due = string.match(m, '^(.+)|(%d+)$')
-    for _, c in ipairs(camp.rel[rid] or {}) do
+    for _, c in ipairs(rel_of(camp, rid)) do
       set_state(p, camp.id, rid, due, c.ch, { state = 'skipped', at = now,
         reason = 'came due while the campaign was paused; resume --catch-up would send it' })
     end
@@ -318,7 +334,8 @@ local function set_status(keys, args)
     if camp.status == 'scheduled' then camp.status = 'paused' end
   elseif action == 'resume' then
     if camp.status == 'paused' then
-      camp.status = tonumber(camp.pending) > 0 and 'scheduled' or 'finished'
+      local left = tonumber(redis.call('HGET', camp_key, 'pending') or '0')
+      camp.status = left > 0 and 'scheduled' or 'finished'
       if args[5] == '1' then
         affected = catch_up(p, camp, now, hour)
       else
@@ -336,7 +353,7 @@ local function set_status(keys, args)
     end
   elseif action == 'cancel' then
     if camp.status ~= 'finished' then camp.status = 'cancelled' end
-    for rid, _ in pairs(camp.rel) do
+    for _, rid in ipairs(split(camp.releases, ',')) do
       affected = affected + redis.call('ZREM', p .. 'due', 'r:' .. camp.id .. ':' .. rid)
       redis.call('DEL', p .. 'occ:' .. camp.id .. ':' .. rid)
     end

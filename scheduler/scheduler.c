@@ -45,10 +45,11 @@ static void arm_timer(sched *s, int64_t next_due)
     evtimer_del(s->timer);
     if (next_due < 0 || clock_is_virtual())
         return;
-    int64_t wait = next_due - clock_wall_ms();
+    /* In microseconds: a due time in whole ms must not be rounded late. */
+    int64_t wait = next_due * 1000 - clock_wall_us();
     if (wait < 0)
         wait = 0;
-    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
+    struct timeval tv = {(time_t)(wait / 1000000), (suseconds_t)(wait % 1000000)};
     evtimer_add(s->timer, &tv);
 }
 

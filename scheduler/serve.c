@@ -118,7 +118,14 @@ static int run_serve(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     srandom((unsigned)getpid());
-    struct event_base *base = event_base_new();
+    /* Releases are due to the millisecond: timers must not be rounded up
+     * to epoll's millisecond ticks (libevent then uses a timerfd). */
+    struct event_config *ecfg = event_config_new();
+    if (ecfg)
+        event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+    struct event_base *base = ecfg ? event_base_new_with_config(ecfg) : NULL;
+    if (ecfg)
+        event_config_free(ecfg);
     struct event *sigint = base ? evsignal_new(base, SIGINT, on_signal, base) : NULL;
     struct event *sigterm = base ? evsignal_new(base, SIGTERM, on_signal, base) : NULL;
     int port = 0;

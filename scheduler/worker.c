@@ -385,12 +385,15 @@ static void take(worker *w, int ch, redisReply *entry)
     redisReply *fields = entry->element[1];
     if (fields->type != REDIS_REPLY_ARRAY)
         return; /* deleted meanwhile (XAUTOCLAIM reports those as nil) */
-    const char *item = field(fields, "item"), *camp = field(fields, "campaign");
-    const char *version = field(fields, "version"), *rel = field(fields, "release");
-    const char *due = field(fields, "due"), *fired = field(fields, "fired");
-    const char *attempt = field(fields, "attempt"), *target = field(fields, "target");
-    const char *tzname = field(fields, "tz"), *quiet = field(fields, "quiet");
-    if (!item || !camp || !version || !rel || !due || !attempt) {
+    const char *item = field(fields, "item"), *version = field(fields, "version");
+    const char *fired = field(fields, "fired"), *attempt = field(fields, "attempt");
+    const char *target = field(fields, "target"), *tzname = field(fields, "tz");
+    const char *quiet = field(fields, "quiet");
+    /* The item id is "campaign|release|due_ms|channel". */
+    char camp[65], rel[65], chan[32];
+    long long due;
+    if (!item || !version || !attempt ||
+        sscanf(item, "%64[^|]|%64[^|]|%lld|%31s", camp, rel, &due, chan) != 4) {
         ack_malformed(w, ch, entry->element[0]->str);
         return;
     }
@@ -407,7 +410,7 @@ static void take(worker *w, int ch, redisReply *entry)
     snprintf(j->tzname, sizeof j->tzname, "%s", tzname ? tzname : "UTC");
     snprintf(j->quiet, sizeof j->quiet, "%s", quiet ? quiet : "");
     j->version = strtoll(version, NULL, 10);
-    j->due_ms = strtoll(due, NULL, 10);
+    j->due_ms = due;
     j->fired_ms = fired ? strtoll(fired, NULL, 10) : j->due_ms;
     j->attempt = (int)strtol(attempt, NULL, 10);
     if (j->attempt < 1)

@@ -139,7 +139,7 @@ static void test_channels_and_engine(void)
     CHECK_INT(c.virtual_clock, 1);
     CHECK_INT(c.engine.max_attempts, 3);
     CHECK_INT(c.engine.expires_after_s, 7200);
-    CHECK_INT(c.engine.claim_batch, 500); /* untouched default */
+    CHECK_INT(c.engine.claim_batch, 1000); /* untouched default */
     CHECK_INT(c.channels[CHANNEL_KAKAO].quiet.on, 0);
     CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.on, 1); /* default night */
     CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.start_min, 21 * 60);
