@@ -19,11 +19,10 @@
 #include "duration.h"
 #include "isotime.h"
 #include "jcheck.h"
+#include "quiet.h"
 #include "utf8.h"
 
 #define MAX_RELEASES 1000
-#define MIN_EXPIRY (60)
-#define MAX_EXPIRY (30 * 86400)
 
 void campaign_limits_default(campaign_limits *lim)
 {
@@ -172,37 +171,6 @@ static int check_cron(jcheck_ctx *cx, json_t *v, const char *path)
     return 0;
 }
 
-static int check_expiry(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    int64_t secs;
-    char why[256];
-    if (duration_parse(json_string_value(v), &secs, why, sizeof why) != 0) {
-        jcheck_error(cx, path, "duration", "%s", why);
-        return -1;
-    }
-    if (secs < MIN_EXPIRY || secs > MAX_EXPIRY) {
-        jcheck_error(cx, path, "range", "\"%s\" is out of range 1m-30d",
-                     json_string_value(v));
-        return -1;
-    }
-    return 0;
-}
-
-static int check_clock(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    const char *s = json_string_value(v);
-    if (strlen(s) == 5 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
-        s[2] == ':' && isdigit((unsigned char)s[3]) && isdigit((unsigned char)s[4])) {
-        int h = (s[0] - '0') * 10 + (s[1] - '0');
-        int m = (s[3] - '0') * 10 + (s[4] - '0');
-        if (h < 24 && m < 60)
-            return 0;
-    }
-    jcheck_error(cx, path, "clock", "\"%s\" is not a time of day HH:MM between 00:00 and 23:59",
-                 s);
-    return -1;
-}
-
 /* ---- shapes -------------------------------------------------------------- */
 
 #define LANGS(prefix, kind_, max_, ko_required)                                       \
@@ -260,7 +228,7 @@ static const jfield release_fields[] = {
     {.name = "cron", .kind = JK_STRING, .min = 1, .max = 256, .check = check_cron},
     {.name = "channels", .kind = JK_ARRAY, .required = 1, .min = 1, .unique = 1,
      .item = &channel_item},
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry},
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry},
     {.name = "note", .kind = JK_TEXT, .max = 500},
     {0}};
 static const jobject release_shape = {.fields = release_fields, .check = check_release};
@@ -278,51 +246,13 @@ static const jfield schedule_fields[] = {
     {0}};
 static const jobject schedule_shape = {.fields = schedule_fields};
 
-static int check_quiet_window(jcheck_ctx *cx, json_t *obj, const char *path)
-{
-    if (strcmp(json_string_value(json_object_get(obj, "start")),
-               json_string_value(json_object_get(obj, "end"))) == 0) {
-        jcheck_error(cx, path, "range", "start and end are the same time; to switch quiet "
-                     "hours off write \"quiet_hours\": false");
-        return -1;
-    }
-    return 0;
-}
-
-static const jfield quiet_fields[] = {
-    {.name = "start", .kind = JK_STRING, .required = 1, .check = check_clock},
-    {.name = "end", .kind = JK_STRING, .required = 1, .check = check_clock},
-    {0}};
-static const jobject quiet_shape = {.fields = quiet_fields, .check = check_quiet_window};
-static const jfield quiet_object = {.kind = JK_OBJECT, .object = &quiet_shape};
-
-static int check_quiet_hours(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    if (json_is_false(v))
-        return 0;
-    if (json_is_object(v))
-        return jcheck_value(cx, v, &quiet_object);
-    jcheck_error(cx, path, "type",
-                 "must be an object {\"start\": \"HH:MM\", \"end\": \"HH:MM\"} or false, not %s",
-                 jcheck_type_name(v));
-    return -1;
-}
-
-static int check_alert_quiet(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    (void)v;
-    jcheck_error(cx, path, "not-allowed",
-                 "alert messages are never held by quiet hours; remove this field");
-    return -1;
-}
-
 /* Fields every channel section may carry. */
 #define COMMON_CHANNEL_FIELDS                                                          \
     {.name = "text", .kind = JK_OBJECT, .object = &override_shape},                    \
     {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},    \
     {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32,                  \
-     .check = check_expiry},                                                           \
-    {.name = "quiet_hours", .kind = JK_ANY, .check = check_quiet_hours}
+     .check = duration_check_expiry},                                                           \
+    {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_check}
 
 static const char *const network_choices[] = {"facebook", "instagram", "x", "kakaostory",
                                               NULL};
@@ -428,8 +358,8 @@ static const jfield alert_fields[] = {
      .item = &area_item},
     {.name = "text", .kind = JK_OBJECT, .required = 1, .object = &alert_text_shape},
     {.name = "category", .kind = JK_STRING, .choices = cap_categories},
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry},
-    {.name = "quiet_hours", .kind = JK_ANY, .check = check_alert_quiet},
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry},
+    {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_refuse_check},
     {0}};
 static const jobject alert_shape = {.fields = alert_fields};
 

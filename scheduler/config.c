@@ -248,49 +248,20 @@ static int check_adapter_name(jcheck_ctx *cx, json_t *v, const char *path)
     return -1;
 }
 
-static int check_expiry(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    int64_t secs;
-    char why[256];
-    if (duration_parse(json_string_value(v), &secs, why, sizeof why) != 0) {
-        jcheck_error(cx, path, "duration", "%s", why);
-        return -1;
-    }
-    if (secs < 60 || secs > 30 * 86400) {
-        jcheck_error(cx, path, "range", "\"%s\" is out of range 1m-30d", json_string_value(v));
-        return -1;
-    }
-    return 0;
-}
-
-static int refuse_alert_quiet(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    (void)v;
-    jcheck_error(cx, path, "not-allowed",
-                 "alert messages are never held by quiet hours; remove this field");
-    return -1;
-}
-
 /* Adapter options are the adapter's to check (in its create()); the
  * engine's own fields are checked here. */
 #define ENGINE_CHANNEL_FIELDS                                                           \
     {.name = "adapter", .kind = JK_STRING, .min = 1, .max = 31, .check = check_adapter_name}, \
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry}
-
-static int check_quiet(jcheck_ctx *cx, json_t *v, const char *path)
-{
-    (void)path;
-    return jcheck_value(cx, v, &quiet_hours_field);
-}
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry}
 
 static const jfield channel_fields[] = {
     ENGINE_CHANNEL_FIELDS,
-    {.name = "quiet_hours", .kind = JK_ANY, .check = check_quiet},
+    {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_check},
     {0}};
 static const jobject channel_shape = {.fields = channel_fields, .open = 1};
 static const jfield alert_channel_fields[] = {
     ENGINE_CHANNEL_FIELDS,
-    {.name = "quiet_hours", .kind = JK_ANY, .check = refuse_alert_quiet},
+    {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_refuse_check},
     {0}};
 static const jobject alert_channel_shape = {.fields = alert_channel_fields, .open = 1};
 
@@ -309,7 +280,7 @@ static const jfield engine_fields[] = {
     {.name = "backoff_ms", .kind = JK_INT, .min = 1, .max = 3600000},
     {.name = "backoff_max_ms", .kind = JK_INT, .min = 1, .max = 86400000},
     {.name = "reclaim_idle_ms", .kind = JK_INT, .min = 100, .max = 86400000},
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = check_expiry},
+    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry},
     {.name = "worker_concurrency", .kind = JK_INT, .min = 1, .max = 10000},
     {0}};
 static const jobject engine_shape = {.fields = engine_fields};

@@ -6,6 +6,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jcheck.h"
+
+#define EXPIRY_MIN (60)
+#define EXPIRY_MAX (30 * 86400)
+
 static const struct {
     char unit;
     int64_t seconds;
@@ -86,4 +91,19 @@ void duration_format(int64_t seconds, char *buf, size_t len)
             return;
         used += (size_t)w;
     }
+}
+
+int duration_check_expiry(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    int64_t secs;
+    char why[256];
+    if (duration_parse(json_string_value(v), &secs, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "duration", "%s", why);
+        return -1;
+    }
+    if (secs < EXPIRY_MIN || secs > EXPIRY_MAX) {
+        jcheck_error(cx, path, "range", "\"%s\" is out of range 1m-30d", json_string_value(v));
+        return -1;
+    }
+    return 0;
 }

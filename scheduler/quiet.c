@@ -44,7 +44,7 @@ static const jfield window_fields[] = {
 static const jobject window_shape = {.fields = window_fields, .check = check_window};
 static const jfield window_object = {.kind = JK_OBJECT, .object = &window_shape};
 
-static int check_quiet_hours(jcheck_ctx *cx, json_t *v, const char *path)
+int quiet_check(jcheck_ctx *cx, json_t *v, const char *path)
 {
     if (json_is_false(v))
         return 0;
@@ -56,8 +56,13 @@ static int check_quiet_hours(jcheck_ctx *cx, json_t *v, const char *path)
     return -1;
 }
 
-const jfield quiet_hours_field = {.name = "quiet_hours", .kind = JK_ANY,
-                                  .check = check_quiet_hours};
+int quiet_refuse_check(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    (void)v;
+    jcheck_error(cx, path, "not-allowed",
+                 "alert messages are never held by quiet hours; remove this field");
+    return -1;
+}
 
 void quiet_parse(const json_t *value, quiet_hours *out)
 {

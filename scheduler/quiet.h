@@ -18,9 +18,11 @@ typedef struct quiet_hours {
     int start_min, end_min; /* minutes after local midnight; start > end spans midnight */
 } quiet_hours;
 
-/* The jcheck shape of a "quiet_hours" value: false, or
- * {"start": "HH:MM", "end": "HH:MM"} with start != end. */
-extern const jfield quiet_hours_field;
+/* jcheck check functions for a "quiet_hours" field (JK_ANY): the value is
+ * false, or {"start": "HH:MM", "end": "HH:MM"} with start != end; or, for
+ * the alert channel, refused altogether. */
+int quiet_check(jcheck_ctx *cx, json_t *value, const char *path);
+int quiet_refuse_check(jcheck_ctx *cx, json_t *value, const char *path);
 
 /* Reads a value that passed quiet_hours_field. */
 void quiet_parse(const json_t *value, quiet_hours *out);
