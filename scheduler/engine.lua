@@ -28,6 +28,14 @@
 --   P..metrics:ID       HASH  "CH|YYYYMMDDHH|outcome" -> count
 --   P..events           pub/sub channel: "wake" when something earlier is due
 -- An item id is "ID|RID|due|CH": one delivery, stable across retries.
+-- A stream entry is deleted once acknowledged (done()): its outcome lives
+-- in fires:ID, and the streams stay as short as the work in flight.
+
+-- Acknowledges a stream entry and drops it.
+local function done(stream, group, entry)
+  redis.call('XACK', stream, group, entry)
+  redis.call('XDEL', stream, entry)
+end
 
 local function split(s, sep)
   local out = {}
@@ -371,14 +379,14 @@ local function begin(keys, args)
   local id, rid, due, ch = item_parts(item)
   local status = redis.call('HGET', p .. 'camp:' .. id, 'status')
   if status == false or status == 'cancelled' then
-    redis.call('XACK', keys[1], args[6], entry)
+    done(keys[1], args[6], entry)
     set_state(p, id, rid, due, ch, { state = 'cancelled', at = now })
     return { 'cancelled' }
   end
   if status == 'paused' then
     redis.call('RPUSH', p .. 'heldq:' .. id, cjson.encode({ item = item, attempt = attempt,
       fired = tonumber(args[7]) }))
-    redis.call('XACK', keys[1], args[6], entry)
+    done(keys[1], args[6], entry)
     set_state(p, id, rid, due, ch, { state = 'held', at = now, reason = 'campaign paused' })
     return { 'held' }
   end
@@ -394,7 +402,7 @@ local function hold(keys, args)
   redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = tonumber(args[4]),
     fired = tonumber(args[5]) }))
   redis.call('ZADD', p .. 'due', args[6], 'i:' .. item)
-  redis.call('XACK', keys[1], args[9], entry)
+  done(keys[1], args[9], entry)
   set_state(p, id, rid, due, ch, { state = 'held', at = tonumber(args[7]), reason = args[8],
     until_ms = tonumber(args[6]) })
   wake_if_first(p, args[6])
@@ -434,7 +442,7 @@ local function complete(keys, args)
       reason = args[11] })
     count(p, id, ch, hour, 'dead')
   end
-  redis.call('XACK', keys[1], group, entry)
+  done(keys[1], group, entry)
   return 1
 end
 
