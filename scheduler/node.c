@@ -4,7 +4,10 @@
 #include "node.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "clock.h"
 
 int node_parse_roles(const char *text, unsigned *roles, char *err, size_t errlen)
 {
@@ -46,6 +49,37 @@ static rconn *connect_redis(node *n, const char *name)
     return rconn_new(n->base, &ro);
 }
 
+static void vclock_read(redisReply *reply, const char *error, void *arg)
+{
+    node *n = arg;
+    (void)error;
+    if (reply && reply->type == REDIS_REPLY_STRING)
+        clock_set_virtual(strtoll(reply->str, NULL, 10));
+    if (n->sched)
+        sched_kick(n->sched);
+}
+
+/*
+ * Every message on PREFIX:{e}:events, and each (re)subscription, means
+ * "look again": the scheduler claims; with a virtual clock every role first
+ * learns what time it is now.
+ */
+static void events_cb(redisReply *reply, const char *error, void *arg)
+{
+    node *n = arg;
+    (void)reply;
+    (void)error;
+    if (clock_is_virtual()) {
+        char key[128];
+        engine_key(n->e, "vclock", key, sizeof key);
+        const char *argv[] = {"GET", key};
+        if (rconn_command(n->redis, vclock_read, n, 2, argv, NULL) == 0)
+            return;
+    }
+    if (n->sched)
+        sched_kick(n->sched);
+}
+
 int node_start(node *n, struct event_base *base, const config *cfg, unsigned roles, char *err,
                size_t errlen)
 {
@@ -59,9 +93,15 @@ int node_start(node *n, struct event_base *base, const config *cfg, unsigned rol
         !(n->e = engine_new(n->redis, cfg)))
         goto fail;
     if (roles & ROLE_SCHEDULER) {
-        if (!(n->sub = connect_redis(n, "redis-events")) ||
-            !(n->sched = sched_new(base, n->e, n->sub, n->st)) ||
+        if (!(n->sched = sched_new(base, n->e, n->st)) ||
             !(n->reconcile = reconcile_new(base, n->e, n->st)))
+            goto fail;
+    }
+    if ((roles & ROLE_SCHEDULER) || clock_is_virtual()) {
+        char events[128];
+        engine_key(n->e, "events", events, sizeof events);
+        if (!(n->sub = connect_redis(n, "redis-events")) ||
+            rconn_subscribe(n->sub, events, events_cb, n) != 0)
             goto fail;
     }
     if (roles & ROLE_WORKER) {

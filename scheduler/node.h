@@ -30,7 +30,7 @@ typedef struct node {
     const config *cfg;
     unsigned roles;
     rconn *redis;  /* commands */
-    rconn *sub;    /* the scheduler's wake-ups */
+    rconn *sub;    /* PREFIX:{e}:events: wake-ups, and the virtual clock */
     rconn *queue;  /* the worker's blocking reads */
     store *st;
     engine *e;

@@ -18,7 +18,6 @@
 struct sched {
     struct event_base *base;
     engine *e;
-    rconn *sub;
     store *st;
     struct event *timer;
     struct event *ready_poll;
@@ -138,31 +137,6 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
     claim(arg);
 }
 
-static void vclock_read(redisReply *reply, const char *error, void *arg)
-{
-    (void)error;
-    if (reply && reply->type == REDIS_REPLY_STRING)
-        clock_set_virtual(strtoll(reply->str, NULL, 10));
-    claim(arg);
-}
-
-/* Any message, and each (re)subscription, means "look again"; with a
- * virtual clock, first learn what time it is. */
-static void wake_cb(redisReply *reply, const char *error, void *arg)
-{
-    sched *s = arg;
-    (void)reply;
-    (void)error;
-    if (clock_is_virtual()) {
-        char key[128];
-        engine_key(s->e, "vclock", key, sizeof key);
-        const char *argv[] = {"GET", key};
-        if (rconn_command(engine_redis(s->e), vclock_read, s, 2, argv, NULL) == 0)
-            return;
-    }
-    claim(s);
-}
-
 /*
  * A claim that could not run (Redis away) is retried by this slow tick once
  * the link is back; it does nothing while claims succeed, so an idle
@@ -177,14 +151,13 @@ static void ready_poll_cb(evutil_socket_t fd, short what, void *arg)
         claim(s);
 }
 
-sched *sched_new(struct event_base *base, engine *e, rconn *sub, store *st)
+sched *sched_new(struct event_base *base, engine *e, store *st)
 {
     sched *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->base = base;
     s->e = e;
-    s->sub = sub;
     s->st = st;
     s->stats.next_due_ms = -1;
     s->failed = 1; /* nothing claimed yet */
@@ -196,10 +169,6 @@ sched *sched_new(struct event_base *base, engine *e, rconn *sub, store *st)
     }
     struct timeval second = {1, 0};
     evtimer_add(s->ready_poll, &second);
-    char events[128];
-    engine_key(e, "events", events, sizeof events);
-    if (sub)
-        rconn_subscribe(sub, events, wake_cb, s);
     return s;
 }
 

@@ -4,7 +4,7 @@
  *
  * It sleeps until the earliest due time with one libevent timer (no polling
  * interval); a release armed earlier than that, or a retry, wakes it
- * through pub/sub. Any number of schedulers may share one Redis: the claim
+ * through pub/sub (the node subscribes and calls sched_kick). Any number of schedulers may share one Redis: the claim
  * is one atomic function (haechi_claim), so each release fires once.
  */
 #ifndef HAECHI_SCHEDULER_H
@@ -29,8 +29,7 @@ typedef struct sched_stats {
     int64_t next_due_ms;     /* -1: nothing armed */
 } sched_stats;
 
-/* SUB is a connection of its own for the wake-up channel. */
-sched *sched_new(struct event_base *base, engine *e, rconn *sub, store *st);
+sched *sched_new(struct event_base *base, engine *e, store *st);
 void sched_free(sched *s);
 
 /* Claims now (after the clock moved, say); harmless when nothing is due. */
