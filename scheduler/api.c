@@ -731,6 +731,21 @@ static json_t *small_body(call *c)
     return body;
 }
 
+/* A Redis stream entry id: MS-SEQ. */
+static int is_stream_id(const char *s)
+{
+    const char *p = s;
+    if (!*p)
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == s || *p++ != '-' || !*p)
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == '\0' && strlen(s) < 48;
+}
+
 static void handle_dead_retry(call *c)
 {
     json_t *body = small_body(c);
@@ -739,6 +754,14 @@ static void handle_dead_retry(call *c)
     const char *id = json_string_value(json_object_get(body, "id"));
     int all = json_is_true(json_object_get(body, "all"));
     const char *only = json_string_value(json_object_get(body, "channel"));
+    if (id && !is_stream_id(id)) {
+        char shown[64];
+        snprintf(shown, sizeof shown, "%s", id);
+        json_decref(body);
+        send_error(c, 404, "not-found", "no dead letter \"%s\" (ids look like 1795774711961-0)",
+                   shown);
+        return;
+    }
     if (!id == !all || (only && channel_from_name(only) < 0)) {
         json_decref(body);
         send_error(c, 400, "bad-request",
@@ -753,9 +776,10 @@ static void handle_dead_retry(call *c)
     engine_hour(ms, hour, sizeof hour);
     snprintf(c->id, sizeof c->id, "%s", all ? "*" : id);
     const char *argv[] = {key, engine_prefix(c->api->e), now, hour, c->id, only ? only : ""};
-    json_decref(body);
+    /* engine_fcall copies its arguments; ONLY points into the body. */
     start_fcall(c, engine_fcall(c->api->e, "haechi_dead_retry", 1, 6, argv, NULL, dead_retried,
                                 c));
+    json_decref(body);
 }
 
 static void finish_publish(redisReply *reply, const char *error, void *arg)

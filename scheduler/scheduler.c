@@ -94,7 +94,10 @@ static void claimed(redisReply *reply, const char *error, void *arg)
         store_set_status(s->st, reply->element[i]->str, "finish", "scheduler",
                          clock_wall_ms(), finished_recorded, NULL);
     }
-    if (taken >= engine_config(s->e)->engine.claim_batch || s->again) {
+    /* More may be due already: a full batch, a kick meanwhile, or (a clock
+     * that jumped) the next firing of a release just claimed. */
+    if (taken >= engine_config(s->e)->engine.claim_batch || s->again ||
+        (s->stats.next_due_ms >= 0 && s->stats.next_due_ms <= clock_wall_ms())) {
         s->again = 0;
         claim(s);
         return;
