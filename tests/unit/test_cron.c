@@ -10,27 +10,8 @@
 #include <time.h>
 
 #include "check.h"
+#include "timeoracle.h"
 #include "cron.h"
-
-/* libc's timegm is the oracle here, so these tests do not lean on tz.c or
- * isotime.c to read their own inputs. */
-static int64_t utc(const char *text)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return INT64_MIN;
-    return (int64_t)timegm(&tm);
-}
-
-static void utc_text(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, len, "%" PRId64, t);
-}
 
 struct next_row {
     const char *expr, *zone, *after, *want, *limit; /* want "none": nothing fires */

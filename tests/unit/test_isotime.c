@@ -9,28 +9,8 @@
 #include <time.h>
 
 #include "check.h"
+#include "timeoracle.h"
 #include "isotime.h"
-
-/* libc's timegm reads the test inputs, independently of the code. */
-static int64_t utc(const char *text)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return INT64_MIN;
-    return (int64_t)timegm(&tm);
-}
-
-static int64_t wall(const char *text)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(text, "%Y-%m-%d %H:%M:%S", &tm);
-    if (!end || *end)
-        return INT64_MIN;
-    return (int64_t)timegm(&tm);
-}
 
 struct parse_row {
     const char *text, *wall;

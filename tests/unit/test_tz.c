@@ -15,37 +15,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "timeoracle.h"
 #include "tz.h"
-
-/* libc's timegm reads the test inputs, independently of tz.c. */
-static int64_t utc(const char *text)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end)
-        return INT64_MIN;
-    return (int64_t)timegm(&tm);
-}
-
-/* A wall time "YYYY-MM-DD HH:MM:SS" as seconds as if UTC. */
-static int64_t wall(const char *text)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    const char *end = strptime(text, "%Y-%m-%d %H:%M:%S", &tm);
-    if (!end || *end)
-        return INT64_MIN;
-    return (int64_t)timegm(&tm);
-}
-
-static void utc_text(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    if (!gmtime_r(&tt, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(buf, len, "%" PRId64, t);
-}
 
 static const char *zoneinfo_dir(void)
 {
