@@ -111,7 +111,7 @@ export HAECHI_URL=$URL HAECHI_TOKEN=$TOKEN
 wait_for 10 curl -sf -o /dev/null "$URL/healthz" || true
 
 # --- the 잠시멈춤 campaign ---------------------------------------------------
-if "$BIN" status jamsi-meomchum >/dev/null 2>&1; then
+if "$BIN" status --json jamsi-meomchum >/dev/null 2>&1; then
     echo "jamsi-meomchum is already stored (from an earlier run);"
     echo "  bin/haechi submit --replace campaigns/jamsi-meomchum.json stores a new version"
 else
@@ -129,7 +129,12 @@ haechi is running.
 
 In another terminal:
   . var/haechi.env; bin/haechi list
+  bin/haechi status jamsi-meomchum
   curl -H "Authorization: Bearer \$HAECHI_TOKEN" \$HAECHI_URL/api/v1/campaigns
+
+The 잠시멈춤 window (March-April 2020) is past, so nothing of it goes out
+now; to watch its two weeks go out on a virtual clock:
+  bin/haechi rehearse campaigns/jamsi-meomchum.json
 
 Ctrl-C stops haechi and its redis-server.
 EOF

@@ -185,6 +185,12 @@ static json_t *next_releases(const campaign *cp, int64_t after)
     return list;
 }
 
+static void finish_recorded(const store_result *res, void *arg)
+{
+    (void)res;
+    (void)arg;
+}
+
 /* Sends the answer prepared before an engine step; WARNING, when not NULL,
  * is added to its warnings. */
 static void send_answer(call *c, const char *warning)
@@ -213,6 +219,14 @@ static void armed(redisReply *reply, const char *error, void *arg)
         log_error("api: arming %s failed: %s", c->id, reply ? reply->str : error);
         send_answer(c, why);
     } else {
+        /* Nothing of it lies ahead (a past window): finished at once. */
+        if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+            reply->element[1]->type == REDIS_REPLY_STRING &&
+            strcmp(reply->element[1]->str, "finished") == 0) {
+            json_object_set_new(c->answer, "status", json_string("finished"));
+            store_set_status(c->api->st, c->id, "finish", c->who->name, clock_wall_ms(),
+                             finish_recorded, NULL);
+        }
         send_answer(c, NULL);
     }
     call_unref(c);
@@ -260,12 +274,6 @@ static const char *done_word(const char *action)
     if (strcmp(action, "cancel") == 0)
         return "cancelled";
     return action;
-}
-
-static void finish_recorded(const store_result *res, void *arg)
-{
-    (void)res;
-    (void)arg;
 }
 
 /* The engine's copy follows the store's; a resume may find nothing left. */

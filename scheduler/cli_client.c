@@ -356,6 +356,29 @@ static void show_releases(json_t *answer, const client *cl)
     }
 }
 
+/* The campaign's releases under `status`; a campaign the engine has not
+ * armed yet (just stored, or stored before an upgrade) is not an error. */
+static void show_releases_of(const client *cl, const char *id)
+{
+    char url[1024];
+    httpc_answer a;
+    snprintf(url, sizeof url, "%s/api/v1/campaigns/%s/releases", cl->url, id);
+    if (httpc_request("GET", url, cl->token, NULL, 0, &a) != 0) {
+        printf("releases  (unavailable: %s)\n", a.error);
+        return;
+    }
+    json_t *answer = a.status == 200 && a.body ? json_loads(a.body, 0, NULL) : NULL;
+    if (answer)
+        show_releases(answer, cl);
+    else if (a.status == 404)
+        printf("releases  none armed yet (the scheduler arms a stored campaign within a "
+               "minute)\n");
+    else
+        printf("releases  (unavailable: HTTP %ld)\n", a.status);
+    json_decref(answer);
+    httpc_answer_release(&a);
+}
+
 static void show_changed(json_t *answer, const client *cl)
 {
     printf("%s: %s%s\n", str(answer, "id"), str(answer, "status"),
@@ -380,10 +403,8 @@ static int run_on_id(int argc, char **argv, const char *name, const char *method
         snprintf(path, sizeof path, "/api/v1/campaigns/%s%s%s", argv[first], suffix,
                  cl.catch_up ? "?catch_up=true" : "");
         rc = call(&cl, method, path, NULL, 0, show);
-        if (rc == 0 && show == show_status && !cl.json) {
-            snprintf(path, sizeof path, "/api/v1/campaigns/%s/releases", argv[first]);
-            rc = call(&cl, "GET", path, NULL, 0, show_releases);
-        }
+        if (rc == 0 && show == show_status && !cl.json)
+            show_releases_of(&cl, argv[first]);
     }
     client_release(&cl);
     return rc;

@@ -164,14 +164,15 @@ def run_online(d, work):
     expect("submit without FILE is a usage error (exit 2)", p, 2, stderr_one_line=True)
 
     p = h.cli(["submit"] + auth + [h.EXAMPLE_CAMPAIGN])
-    expect("submit of the example (window past) exits 0 with no releases ahead", p, 0,
-           stdout_has=("jamsi-meomchum: version 1", "no releases ahead"))
+    expect("submit of the example (window past) exits 0, finished at once, no releases ahead",
+           p, 0, stdout_has=("jamsi-meomchum: version 1, finished", "no releases ahead",
+                             "warning: /schedule/end: the window ended"))
 
     # list and status
     p = h.cli(["list"] + auth)
     expect("list exits 0 and shows both campaigns with status and version", p, 0,
            stdout_has=(re.compile(r"cli-one\s+scheduled\s+2\s"),
-                       re.compile(r"jamsi-meomchum\s+scheduled\s+1\s")))
+                       re.compile(r"jamsi-meomchum\s+finished\s+1\s")))
     p = h.cli(["list"] + auth + ["extra"])
     expect("list with an operand is a usage error (exit 2)", p, 2, stderr_one_line=True)
     p = h.cli(["status"] + auth + ["cli-one"])
