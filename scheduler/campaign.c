@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "duration.h"
 #include "isotime.h"
@@ -117,13 +118,54 @@ static int check_hashtag(jcheck_ctx *cx, json_t *v, const char *path)
     return 0;
 }
 
+/* Abbreviations people write for the zones they mean. */
+static const struct {
+    const char *abbrev, *zone;
+} zone_abbrevs[] = {
+    {"KST", "Asia/Seoul"},          {"JST", "Asia/Tokyo"},
+    {"HKT", "Asia/Hong_Kong"},      {"SGT", "Asia/Singapore"},
+    {"PST", "America/Los_Angeles"}, {"PDT", "America/Los_Angeles"},
+    {"EDT", "America/New_York"},    {"CEST", "Europe/Berlin"},
+};
+
+typedef struct zone_guess {
+    const char *wrong;
+    char best[64];
+    size_t distance;
+} zone_guess;
+
+static void consider_zone(const char *name, void *arg)
+{
+    zone_guess *g = arg;
+    size_t d = jcheck_distance(g->wrong, name);
+    if (d < g->distance) {
+        g->distance = d;
+        snprintf(g->best, sizeof g->best, "%s", name);
+    }
+}
+
 static int check_timezone(jcheck_ctx *cx, json_t *v, const char *path)
 {
     vstate *st = cx->user;
     char why[256];
-    const tz *zone = tz_get(json_string_value(v), why, sizeof why);
+    const char *name = json_string_value(v);
+    const tz *zone = tz_get(name, why, sizeof why);
     if (!zone) {
-        jcheck_error(cx, path, "timezone", "%s", why);
+        for (size_t i = 0; i < sizeof zone_abbrevs / sizeof zone_abbrevs[0]; i++) {
+            if (strcasecmp(name, zone_abbrevs[i].abbrev) == 0) {
+                jcheck_error(cx, path, "timezone",
+                             "%s; %s is an abbreviation: write the IANA name \"%s\"", why, name,
+                             zone_abbrevs[i].zone);
+                return -1;
+            }
+        }
+        zone_guess g = {.wrong = name, .distance = 4};
+        tz_each_name(consider_zone, &g);
+        if (g.best[0])
+            jcheck_error(cx, path, "timezone", "%s; did you mean \"%s\"?", why, g.best);
+        else
+            jcheck_error(cx, path, "timezone", "%s; use an IANA name such as \"Asia/Seoul\"",
+                         why);
         return -1;
     }
     st->zone = zone;

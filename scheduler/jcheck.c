@@ -73,7 +73,7 @@ static int kind_matches(jkind kind, const json_t *v)
 }
 
 /* Edit distance with transpositions, capped: only small distances matter. */
-static size_t edit_distance(const char *a, const char *b)
+size_t jcheck_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     size_t d[33][33];
@@ -106,7 +106,7 @@ static const jfield *closest_field(const jobject *shape, const char *key)
     const jfield *best = NULL;
     size_t best_d = 3;
     for (const jfield *f = shape->fields; f->name; f++) {
-        size_t d = edit_distance(key, f->name);
+        size_t d = jcheck_distance(key, f->name);
         if (d < best_d) {
             best = f;
             best_d = d;

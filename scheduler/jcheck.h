@@ -75,6 +75,10 @@ int jcheck_value(jcheck_ctx *cx, json_t *value, const jfield *field);
 void jcheck_error(jcheck_ctx *cx, const char *path, const char *rule, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Edit distance (with transpositions) between two short names, for "did
+ * you mean" hints; 99 for names over 32 bytes. */
+size_t jcheck_distance(const char *a, const char *b);
+
 /* "a string", "an array", ... for messages. */
 const char *jcheck_type_name(const json_t *value);
 

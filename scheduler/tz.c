@@ -809,13 +809,39 @@ static tz *load_zone(const char *name, const char *dir, char *err, size_t errlen
     return z;
 }
 
+static const char *tz_dir(void)
+{
+    const char *dir = getenv("TZDIR");
+    return dir && *dir ? dir : TZ_DEFAULT_DIR;
+}
+
+void tz_each_name(void (*fn)(const char *name, void *arg), void *arg)
+{
+    char path[4200], line[512];
+    snprintf(path, sizeof path, "%s/zone.tab", tz_dir());
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    /* zone.tab: country code, coordinates, zone name, comment; tab-separated. */
+    while (fgets(line, sizeof line, f)) {
+        char *save = NULL;
+        if (line[0] == '#')
+            continue;
+        strtok_r(line, "\t\n", &save);
+        strtok_r(NULL, "\t\n", &save);
+        char *zone = strtok_r(NULL, "\t\n", &save);
+        if (zone)
+            fn(zone, arg);
+    }
+    fclose(f);
+    fn("UTC", arg);
+}
+
 const tz *tz_get(const char *name, char *err, size_t errlen)
 {
     if (check_name(name, err, errlen) != 0)
         return NULL;
-    const char *dir = getenv("TZDIR");
-    if (!dir || !*dir)
-        dir = TZ_DEFAULT_DIR;
+    const char *dir = tz_dir();
     for (tz *z = tz_cache; z; z = z->next)
         if (strcmp(z->name, name) == 0 && strcmp(z->dir, dir) == 0)
             return z;

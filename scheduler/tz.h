@@ -38,6 +38,10 @@ const tz *tz_get(const char *name, char *err, size_t errlen);
 
 const char *tz_name(const tz *zone);
 
+/* Calls FN with each zone name tzdata lists (zone.tab), then "UTC": for
+ * suggesting a name when one is not known. */
+void tz_each_name(void (*fn)(const char *name, void *arg), void *arg);
+
 /* UTC offset in seconds in force at instant t; *abbrev (may be NULL) gets
  * the abbreviation such as "KST" or "CEST", valid for the zone's life. */
 int tz_offset_at(const tz *zone, int64_t t, const char **abbrev);
