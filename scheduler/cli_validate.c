@@ -14,7 +14,7 @@
 #include "isotime.h"
 #include "verbs.h"
 
-static void print_release(const campaign *c, size_t i)
+static void print_release(const campaign *c, size_t i, int idw)
 {
     const release *r = &c->releases[i];
     json_t *item = json_array_get(json_object_get(json_object_get(c->doc, "schedule"),
@@ -28,7 +28,7 @@ static void print_release(const campaign *c, size_t i)
         snprintf(when, sizeof when, "cron \"%s\"",
                  json_string_value(json_object_get(item, "cron")));
     campaign_channel_list(r->channels, channels, sizeof channels);
-    printf("    %-20s %-36s %-32s %zu\n", r->id, when, channels, r->occurrences);
+    printf("    %-*s %-36s %-32s %zu\n", idw, r->id, when, channels, r->occurrences);
 }
 
 static void print_summary(const char *file, const campaign *c)
@@ -49,9 +49,14 @@ static void print_summary(const char *file, const campaign *c)
     isotime_format_human(c->last, c->zone, b, sizeof b);
     printf("  first     %s\n", a);
     printf("  last      %s\n", b);
-    printf("    %-20s %-36s %-32s %s\n", "release", "when", "channels", "firings");
+    /* The id column is as wide as the longest id. */
+    int idw = 7;
     for (size_t i = 0; i < c->nreleases; i++)
-        print_release(c, i);
+        if ((int)strlen(c->releases[i].id) > idw)
+            idw = (int)strlen(c->releases[i].id);
+    printf("    %-*s %-36s %-32s %s\n", idw, "release", "when", "channels", "firings");
+    for (size_t i = 0; i < c->nreleases; i++)
+        print_release(c, i, idw);
 }
 
 static json_t *summary_json(const campaign *c)

@@ -63,14 +63,18 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* LEN bytes of S, made safe to quote in a one-line message. */
+/* LEN bytes of S, made safe to quote in a one-line message: control
+ * characters and quotes become '?', other UTF-8 stays ("월" reads as 월),
+ * and a cut falls between characters. */
 static void shown(const char *s, size_t len, char *out, size_t outlen)
 {
     size_t i = 0;
     for (; i < len && i + 4 < outlen && i < 40; i++) {
         unsigned char c = (unsigned char)s[i];
-        out[i] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+        out[i] = (c >= 0x20 && c != 0x7f && c != '"') ? (char)c : '?';
     }
+    while (i > 0 && i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--; /* do not end inside a character */
     if (i < len && i + 3 < outlen) {
         memcpy(out + i, "...", 3);
         i += 3;
