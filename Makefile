@@ -22,7 +22,7 @@ TST_OBJ  := $(SRC:%.c=build/test/%.o)
 TST_LIB  := $(LIB_SRC:%.c=build/test/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/test/unit/%)
 
-.PHONY: all run test bench fuzz clean deps test-build check-banned stop
+.PHONY: all run test bench fuzz clean deps test-build check-banned stop format
 
 all: bin/haechi
 
@@ -83,6 +83,10 @@ bench: deps all
 
 fuzz:
 	@echo "make fuzz: no fuzz targets yet"
+
+# The house style lives in .clang-format.
+format:
+	clang-format -i scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build bin

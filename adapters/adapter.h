@@ -25,31 +25,31 @@
 
 /* The outcome of one send. */
 typedef enum adapter_status {
-    ADAPTER_OK,     /* delivered: external_id and reach are set */
-    ADAPTER_RETRY,  /* try again later: retry_after_ms > 0 when the channel said when */
-    ADAPTER_FAILED  /* will never work as it is: reason says why */
+    ADAPTER_OK,    /* delivered: external_id and reach are set */
+    ADAPTER_RETRY, /* try again later: retry_after_ms > 0 when the channel said when */
+    ADAPTER_FAILED /* will never work as it is: reason says why */
 } adapter_status;
 
 typedef struct adapter_outcome {
     adapter_status status;
-    char external_id[128];   /* the channel's id of what was posted */
-    long long reach;         /* recipients / followers reached, when known */
-    int64_t retry_after_ms;  /* RETRY: the channel's own delay (Retry-After), 0 if none */
-    char reason[256];        /* RETRY and FAILED: one line for people */
+    char external_id[128];  /* the channel's id of what was posted */
+    long long reach;        /* recipients / followers reached, when known */
+    int64_t retry_after_ms; /* RETRY: the channel's own delay (Retry-After), 0 if none */
+    char reason[256];       /* RETRY and FAILED: one line for people */
 } adapter_outcome;
 
 /* One work item: one release firing on one channel, for one target batch. */
 typedef struct adapter_item {
-    const char *item_id;     /* unique per item, stable across retries */
+    const char *item_id; /* unique per item, stable across retries */
     const char *campaign_id;
-    long long version;       /* of the campaign document */
+    long long version; /* of the campaign document */
     const char *release_id;
-    const char *channel;     /* "sns", "kakao", ... */
-    const char *target;      /* the batch of recipients; "all" when the channel has none */
-    int64_t due_ms;          /* when the release was due */
-    int attempt;             /* 1 for the first try */
-    const json_t *campaign;  /* the whole campaign document (borrowed) */
-    const tz *zone;          /* the campaign's time zone */
+    const char *channel;    /* "sns", "kakao", ... */
+    const char *target;     /* the batch of recipients; "all" when the channel has none */
+    int64_t due_ms;         /* when the release was due */
+    int attempt;            /* 1 for the first try */
+    const json_t *campaign; /* the whole campaign document (borrowed) */
+    const tz *zone;         /* the campaign's time zone */
 } adapter_item;
 
 /* Called exactly once per send(), never from inside send() itself. */
@@ -57,7 +57,7 @@ typedef void adapter_done_fn(const adapter_outcome *outcome, void *arg);
 
 typedef struct adapter_env {
     struct event_base *base;
-    rconn *redis;             /* the process's command connection */
+    rconn *redis;              /* the process's command connection */
     const char *engine_prefix; /* "PREFIX:{e}:" for keys an adapter writes */
 } adapter_env;
 

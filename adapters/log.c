@@ -123,14 +123,13 @@ static void stream_added(redisReply *reply, const char *error, void *arg)
     log_send *ls = arg;
     if (reply && reply->type == REDIS_REPLY_STRING) {
         ls->outcome.status = ADAPTER_OK;
-        snprintf(ls->outcome.external_id, sizeof ls->outcome.external_id, "log:%s",
-                 reply->str);
+        snprintf(ls->outcome.external_id, sizeof ls->outcome.external_id, "log:%s", reply->str);
     } else {
         ls->outcome.status = ADAPTER_RETRY;
         snprintf(ls->outcome.reason, sizeof ls->outcome.reason, "log stream: %s",
                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str
-                 : error                                  ? error
-                                                          : "unexpected reply");
+                 : error                                   ? error
+                                                           : "unexpected reply");
     }
     finish(ls);
 }
@@ -144,10 +143,10 @@ static void write_entry(log_send *ls)
         fflush(s->file);
     }
     snprintf(attempt, sizeof attempt, "%d", ls->attempt);
-    const char *argv[] = {"XADD",    s->stream,      "MAXLEN",   "~",          LOG_STREAM_MAXLEN,
-                          "*",       "item",         ls->item_id, "channel",   ls->channel,
-                          "campaign", ls->campaign,  "release",  ls->release, "attempt",
-                          attempt,   "payload",      ls->line};
+    const char *argv[] = {"XADD",     s->stream,    "MAXLEN",    "~",         LOG_STREAM_MAXLEN,
+                          "*",        "item",       ls->item_id, "channel",   ls->channel,
+                          "campaign", ls->campaign, "release",   ls->release, "attempt",
+                          attempt,    "payload",    ls->line};
     if (rconn_command(s->env.redis, stream_added, ls, (int)(sizeof argv / sizeof argv[0]), argv,
                       NULL) != 0) {
         ls->outcome.status = ADAPTER_RETRY;
@@ -190,8 +189,7 @@ static void faults_read(redisReply *reply, const char *error, void *arg)
     go(ls);
 }
 
-static int log_send_item(void *state, const adapter_item *item, adapter_done_fn *done,
-                         void *arg)
+static int log_send_item(void *state, const adapter_item *item, adapter_done_fn *done, void *arg)
 {
     log_state *s = state;
     log_send *ls = calloc(1, sizeof *ls);

@@ -50,17 +50,18 @@ json_t *render_message(const adapter_item *item)
     json_t *v;
     char due[64];
 
-    json_object_foreach((json_t *)section, key, v) {
+    json_object_foreach((json_t *)section, key, v)
+    {
         if (!is_override(key))
             json_object_set(options, key, v);
     }
     isotime_format_rfc3339(item->due_ms / 1000, item->zone, due, sizeof due);
-    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:o}",
-                     "channel", item->channel, "campaign", item->campaign_id, "version",
-                     (json_int_t)item->version, "release", item->release_id, "due", due,
-                     "target", item->target, "headline", json_object_get(message, "headline"),
-                     "text", texts(message, section), "link", pick(section, message, "link"),
-                     "image", pick(section, message, "image"), "hashtags",
+    return json_pack("{s:s, s:s, s:I, s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:o}", "channel",
+                     item->channel, "campaign", item->campaign_id, "version",
+                     (json_int_t)item->version, "release", item->release_id, "due", due, "target",
+                     item->target, "headline", json_object_get(message, "headline"), "text",
+                     texts(message, section), "link", pick(section, message, "link"), "image",
+                     pick(section, message, "image"), "hashtags",
                      pick(section, message, "hashtags"), "options", options);
 }
 
@@ -72,7 +73,8 @@ void render_summary(const json_t *message, char *buf, size_t len)
     if (!lang) {
         json_t *v;
         const char *k;
-        json_object_foreach((json_t *)text, k, v) {
+        json_object_foreach((json_t *)text, k, v)
+        {
             lang = k;
             break;
         }

@@ -76,8 +76,10 @@ static int check_url(jcheck_ctx *cx, json_t *v, const char *path)
     else if (strncmp(s, "http://", 7) == 0)
         host = s + 7;
     else {
-        jcheck_error(cx, path, "url", "\"%s\" is not a web address: it must start with "
-                     "https:// or http://", s);
+        jcheck_error(cx, path, "url",
+                     "\"%s\" is not a web address: it must start with "
+                     "https:// or http://",
+                     s);
         return -1;
     }
     if (*host == '\0' || *host == '/' || *host == '?' || *host == '#') {
@@ -88,8 +90,8 @@ static int check_url(jcheck_ctx *cx, json_t *v, const char *path)
         if (*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == '\\' || *p == '`' ||
             *p == '{' || *p == '}' || *p == '|' || *p == '^') {
             jcheck_error(cx, path, "url",
-                         "\"%s\" contains '%c', which a web address may not hold unencoded",
-                         s, *p <= ' ' ? ' ' : *p);
+                         "\"%s\" contains '%c', which a web address may not hold unencoded", s,
+                         *p <= ' ' ? ' ' : *p);
             return -1;
         }
     }
@@ -122,10 +124,9 @@ static int check_hashtag(jcheck_ctx *cx, json_t *v, const char *path)
 static const struct {
     const char *abbrev, *zone;
 } zone_abbrevs[] = {
-    {"KST", "Asia/Seoul"},          {"JST", "Asia/Tokyo"},
-    {"HKT", "Asia/Hong_Kong"},      {"SGT", "Asia/Singapore"},
-    {"PST", "America/Los_Angeles"}, {"PDT", "America/Los_Angeles"},
-    {"EDT", "America/New_York"},    {"CEST", "Europe/Berlin"},
+    {"KST", "Asia/Seoul"},       {"JST", "Asia/Tokyo"},          {"HKT", "Asia/Hong_Kong"},
+    {"SGT", "Asia/Singapore"},   {"PST", "America/Los_Angeles"}, {"PDT", "America/Los_Angeles"},
+    {"EDT", "America/New_York"}, {"CEST", "Europe/Berlin"},
 };
 
 typedef struct zone_guess {
@@ -164,8 +165,7 @@ static int check_timezone(jcheck_ctx *cx, json_t *v, const char *path)
         if (g.best[0])
             jcheck_error(cx, path, "timezone", "%s; did you mean \"%s\"?", why, g.best);
         else
-            jcheck_error(cx, path, "timezone", "%s; use an IANA name such as \"Asia/Seoul\"",
-                         why);
+            jcheck_error(cx, path, "timezone", "%s; use an IANA name such as \"Asia/Seoul\"", why);
         return -1;
     }
     st->zone = zone;
@@ -215,13 +215,13 @@ static int check_cron(jcheck_ctx *cx, json_t *v, const char *path)
 
 /* ---- shapes -------------------------------------------------------------- */
 
-#define LANGS(prefix, kind_, max_, ko_required)                                       \
-    static const jfield prefix##_fields[] = {                                         \
-        {.name = "ko", .kind = kind_, .required = ko_required, .min = 1, .max = max_}, \
-        {.name = "en", .kind = kind_, .min = 1, .max = max_},                          \
-        {.name = "zh", .kind = kind_, .min = 1, .max = max_},                          \
-        {.name = "ja", .kind = kind_, .min = 1, .max = max_},                          \
-        {0}};                                                                          \
+#define LANGS(prefix, kind_, max_, ko_required)                                                    \
+    static const jfield prefix##_fields[] = {                                                      \
+        {.name = "ko", .kind = kind_, .required = ko_required, .min = 1, .max = max_},             \
+        {.name = "en", .kind = kind_, .min = 1, .max = max_},                                      \
+        {.name = "zh", .kind = kind_, .min = 1, .max = max_},                                      \
+        {.name = "ja", .kind = kind_, .min = 1, .max = max_},                                      \
+        {0}};                                                                                      \
     static const jobject prefix##_shape = {.fields = prefix##_fields, .min_fields = 1}
 
 LANGS(headline, JK_STRING, 200, 1);
@@ -232,8 +232,8 @@ LANGS(alt, JK_STRING, 200, 1);
 /* 재난문자 are limited to 90 characters, spaces included (CHANNELS.md 5.2). */
 LANGS(alert_text, JK_TEXT, 90, 1);
 
-static const jfield hashtag_item = {.kind = JK_STRING, .min = 1, .max = 100,
-                                    .check = check_hashtag};
+static const jfield hashtag_item = {
+    .kind = JK_STRING, .min = 1, .max = 100, .check = check_hashtag};
 static const jfield slug_item = {.kind = JK_STRING, .min = 1, .max = 64, .check = check_slug};
 
 static const jfield message_fields[] = {
@@ -245,8 +245,8 @@ static const jfield message_fields[] = {
     {0}};
 static const jobject message_shape = {.fields = message_fields};
 
-static const char *const channel_choices[] = {"sns", "kakao", "banner", "newsletter",
-                                              "alert", NULL};
+static const char *const channel_choices[] = {"sns",        "kakao", "banner",
+                                              "newsletter", "alert", NULL};
 static const jfield channel_item = {.kind = JK_STRING, .choices = channel_choices};
 
 static int check_release(jcheck_ctx *cx, json_t *obj, const char *path)
@@ -268,41 +268,68 @@ static const jfield release_fields[] = {
     {.name = "id", .kind = JK_STRING, .min = 1, .max = 64, .check = check_slug},
     {.name = "at", .kind = JK_STRING, .min = 1, .max = 64, .check = check_at},
     {.name = "cron", .kind = JK_STRING, .min = 1, .max = 256, .check = check_cron},
-    {.name = "channels", .kind = JK_ARRAY, .required = 1, .min = 1, .unique = 1,
+    {.name = "channels",
+     .kind = JK_ARRAY,
+     .required = 1,
+     .min = 1,
+     .unique = 1,
      .item = &channel_item},
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry},
+    {.name = "expires_after",
+     .kind = JK_STRING,
+     .min = 1,
+     .max = 32,
+     .check = duration_check_expiry},
     {.name = "note", .kind = JK_TEXT, .max = 500},
     {0}};
 static const jobject release_shape = {.fields = release_fields, .check = check_release};
 static const jfield release_item = {.kind = JK_OBJECT, .object = &release_shape};
 
 static const jfield schedule_fields[] = {
-    {.name = "timezone", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+    {.name = "timezone",
+     .kind = JK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 64,
      .check = check_timezone},
-    {.name = "start", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
+    {.name = "start",
+     .kind = JK_STRING,
+     .required = 1,
+     .min = 1,
+     .max = 64,
      .check = check_datetime},
-    {.name = "end", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
-     .check = check_datetime},
-    {.name = "releases", .kind = JK_ARRAY, .required = 1, .min = 1, .max = MAX_RELEASES,
+    {.name = "end", .kind = JK_STRING, .required = 1, .min = 1, .max = 64, .check = check_datetime},
+    {.name = "releases",
+     .kind = JK_ARRAY,
+     .required = 1,
+     .min = 1,
+     .max = MAX_RELEASES,
      .item = &release_item},
     {0}};
 static const jobject schedule_shape = {.fields = schedule_fields};
 
 /* Fields every channel section may carry. */
-#define COMMON_CHANNEL_FIELDS                                                          \
-    {.name = "text", .kind = JK_OBJECT, .object = &override_shape},                    \
-    {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},    \
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32,                  \
-     .check = duration_check_expiry},                                                           \
-    {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_check}
+#define COMMON_CHANNEL_FIELDS                                                                      \
+    {.name = "text", .kind = JK_OBJECT, .object = &override_shape},                                \
+        {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},            \
+        {.name = "expires_after",                                                                  \
+         .kind = JK_STRING,                                                                        \
+         .min = 1,                                                                                 \
+         .max = 32,                                                                                \
+         .check = duration_check_expiry},                                                          \
+    {                                                                                              \
+        .name = "quiet_hours", .kind = JK_ANY, .check = quiet_check                                \
+    }
 
-static const char *const network_choices[] = {"facebook", "instagram", "x", "kakaostory",
-                                              NULL};
+static const char *const network_choices[] = {"facebook", "instagram", "x", "kakaostory", NULL};
 static const jfield network_item = {.kind = JK_STRING, .choices = network_choices};
 
 static const jfield sns_fields[] = {
     COMMON_CHANNEL_FIELDS,
-    {.name = "networks", .kind = JK_ARRAY, .required = 1, .min = 1, .unique = 1,
+    {.name = "networks",
+     .kind = JK_ARRAY,
+     .required = 1,
+     .min = 1,
+     .unique = 1,
      .item = &network_item},
     {.name = "hashtags", .kind = JK_ARRAY, .max = 30, .unique = 1, .item = &hashtag_item},
     {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
@@ -311,8 +338,7 @@ static const jobject sns_shape = {.fields = sns_fields};
 
 static const jfield button_fields[] = {
     {.name = "name", .kind = JK_STRING, .required = 1, .min = 1, .max = 14},
-    {.name = "url", .kind = JK_STRING, .required = 1, .min = 1, .max = 500,
-     .check = check_url},
+    {.name = "url", .kind = JK_STRING, .required = 1, .min = 1, .max = 500, .check = check_url},
     {0}};
 static const jobject button_shape = {.fields = button_fields};
 static const jfield button_item = {.kind = JK_OBJECT, .object = &button_shape};
@@ -342,21 +368,20 @@ static const jobject kakao_shape = {.fields = kakao_fields, .check = check_kakao
 
 /* IAB fixed sizes (CHANNELS.md 7.1). */
 static const char *const banner_sizes[] = {
-    "970x250", "300x50",  "320x50",   "728x90",   "970x90",    "300x1050", "160x600",
-    "300x250", "120x60",  "640x1136", "750x1334", "1080x1920", "336x280",  "300x600",
-    "468x60",  "320x100", NULL};
+    "970x250", "300x50",  "320x50", "728x90",   "970x90",   "300x1050",
+    "160x600", "300x250", "120x60", "640x1136", "750x1334", "1080x1920",
+    "336x280", "300x600", "468x60", "320x100",  NULL};
 static const jfield creative_fields[] = {
     {.name = "size", .kind = JK_STRING, .required = 1, .choices = banner_sizes},
-    {.name = "image", .kind = JK_STRING, .required = 1, .min = 1, .max = 2048,
-     .check = check_url},
+    {.name = "image", .kind = JK_STRING, .required = 1, .min = 1, .max = 2048, .check = check_url},
     {.name = "alt", .kind = JK_OBJECT, .required = 1, .object = &alt_shape},
     {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
     {0}};
 static const jobject creative_shape = {.fields = creative_fields};
 static const jfield creative_item = {.kind = JK_OBJECT, .object = &creative_shape};
 
-static const jfield site_list = {.kind = JK_ARRAY, .min = 1, .max = 500, .unique = 1,
-                                 .item = &slug_item};
+static const jfield site_list = {
+    .kind = JK_ARRAY, .min = 1, .max = 500, .unique = 1, .item = &slug_item};
 
 static int check_sites(jcheck_ctx *cx, json_t *v, const char *path)
 {
@@ -373,7 +398,11 @@ static int check_sites(jcheck_ctx *cx, json_t *v, const char *path)
 
 static const jfield banner_fields[] = {
     COMMON_CHANNEL_FIELDS,
-    {.name = "creatives", .kind = JK_ARRAY, .required = 1, .min = 1, .max = 44,
+    {.name = "creatives",
+     .kind = JK_ARRAY,
+     .required = 1,
+     .min = 1,
+     .max = 44,
      .item = &creative_item},
     {.name = "sites", .kind = JK_ANY, .check = check_sites},
     {.name = "until", .kind = JK_STRING, .min = 1, .max = 64, .check = check_datetime},
@@ -382,33 +411,40 @@ static const jobject banner_shape = {.fields = banner_fields};
 
 static const jfield newsletter_fields[] = {
     COMMON_CHANNEL_FIELDS,
-    {.name = "list", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
-     .check = check_slug},
+    {.name = "list", .kind = JK_STRING, .required = 1, .min = 1, .max = 64, .check = check_slug},
     {.name = "subject", .kind = JK_OBJECT, .required = 1, .object = &subject_shape},
     {0}};
 static const jobject newsletter_shape = {.fields = newsletter_fields};
 
 static const char *const alert_levels[] = {"safety", "emergency", "extreme", NULL};
 /* OASIS CAP 1.2 <category> values. */
-static const char *const cap_categories[] = {"Geo",  "Met", "Safety", "Security", "Rescue",
-                                             "Fire", "Health", "Env", "Transport", "Infra",
-                                             "CBRNE", "Other", NULL};
+static const char *const cap_categories[] = {"Geo",   "Met",    "Safety", "Security",  "Rescue",
+                                             "Fire",  "Health", "Env",    "Transport", "Infra",
+                                             "CBRNE", "Other",  NULL};
 static const jfield area_item = {.kind = JK_STRING, .min = 1, .max = 100};
 static const jfield alert_fields[] = {
     {.name = "level", .kind = JK_STRING, .required = 1, .choices = alert_levels},
-    {.name = "areas", .kind = JK_ARRAY, .required = 1, .min = 1, .max = 50, .unique = 1,
+    {.name = "areas",
+     .kind = JK_ARRAY,
+     .required = 1,
+     .min = 1,
+     .max = 50,
+     .unique = 1,
      .item = &area_item},
     {.name = "text", .kind = JK_OBJECT, .required = 1, .object = &alert_text_shape},
     {.name = "category", .kind = JK_STRING, .choices = cap_categories},
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry},
+    {.name = "expires_after",
+     .kind = JK_STRING,
+     .min = 1,
+     .max = 32,
+     .check = duration_check_expiry},
     {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_refuse_check},
     {0}};
 static const jobject alert_shape = {.fields = alert_fields};
 
 static const jfield campaign_fields[] = {
     {.name = "$schema", .kind = JK_STRING, .min = 1, .max = 2048},
-    {.name = "id", .kind = JK_STRING, .required = 1, .min = 1, .max = 64,
-     .check = check_slug},
+    {.name = "id", .kind = JK_STRING, .required = 1, .min = 1, .max = 64, .check = check_slug},
     {.name = "title", .kind = JK_STRING, .required = 1, .min = 1, .max = 200},
     {.name = "owner", .kind = JK_STRING, .required = 1, .min = 1, .max = 100},
     {.name = "message", .kind = JK_OBJECT, .required = 1, .object = &message_shape},
@@ -460,8 +496,8 @@ static window check_window(campaign *c, json_t *sched, diag_list *errs)
         char a[64], b[64];
         human(c, w.end, a, sizeof a);
         human(c, w.start, b, sizeof b);
-        diag_add(errs, "/schedule/end", "order",
-                 "the window ends at %s, before it starts at %s", a, b);
+        diag_add(errs, "/schedule/end", "order", "the window ends at %s, before it starts at %s", a,
+                 b);
         return w;
     }
     w.ok = 1;
@@ -501,25 +537,26 @@ static int read_release(json_t *item, size_t i, const campaign *c, release *r)
             return -1;
         r->kind = RELEASE_CRON;
     }
-    json_array_foreach(channels, k, ch) {
+    json_array_foreach(channels, k, ch)
+    {
         int id_ = json_is_string(ch) ? channel_from_name(json_string_value(ch)) : -1;
         if (id_ < 0)
             return -1;
         r->channels |= 1u << id_;
     }
-    if (expiry && duration_parse(json_string_value(expiry), &r->expires_after, why,
-                                 sizeof why) != 0)
+    if (expiry &&
+        duration_parse(json_string_value(expiry), &r->expires_after, why, sizeof why) != 0)
         return -1;
     return 0;
 }
 
-static void check_channels_configured(const campaign *c, json_t *item, size_t i,
-                                      diag_list *errs)
+static void check_channels_configured(const campaign *c, json_t *item, size_t i, diag_list *errs)
 {
     json_t *channels = json_object_get(item, "channels");
     size_t k;
     json_t *ch;
-    json_array_foreach(channels, k, ch) {
+    json_array_foreach(channels, k, ch)
+    {
         int id = channel_from_name(json_string_value(ch));
         if (c->channels & (1u << id))
             continue;
@@ -533,8 +570,8 @@ static void check_channels_configured(const campaign *c, json_t *item, size_t i,
 }
 
 /* Counts the firings of R inside W (up to limit + 1) and notes the first and last. */
-static size_t count_firings(const campaign *c, const release *r, const window *w,
-                            size_t limit, int64_t *first, int64_t *last)
+static size_t count_firings(const campaign *c, const release *r, const window *w, size_t limit,
+                            int64_t *first, int64_t *last)
 {
     if (r->kind == RELEASE_AT) {
         if (r->at < w->start || r->at > w->end)
@@ -563,8 +600,8 @@ static int same_timing(const release *ra, const release *rb)
     return memcmp(&ra->cron, &rb->cron, sizeof ra->cron) == 0;
 }
 
-static void check_releases(campaign *c, json_t *list, const window *w,
-                           const campaign_limits *lim, diag_list *errs)
+static void check_releases(campaign *c, json_t *list, const window *w, const campaign_limits *lim,
+                           diag_list *errs)
 {
     size_t n = json_array_size(list);
     release *rs = calloc(n ? n : 1, sizeof *rs);
@@ -593,18 +630,16 @@ static void check_releases(campaign *c, json_t *list, const window *w,
                 snprintf(idpath, sizeof idpath, "%s%s", path,
                          json_object_get(item, "id") ? "/id" : "");
                 diag_add(errs, idpath, "duplicate",
-                         "release id \"%s\" is already used by /schedule/releases/%zu%s",
-                         rs[i].id, j,
+                         "release id \"%s\" is already used by /schedule/releases/%zu%s", rs[i].id,
+                         j,
                          json_object_get(item, "id") ? ""
-                                                      : " (releases without an id are "
-                                                        "named r1, r2, ... by position)");
-            } else if (same_timing(&rs[i], &rs[j]) &&
-                       (rs[i].channels & rs[j].channels)) {
+                                                     : " (releases without an id are "
+                                                       "named r1, r2, ... by position)");
+            } else if (same_timing(&rs[i], &rs[j]) && (rs[i].channels & rs[j].channels)) {
                 char names[128];
                 campaign_channel_list(rs[i].channels & rs[j].channels, names, sizeof names);
                 diag_add(errs, path, "duplicate",
-                         "duplicates /schedule/releases/%zu: same time and channel %s", j,
-                         names);
+                         "duplicates /schedule/releases/%zu: same time and channel %s", j, names);
             }
         }
         if (!w->ok)
@@ -622,12 +657,12 @@ static void check_releases(campaign *c, json_t *list, const window *w,
                 char t[64];
                 human(c, rs[i].at, t, sizeof t);
                 snprintf(sub, sizeof sub, "%s/at", path);
-                diag_add(errs, sub, "window", "%s is outside the campaign window %s to %s", t,
-                         a, b);
+                diag_add(errs, sub, "window", "%s is outside the campaign window %s to %s", t, a,
+                         b);
             } else {
                 snprintf(sub, sizeof sub, "%s/cron", path);
-                diag_add(errs, sub, "window", "never fires inside the campaign window %s to %s",
-                         a, b);
+                diag_add(errs, sub, "window", "never fires inside the campaign window %s to %s", a,
+                         b);
             }
             continue;
         }
@@ -675,8 +710,8 @@ static void check_banner_until(campaign *c, json_t *banner, const window *w, dia
                  "never be shown",
                  u, a);
     else if (at > w->end)
-        diag_add(errs, "/banner/until", "window",
-                 "%s is outside the campaign window %s to %s", u, a, b);
+        diag_add(errs, "/banner/until", "window", "%s is outside the campaign window %s to %s", u,
+                 a, b);
 }
 
 static void warn_unused_channels(const campaign *c, diag_list *warns)
@@ -716,8 +751,7 @@ static void check_across_fields(campaign *c, const campaign_limits *lim, diag_li
 
 /* ---- entry points --------------------------------------------------------- */
 
-static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim,
-                         diag_list *errs)
+static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim, diag_list *errs)
 {
     size_t bad, skip = 0;
     json_error_t jerr;
@@ -748,21 +782,22 @@ static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim
     while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r'))
         i++;
     if (i == len) {
-        diag_add(errs, "", "json", "the document is empty: a campaign is one JSON object, "
+        diag_add(errs, "", "json",
+                 "the document is empty: a campaign is one JSON object, "
                  "{ ... }");
         return NULL;
     }
     json_t *doc = json_loadb(buf + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+        diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
         return NULL;
     }
     return doc;
 }
 
-campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim,
-                         diag_list *errs, diag_list *warns)
+campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim, diag_list *errs,
+                         diag_list *warns)
 {
     campaign_limits defaults;
     vstate st = {0};
@@ -811,8 +846,7 @@ void campaign_free(campaign *c)
     free(c);
 }
 
-size_t campaign_next_firings(const campaign *c, int64_t after, campaign_firing *out,
-                             size_t max)
+size_t campaign_next_firings(const campaign *c, int64_t after, campaign_firing *out, size_t max)
 {
     size_t n = 0;
     /* Merge the releases' own sequences: each step takes the earliest

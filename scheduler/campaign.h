@@ -40,13 +40,13 @@ typedef struct release {
 typedef struct campaign {
     char id[65];
     const tz *zone;
-    int64_t start, end;    /* the window, both inclusive */
-    unsigned channels;     /* sections present, bit per channel_id */
+    int64_t start, end; /* the window, both inclusive */
+    unsigned channels;  /* sections present, bit per channel_id */
     release *releases;
     size_t nreleases;
-    size_t occurrences;    /* firings of all releases in the window */
-    int64_t first, last;   /* first and last firing, when occurrences > 0 */
-    json_t *doc;           /* the validated document, owned */
+    size_t occurrences;  /* firings of all releases in the window */
+    int64_t first, last; /* first and last firing, when occurrences > 0 */
+    json_t *doc;         /* the validated document, owned */
 } campaign;
 
 void campaign_limits_default(campaign_limits *lim);
@@ -56,8 +56,8 @@ void campaign_limits_default(campaign_limits *lim);
  * ERRS. WARNS (may be NULL) gets findings that do not make the document
  * invalid, such as a channel section no release uses.
  */
-campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim,
-                         diag_list *errs, diag_list *warns);
+campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim, diag_list *errs,
+                         diag_list *warns);
 
 void campaign_free(campaign *c);
 
@@ -71,8 +71,7 @@ typedef struct campaign_firing {
  * Fills OUT with up to MAX firings strictly after AFTER, in time order
  * (ties in release order). Returns how many.
  */
-size_t campaign_next_firings(const campaign *c, int64_t after, campaign_firing *out,
-                             size_t max);
+size_t campaign_next_firings(const campaign *c, int64_t after, campaign_firing *out, size_t max);
 
 /* "sns, kakao" for a channel bit set. */
 void campaign_channel_list(unsigned channels, char *buf, size_t len);

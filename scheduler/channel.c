@@ -6,12 +6,9 @@
 #include <string.h>
 
 const char *const channel_names[CHANNEL_COUNT + 1] = {
-    [CHANNEL_SNS] = "sns",
-    [CHANNEL_KAKAO] = "kakao",
-    [CHANNEL_BANNER] = "banner",
-    [CHANNEL_NEWSLETTER] = "newsletter",
-    [CHANNEL_ALERT] = "alert",
-    [CHANNEL_COUNT] = NULL,
+    [CHANNEL_SNS] = "sns",       [CHANNEL_KAKAO] = "kakao",
+    [CHANNEL_BANNER] = "banner", [CHANNEL_NEWSLETTER] = "newsletter",
+    [CHANNEL_ALERT] = "alert",   [CHANNEL_COUNT] = NULL,
 };
 
 int channel_from_name(const char *name)

@@ -24,10 +24,10 @@ typedef struct client {
     char url[512];
     char *token;
     int json;
-    int replace;   /* submit --replace */
-    int catch_up;  /* resume --catch-up */
-    int now;       /* release --now */
-    int all;       /* dead retry --all */
+    int replace;  /* submit --replace */
+    int catch_up; /* resume --catch-up */
+    int now;      /* release --now */
+    int all;      /* dead retry --all */
     const char *verb_name;
 } client;
 
@@ -35,14 +35,17 @@ typedef struct client {
 enum { FLAG_REPLACE = 1, FLAG_CATCH_UP = 2, FLAG_NOW = 4, FLAG_ALL = 8 };
 
 /* Parses the common options; returns the index of the first operand or -1. */
-static int client_setup(client *cl, const char *verb_name, int argc, char **argv,
-                        unsigned accepts)
+static int client_setup(client *cl, const char *verb_name, int argc, char **argv, unsigned accepts)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},    {"token", required_argument, NULL, 't'},
-        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
-        {"replace", no_argument, NULL, 'R'},      {"catch-up", no_argument, NULL, 'C'},
-        {"now", no_argument, NULL, 'N'},          {"all", no_argument, NULL, 'A'},
+        {"url", required_argument, NULL, 'u'},
+        {"token", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},
+        {"replace", no_argument, NULL, 'R'},
+        {"catch-up", no_argument, NULL, 'C'},
+        {"now", no_argument, NULL, 'N'},
+        {"all", no_argument, NULL, 'A'},
         {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *token = NULL, *config_path = config_default_path();
@@ -77,8 +80,7 @@ static int client_setup(client *cl, const char *verb_name, int argc, char **argv
                 goto usage;
             cl->all = 1;
             break;
-        default:
-            goto usage;
+        default: goto usage;
         }
     }
     if (!url)
@@ -104,8 +106,7 @@ static int client_setup(client *cl, const char *verb_name, int argc, char **argv
             if (cfg.client_url[0])
                 snprintf(cl->url, sizeof cl->url, "%s", cfg.client_url);
             else
-                snprintf(cl->url, sizeof cl->url, "http://%s:%d", cfg.listen_host,
-                         cfg.listen_port);
+                snprintf(cl->url, sizeof cl->url, "http://%s:%d", cfg.listen_host, cfg.listen_port);
         }
         if ((!token || !*token) && cfg.client_token)
             cl->token = strdup(cfg.client_token);
@@ -144,7 +145,8 @@ static int report_failure(const client *cl, const httpc_answer *a, json_t *body)
     if (json_is_array(errors)) {
         size_t i;
         json_t *e;
-        json_array_foreach(errors, i, e) {
+        json_array_foreach(errors, i, e)
+        {
             const char *path = json_string_value(json_object_get(e, "path"));
             printf("%s: %s\n", path && *path ? path : "/",
                    json_string_value(json_object_get(e, "message")));
@@ -162,8 +164,8 @@ static int report_failure(const client *cl, const httpc_answer *a, json_t *body)
  * One request; on success hands the parsed answer to SHOW (unless --json).
  * Returns the exit status.
  */
-static int call(client *cl, const char *method, const char *path, const char *body,
-                size_t len, void (*show)(json_t *answer, const client *cl))
+static int call(client *cl, const char *method, const char *path, const char *body, size_t len,
+                void (*show)(json_t *answer, const client *cl))
 {
     char url[1024];
     httpc_answer a;
@@ -210,7 +212,8 @@ static void show_next(json_t *answer)
         return;
     }
     printf("next releases:\n");
-    json_array_foreach(next, i, r) {
+    json_array_foreach(next, i, r)
+    {
         json_t *chs = json_object_get(r, "channels"), *ch;
         size_t k;
         printf("  %-26s %-20s", str(r, "at"), str(r, "release"));
@@ -229,7 +232,8 @@ static void show_submitted(json_t *answer, const client *cl)
     printf("%s: version %lld, %s\n", str(answer, "id"),
            (long long)json_integer_value(json_object_get(answer, "version")),
            str(answer, "status"));
-    json_array_foreach(warnings, i, w) printf("warning: %s: %s\n", str(w, "path"), str(w, "message"));
+    json_array_foreach(warnings, i, w)
+        printf("warning: %s: %s\n", str(w, "path"), str(w, "message"));
     show_next(answer);
 }
 
@@ -246,21 +250,19 @@ static int run_submit(int argc, char **argv)
     char *buf, why[256];
     size_t len;
     int over;
-    if (file_read_capped(argv[first], SUBMIT_READ_MAX, &buf, &len, &over, why, sizeof why) !=
-        0) {
+    if (file_read_capped(argv[first], SUBMIT_READ_MAX, &buf, &len, &over, why, sizeof why) != 0) {
         fprintf(stderr, "haechi submit: %s\n", why);
         client_release(&cl);
         return 1;
     }
     if (over) {
-        fprintf(stderr, "haechi submit: %s is over %u MiB; no server takes that\n",
-                argv[first], SUBMIT_READ_MAX >> 20);
+        fprintf(stderr, "haechi submit: %s is over %u MiB; no server takes that\n", argv[first],
+                SUBMIT_READ_MAX >> 20);
         free(buf);
         client_release(&cl);
         return 1;
     }
-    int rc = call(&cl, "POST", cl.replace ? "/api/v1/campaigns?replace=true"
-                                          : "/api/v1/campaigns",
+    int rc = call(&cl, "POST", cl.replace ? "/api/v1/campaigns?replace=true" : "/api/v1/campaigns",
                   buf, len, show_submitted);
     free(buf);
     client_release(&cl);
@@ -279,7 +281,8 @@ static void show_list(json_t *answer, const client *cl)
         return;
     }
     printf("%-32s %-10s %7s  %s\n", "ID", "STATUS", "VERSION", "TITLE");
-    json_array_foreach(list, i, c) {
+    json_array_foreach(list, i, c)
+    {
         printf("%-32s %-10s %7lld  %s\n", str(c, "id"), str(c, "status"),
                (long long)json_integer_value(json_object_get(c, "version")), str(c, "title"));
     }
@@ -336,22 +339,26 @@ static void show_releases(json_t *answer, const client *cl)
     size_t i;
     (void)cl;
     printf("releases  (%s)", str(answer, "timezone"));
-    json_object_foreach(counts, state, n) printf(" %s %lld", state, (long long)json_integer_value(n));
+    json_object_foreach(counts, state, n)
+        printf(" %s %lld", state, (long long)json_integer_value(n));
     putchar('\n');
-    json_array_foreach(list, i, r) {
+    json_array_foreach(list, i, r)
+    {
         json_t *chans = json_object_get(r, "channels"), *c;
         const char *ch;
         char due[32];
         /* "2020-03-22T09:00:00+09:00" -> "2020-03-22 09:00" */
         snprintf(due, sizeof due, "%.10s %.5s", str(r, "due"), str(r, "due") + 11);
         printf("  %-16s %-22s", due, str(r, "release"));
-        json_object_foreach(chans, ch, c) {
+        json_object_foreach(chans, ch, c)
+        {
             printf(" %s: %s", ch, str(c, "state"));
             if (json_object_get(c, "reason"))
                 printf(" (%s)", str(c, "reason"));
         }
         if (json_integer_value(json_object_get(r, "late_ms")) > 1000)
-            printf(" [late %llds]", (long long)json_integer_value(json_object_get(r, "late_ms")) / 1000);
+            printf(" [late %llds]",
+                   (long long)json_integer_value(json_object_get(r, "late_ms")) / 1000);
         putchar('\n');
     }
 }
@@ -387,8 +394,7 @@ static void show_changed(json_t *answer, const client *cl)
 }
 
 static int run_on_id(int argc, char **argv, const char *name, const char *method,
-                     const char *suffix, void (*show)(json_t *, const client *),
-                     unsigned accepts)
+                     const char *suffix, void (*show)(json_t *, const client *), unsigned accepts)
 {
     client cl;
     int first = client_setup(&cl, name, argc, argv, accepts);
@@ -442,9 +448,10 @@ static void show_dead(json_t *answer, const client *cl)
         return;
     }
     printf("%-20s %-10s %-40s %-8s %s\n", "ID", "CHANNEL", "ITEM", "ATTEMPTS", "REASON");
-    json_array_foreach(list, i, d) {
-        printf("%-20s %-10s %-40s %-8s %s\n", str(d, "id"), str(d, "channel"),
-               str(d, "item"), str(d, "attempts"), str(d, "reason"));
+    json_array_foreach(list, i, d)
+    {
+        printf("%-20s %-10s %-40s %-8s %s\n", str(d, "id"), str(d, "channel"), str(d, "item"),
+               str(d, "attempts"), str(d, "reason"));
     }
 }
 
@@ -469,8 +476,8 @@ static int run_dead(int argc, char **argv)
         rc = call(&cl, "GET", path, NULL, 0, show_dead);
     } else if (sub && strcmp(sub, "retry") == 0 &&
                ((cl.all && argc - first <= 2) || (!cl.all && argc - first == 2))) {
-        json_t *body = cl.all ? json_pack("{s:b}", "all", 1)
-                              : json_pack("{s:s}", "id", argv[first + 1]);
+        json_t *body =
+            cl.all ? json_pack("{s:b}", "all", 1) : json_pack("{s:s}", "id", argv[first + 1]);
         if (cl.all && argc - first == 2)
             json_object_set_new(body, "channel", json_string(argv[first + 1]));
         char *text = json_dumps(body, JSON_COMPACT);
@@ -515,34 +522,34 @@ static int run_release(int argc, char **argv)
     return rc;
 }
 
-#define COMMON_HELP \
-    "\n" \
-    "  --url URL      the server (default: $HAECHI_URL, else the config's client.url,\n" \
-    "                 else its listen address)\n" \
-    "  --token TOKEN  a bearer token (default: $HAECHI_TOKEN, else the config's)\n" \
-    "  --config PATH  the config file (default: $HAECHI_CONFIG, else\n" \
-    "                 /etc/haechi/haechi.json)\n" \
-    "  --json         print the server's JSON answer as it is\n" \
-    "\n" \
-    "Exit status: 0 success; 1 the server refused or could not be reached;\n" \
+#define COMMON_HELP                                                                                \
+    "\n"                                                                                           \
+    "  --url URL      the server (default: $HAECHI_URL, else the config's client.url,\n"           \
+    "                 else its listen address)\n"                                                  \
+    "  --token TOKEN  a bearer token (default: $HAECHI_TOKEN, else the config's)\n"                \
+    "  --config PATH  the config file (default: $HAECHI_CONFIG, else\n"                            \
+    "                 /etc/haechi/haechi.json)\n"                                                  \
+    "  --json         print the server's JSON answer as it is\n"                                   \
+    "\n"                                                                                           \
+    "Exit status: 0 success; 1 the server refused or could not be reached;\n"                      \
     "2 a usage error. The reason is one line on stderr.\n"
 
-#define CLIENT_VERB(name_, synopsis_, usage_)                                       \
-    const verb verb_##name_ = {                                                   \
-        .name = #name_,                                                           \
-        .run = run_##name_,                                                       \
-        .synopsis = synopsis_,                                                    \
-        .help = usage_,                                                           \
+#define CLIENT_VERB(name_, synopsis_, usage_)                                                      \
+    const verb verb_##name_ = {                                                                    \
+        .name = #name_,                                                                            \
+        .run = run_##name_,                                                                        \
+        .synopsis = synopsis_,                                                                     \
+        .help = usage_,                                                                            \
     }
 
-CLIENT_VERB(submit, "send a campaign file to the server (--replace for a new version)",
-            "usage: haechi submit [--replace] [options] FILE\n"
-            "\n"
-            "Sends the campaign FILE to the server, which validates and stores it as\n"
-            "version 1 and prints the next releases. A campaign id that already exists\n"
-            "is refused (409) unless --replace, which stores a new version. An invalid\n"
-            "campaign prints every error as `haechi validate` does; nothing is stored.\n"
-            COMMON_HELP);
+CLIENT_VERB(
+    submit, "send a campaign file to the server (--replace for a new version)",
+    "usage: haechi submit [--replace] [options] FILE\n"
+    "\n"
+    "Sends the campaign FILE to the server, which validates and stores it as\n"
+    "version 1 and prints the next releases. A campaign id that already exists\n"
+    "is refused (409) unless --replace, which stores a new version. An invalid\n"
+    "campaign prints every error as `haechi validate` does; nothing is stored.\n" COMMON_HELP);
 CLIENT_VERB(list, "list campaigns and their status",
             "usage: haechi list [options]\n\nLists every campaign with its status and "
             "version.\n" COMMON_HELP);
@@ -563,11 +570,11 @@ CLIENT_VERB(dead, "list dead letters, or send them again",
             "Dead letters are work items that failed for good (a permanent failure, or\n"
             "engine.max_attempts failures); each keeps its last reason. `retry` puts\n"
             "them back on their channel's queue as a first attempt.\n" COMMON_HELP);
-CLIENT_VERB(release, "send an expired release by hand",
-            "usage: haechi release CAMPAIGN:RELEASE --now [options]\n\n"
-            "A release that came due while no scheduler ran, and later than its expiry,\n"
-            "is not sent but marked expired. This sends its latest expired firing now.\n"
-            COMMON_HELP);
+CLIENT_VERB(
+    release, "send an expired release by hand",
+    "usage: haechi release CAMPAIGN:RELEASE --now [options]\n\n"
+    "A release that came due while no scheduler ran, and later than its expiry,\n"
+    "is not sent but marked expired. This sends its latest expired firing now.\n" COMMON_HELP);
 CLIENT_VERB(cancel, "cancel a campaign for good",
             "usage: haechi cancel [options] ID\n\nCancels a campaign for good: its "
             "releases are dropped.\n" COMMON_HELP);

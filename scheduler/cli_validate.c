@@ -17,9 +17,8 @@
 static void print_release(const campaign *c, size_t i, int idw)
 {
     const release *r = &c->releases[i];
-    json_t *item = json_array_get(json_object_get(json_object_get(c->doc, "schedule"),
-                                                  "releases"),
-                                  i);
+    json_t *item =
+        json_array_get(json_object_get(json_object_get(c->doc, "schedule"), "releases"), i);
     char when[128], channels[128];
 
     if (r->kind == RELEASE_AT)
@@ -43,8 +42,8 @@ static void print_summary(const char *file, const campaign *c)
     isotime_format_human(c->start, c->zone, a, sizeof a);
     isotime_format_human(c->end, c->zone, b, sizeof b);
     printf("  window    %s to %s, %s\n", a, b, tz_name(c->zone));
-    printf("  releases  %zu in the window, from %zu release rule%s\n", c->occurrences,
-           c->nreleases, c->nreleases == 1 ? "" : "s");
+    printf("  releases  %zu in the window, from %zu release rule%s\n", c->occurrences, c->nreleases,
+           c->nreleases == 1 ? "" : "s");
     isotime_format_human(c->first, c->zone, a, sizeof a);
     isotime_format_human(c->last, c->zone, b, sizeof b);
     printf("  first     %s\n", a);
@@ -70,10 +69,10 @@ static json_t *summary_json(const campaign *c)
     isotime_format_rfc3339(c->end, c->zone, b, sizeof b);
     isotime_format_rfc3339(c->first, c->zone, first, sizeof first);
     isotime_format_rfc3339(c->last, c->zone, last, sizeof last);
-    return json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", c->id,
-                     "channels", channels, "timezone", tz_name(c->zone), "start", a, "end",
-                     b, "releases", (json_int_t)c->occurrences, "release_rules",
-                     (json_int_t)c->nreleases, "first", first, "last", last);
+    return json_pack("{s:s, s:o, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", c->id, "channels",
+                     channels, "timezone", tz_name(c->zone), "start", a, "end", b, "releases",
+                     (json_int_t)c->occurrences, "release_rules", (json_int_t)c->nreleases, "first",
+                     first, "last", last);
 }
 
 static void size_error(const char *file, size_t limit, diag_list *errs)
@@ -107,8 +106,7 @@ static int run_validate(int argc, char **argv)
         switch (opt) {
         case 'c': config_path = optarg; break;
         case 'j': as_json = 1; break;
-        default:
-            return verb_bad_option("validate", argv);
+        default: return verb_bad_option("validate", argv);
         }
     }
     if (optind != argc - 1) {
@@ -134,8 +132,7 @@ static int run_validate(int argc, char **argv)
     char *buf, why[256];
     size_t len;
     int over;
-    if (file_read_capped(file, cfg.limits.max_bytes, &buf, &len, &over, why, sizeof why) !=
-        0) {
+    if (file_read_capped(file, cfg.limits.max_bytes, &buf, &len, &over, why, sizeof why) != 0) {
         fprintf(stderr, "haechi validate: %s\n", why);
         config_release(&cfg);
         return 2;

@@ -171,8 +171,7 @@ static int check_prefix(jcheck_ctx *cx, json_t *v, const char *path)
 }
 
 /* Exactly one way of giving a secret. */
-static int check_secret_source(jcheck_ctx *cx, json_t *obj, const char *path,
-                               const char *what)
+static int check_secret_source(jcheck_ctx *cx, json_t *obj, const char *path, const char *what)
 {
     int n = !!json_object_get(obj, "token") + !!json_object_get(obj, "token_env") +
             !!json_object_get(obj, "token_file");
@@ -250,14 +249,15 @@ static int check_adapter_name(jcheck_ctx *cx, json_t *v, const char *path)
 
 /* Adapter options are the adapter's to check (in its create()); the
  * engine's own fields are checked here. */
-#define ENGINE_CHANNEL_FIELDS                                                           \
-    {.name = "adapter", .kind = JK_STRING, .min = 1, .max = 31, .check = check_adapter_name}, \
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry}
+#define ENGINE_CHANNEL_FIELDS                                                                      \
+    {.name = "adapter", .kind = JK_STRING, .min = 1, .max = 31, .check = check_adapter_name},      \
+    {                                                                                              \
+        .name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32,                           \
+        .check = duration_check_expiry                                                             \
+    }
 
 static const jfield channel_fields[] = {
-    ENGINE_CHANNEL_FIELDS,
-    {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_check},
-    {0}};
+    ENGINE_CHANNEL_FIELDS, {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_check}, {0}};
 static const jobject channel_shape = {.fields = channel_fields, .open = 1};
 static const jfield alert_channel_fields[] = {
     ENGINE_CHANNEL_FIELDS,
@@ -280,14 +280,16 @@ static const jfield engine_fields[] = {
     {.name = "backoff_ms", .kind = JK_INT, .min = 1, .max = 3600000},
     {.name = "backoff_max_ms", .kind = JK_INT, .min = 1, .max = 86400000},
     {.name = "reclaim_idle_ms", .kind = JK_INT, .min = 100, .max = 86400000},
-    {.name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry},
+    {.name = "expires_after",
+     .kind = JK_STRING,
+     .min = 1,
+     .max = 32,
+     .check = duration_check_expiry},
     {.name = "worker_concurrency", .kind = JK_INT, .min = 1, .max = 10000},
     {0}};
 static const jobject engine_shape = {.fields = engine_fields};
 
-static const jfield testing_fields[] = {
-    {.name = "virtual_clock", .kind = JK_BOOL},
-    {0}};
+static const jfield testing_fields[] = {{.name = "virtual_clock", .kind = JK_BOOL}, {0}};
 static const jobject testing_shape = {.fields = testing_fields};
 
 static const char *const environments[] = {"production", "test", NULL};
@@ -407,7 +409,8 @@ static void load_tokens(json_t *list, config *c, diag_list *errs)
         diag_add(errs, "/tokens", "internal", "out of memory");
         return;
     }
-    json_array_foreach(list, i, item) {
+    json_array_foreach(list, i, item)
+    {
         char why[256], path[64];
         char *secret = resolve_secret(item, why, sizeof why);
         snprintf(path, sizeof path, "/tokens/%zu", i);
@@ -416,8 +419,8 @@ static void load_tokens(json_t *list, config *c, diag_list *errs)
             continue;
         }
         if (strlen(secret) < 16) {
-            diag_add(errs, path, "secret",
-                     "the secret is %zu characters; tokens need at least 16", strlen(secret));
+            diag_add(errs, path, "secret", "the secret is %zu characters; tokens need at least 16",
+                     strlen(secret));
             free(secret);
             continue;
         }
@@ -485,12 +488,12 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
 
     if ((v = json_object_get(doc, "listen"))) {
         char unix_path[256];
-        split_address(json_string_value(v), c->listen_host, sizeof c->listen_host,
-                      &c->listen_port, unix_path, sizeof unix_path);
+        split_address(json_string_value(v), c->listen_host, sizeof c->listen_host, &c->listen_port,
+                      unix_path, sizeof unix_path);
     }
     if ((v = json_object_get(redis, "address")))
-        split_address(json_string_value(v), c->redis_host, sizeof c->redis_host,
-                      &c->redis_port, c->redis_unix, sizeof c->redis_unix);
+        split_address(json_string_value(v), c->redis_host, sizeof c->redis_host, &c->redis_port,
+                      c->redis_unix, sizeof c->redis_unix);
     if ((v = json_object_get(redis, "prefix")))
         snprintf(c->redis_prefix, sizeof c->redis_prefix, "%s", json_string_value(v));
     if ((v = json_object_get(redis, "command_timeout_ms")))
@@ -498,8 +501,8 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
     if ((v = json_object_get(redis, "password_env")) && !c->for_client) {
         const char *pw = getenv(json_string_value(v));
         if (!pw || !*pw)
-            diag_add(errs, "/redis/password_env", "secret",
-                     "environment variable %s is not set", json_string_value(v));
+            diag_add(errs, "/redis/password_env", "secret", "environment variable %s is not set",
+                     json_string_value(v));
         else
             c->redis_password = strdup(pw);
     }
@@ -525,15 +528,14 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
     for (int ch = 0; ch < CHANNEL_COUNT; ch++)
         copy_channel(json_object_get(json_object_get(doc, "channels"), channel_names[ch]),
                      &c->channels[ch]);
-    c->test_environment = json_string_value(json_object_get(doc, "environment")) &&
-                          strcmp(json_string_value(json_object_get(doc, "environment")),
-                                 "test") == 0;
-    c->virtual_clock = json_is_true(json_object_get(json_object_get(doc, "testing"),
-                                                    "virtual_clock"));
+    c->test_environment =
+        json_string_value(json_object_get(doc, "environment")) &&
+        strcmp(json_string_value(json_object_get(doc, "environment")), "test") == 0;
+    c->virtual_clock =
+        json_is_true(json_object_get(json_object_get(doc, "testing"), "virtual_clock"));
 }
 
-int config_load_buffer(const char *buf, size_t len, const char *origin, config *c,
-                       diag_list *errs)
+int config_load_buffer(const char *buf, size_t len, const char *origin, config *c, diag_list *errs)
 {
     json_error_t jerr;
     jcheck_ctx cx;
@@ -542,8 +544,8 @@ int config_load_buffer(const char *buf, size_t len, const char *origin, config *
 
     json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
-        diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line,
-                 jerr.column, jerr.text);
+        diag_add(errs, "", "json", "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+                 jerr.text);
         return -1;
     }
     jcheck_init(&cx, errs, NULL);

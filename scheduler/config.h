@@ -44,13 +44,13 @@ typedef struct channel_conf {
 
 /* The release engine's knobs (docs/configuration.md). */
 typedef struct engine_conf {
-    int claim_batch;          /* due releases taken per claim */
-    int max_attempts;         /* sends of one item before it is a dead letter */
-    int64_t backoff_ms;       /* first retry delay; doubles per attempt */
-    int64_t backoff_max_ms;   /* cap on the retry delay */
-    int64_t reclaim_idle_ms;  /* an item pending this long on a silent worker is taken over */
-    int64_t expires_after_s;  /* a release later than this is expired, not sent */
-    int worker_concurrency;   /* items one worker process sends at once */
+    int claim_batch;         /* due releases taken per claim */
+    int max_attempts;        /* sends of one item before it is a dead letter */
+    int64_t backoff_ms;      /* first retry delay; doubles per attempt */
+    int64_t backoff_max_ms;  /* cap on the retry delay */
+    int64_t reclaim_idle_ms; /* an item pending this long on a silent worker is taken over */
+    int64_t expires_after_s; /* a release later than this is expired, not sent */
+    int worker_concurrency;  /* items one worker process sends at once */
 } engine_conf;
 
 typedef struct config {
@@ -70,8 +70,8 @@ typedef struct config {
     campaign_limits limits;
     int max_connections;
 
-    char client_url[512];  /* for CLI verbs: where the API is */
-    char *client_token;    /* for CLI verbs */
+    char client_url[512]; /* for CLI verbs: where the API is */
+    char *client_token;   /* for CLI verbs */
 
     /* Whose secrets to resolve: the daemon needs the tokens it accepts and
      * the Redis password; a CLI verb needs only its own token. Set before
@@ -80,8 +80,8 @@ typedef struct config {
 
     channel_conf channels[CHANNEL_COUNT];
     engine_conf engine;
-    int test_environment;  /* "environment": "test" */
-    int virtual_clock;     /* "testing": {"virtual_clock": true}; test environment only */
+    int test_environment; /* "environment": "test" */
+    int virtual_clock;    /* "testing": {"virtual_clock": true}; test environment only */
 } config;
 
 /* Fills the built-in defaults (no tokens: only /healthz answers). */
@@ -90,8 +90,7 @@ void config_defaults(config *c);
 /* Loads PATH over the defaults. Returns 0, or -1 with every error in errs
  * (paths prefixed with the file name is the caller's choice). */
 int config_load_file(const char *path, config *c, diag_list *errs);
-int config_load_buffer(const char *buf, size_t len, const char *origin, config *c,
-                       diag_list *errs);
+int config_load_buffer(const char *buf, size_t len, const char *origin, config *c, diag_list *errs);
 
 void config_release(config *c);
 

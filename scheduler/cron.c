@@ -27,8 +27,8 @@ typedef struct cron_field {
     const char *name_kind;
 } cron_field;
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-                                          "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+                                          "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const wday_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
 enum { F_MINUTE, F_HOUR, F_MDAY, F_MONTH, F_WDAY, F_COUNT };
@@ -215,8 +215,7 @@ static int parse_item(const cron_field *f, span item, uint64_t *bits, char *err,
     return 0;
 }
 
-static int parse_field(const cron_field *f, span text, uint64_t *bits, char *err,
-                       size_t errlen)
+static int parse_field(const cron_field *f, span text, uint64_t *bits, char *err, size_t errlen)
 {
     size_t start = 0;
     *bits = 0;
@@ -328,8 +327,8 @@ int cron_parse(const char *text, cron_expr *out, char *err, size_t errlen)
         return -1;
     }
     cron_expr e;
-    if ((*text == '@' ? parse_macro(text, &e, err, errlen)
-                      : parse_fields(text, &e, err, errlen)) != 0)
+    if ((*text == '@' ? parse_macro(text, &e, err, errlen) : parse_fields(text, &e, err, errlen)) !=
+        0)
         return -1;
     /* memcpy keeps the zeroed padding: callers compare expressions with memcmp. */
     memcpy(out, &e, sizeof *out);
@@ -381,8 +380,7 @@ static int scan_day(const cron_expr *e, const tz *zone, int64_t day, int64_t fro
  * first occurrence), so walking wall times upward from AFTER's own wall
  * time meets fires in instant order, and the first one past AFTER is it.
  */
-int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limit,
-              int64_t *next)
+int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limit, int64_t *next)
 {
     if (!expr || !zone || !next || after >= limit || after >= CRON_T_LIMIT)
         return -1;

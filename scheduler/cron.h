@@ -19,11 +19,11 @@
 #include "tz.h"
 
 typedef struct cron_expr {
-    uint64_t minutes;  /* bit n: minute n, 0-59 */
-    uint32_t hours;    /* bit n: hour n, 0-23 */
-    uint32_t mdays;    /* bit n: day of month n, 1-31 */
-    uint16_t months;   /* bit n: month n, 1-12 */
-    uint8_t wdays;     /* bit n: weekday n, 0-6, 0 = Sunday */
+    uint64_t minutes;       /* bit n: minute n, 0-59 */
+    uint32_t hours;         /* bit n: hour n, 0-23 */
+    uint32_t mdays;         /* bit n: day of month n, 1-31 */
+    uint16_t months;        /* bit n: month n, 1-12 */
+    uint8_t wdays;          /* bit n: weekday n, 0-6, 0 = Sunday */
     unsigned mday_star : 1; /* day-of-month field started with '*' */
     unsigned wday_star : 1; /* day-of-week field started with '*' */
 } cron_expr;
@@ -45,7 +45,6 @@ int cron_parse(const char *text, cron_expr *out, char *err, size_t errlen);
  * A day pattern that matches no day in a 400-year Gregorian cycle fails
  * fast whatever LIMIT is.
  */
-int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limit,
-              int64_t *next);
+int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limit, int64_t *next);
 
 #endif

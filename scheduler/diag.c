@@ -113,8 +113,8 @@ json_t *diag_to_json(const diag_list *l)
     if (!arr)
         return NULL;
     for (size_t i = 0; i < l->len; i++) {
-        json_t *e = json_pack("{s:s, s:s, s:s}", "path", l->items[i].path, "rule",
-                              l->items[i].rule, "message", l->items[i].message);
+        json_t *e = json_pack("{s:s, s:s, s:s}", "path", l->items[i].path, "rule", l->items[i].rule,
+                              "message", l->items[i].message);
         if (!e || json_array_append_new(arr, e) != 0) {
             json_decref(arr);
             return NULL;
@@ -122,8 +122,8 @@ json_t *diag_to_json(const diag_list *l)
     }
     if (l->dropped) {
         char msg[128];
-        snprintf(msg, sizeof msg, "%zu more errors not shown (at most %d are listed)",
-                 l->dropped, DIAG_MAX);
+        snprintf(msg, sizeof msg, "%zu more errors not shown (at most %d are listed)", l->dropped,
+                 DIAG_MAX);
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "path", "", "rule",
                                              "too-many-errors", "message", msg));
     }

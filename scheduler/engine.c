@@ -85,7 +85,7 @@ typedef struct fcall {
     rconn_fn *fn;
     void *arg;
     int argc;
-    char **argv;   /* a private copy, for the second try */
+    char **argv; /* a private copy, for the second try */
     size_t *lens;
     int retried;
 } fcall;
@@ -103,16 +103,14 @@ static void fcall_reply(redisReply *reply, const char *error, void *arg);
 
 static int fcall_send(fcall *f)
 {
-    return rconn_command(f->e->redis, fcall_reply, f, f->argc, (const char **)f->argv,
-                         f->lens);
+    return rconn_command(f->e->redis, fcall_reply, f, f->argc, (const char **)f->argv, f->lens);
 }
 
 static void library_loaded_then_retry(redisReply *reply, const char *error, void *arg)
 {
     fcall *f = arg;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        log_error("engine: cannot load the function library: %s",
-                  reply ? reply->str : error);
+        log_error("engine: cannot load the function library: %s", reply ? reply->str : error);
         f->fn(reply, error ? error : "function library could not be loaded", f->arg);
         fcall_free(f);
         return;
@@ -300,8 +298,8 @@ static void add_firings(args *a, const campaign *c, const release *r, int64_t no
     }
 }
 
-int engine_arm(engine *e, const campaign *c, long long version, const char *status,
-               int64_t now_ms, rconn_fn *fn, void *arg)
+int engine_arm(engine *e, const campaign *c, long long version, const char *status, int64_t now_ms,
+               rconn_fn *fn, void *arg)
 {
     char camp_key[192], due_key[128], armed_key[128];
     args a = {0};
@@ -360,8 +358,8 @@ int engine_arm(engine *e, const campaign *c, long long version, const char *stat
     return rc;
 }
 
-int engine_set_status(engine *e, const char *id, const char *action, int catch_up,
-                      rconn_fn *fn, void *arg)
+int engine_set_status(engine *e, const char *id, const char *action, int catch_up, rconn_fn *fn,
+                      void *arg)
 {
     char camp_key[192], now[24], hour[16];
     int64_t ms = clock_wall_ms();

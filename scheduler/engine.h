@@ -47,13 +47,13 @@ int engine_load_library(engine *e, rconn_fn *fn, void *arg);
  * firing after now, each release's channels with their expiry, and each
  * channel's quiet hours. Replaces what an earlier version armed.
  */
-int engine_arm(engine *e, const campaign *c, long long version, const char *status,
-               int64_t now_ms, rconn_fn *fn, void *arg);
+int engine_arm(engine *e, const campaign *c, long long version, const char *status, int64_t now_ms,
+               rconn_fn *fn, void *arg);
 
 /* ACTION pause|resume|cancel on the engine's copy of a campaign's status.
  * The reply is {status, affected}. */
-int engine_set_status(engine *e, const char *id, const char *action, int catch_up,
-                      rconn_fn *fn, void *arg);
+int engine_set_status(engine *e, const char *id, const char *action, int catch_up, rconn_fn *fn,
+                      void *arg);
 
 /* "2026112709": the hour bucket of metrics, in UTC. */
 void engine_hour(int64_t ms, char *buf, size_t len);

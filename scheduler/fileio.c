@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int file_read_capped(const char *path, size_t limit, char **buf, size_t *len, int *over,
-                     char *err, size_t errlen)
+int file_read_capped(const char *path, size_t limit, char **buf, size_t *len, int *over, char *err,
+                     size_t errlen)
 {
     int is_stdin = strcmp(path, "-") == 0;
     FILE *f = is_stdin ? stdin : fopen(path, "rb");

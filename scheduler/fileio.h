@@ -12,7 +12,7 @@
  * being read whole; *len is what was read and *over is set when the file is
  * larger than LIMIT. Returns 0, or -1 with a reason in err.
  */
-int file_read_capped(const char *path, size_t limit, char **buf, size_t *len, int *over,
-                     char *err, size_t errlen);
+int file_read_capped(const char *path, size_t limit, char **buf, size_t *len, int *over, char *err,
+                     size_t errlen);
 
 #endif

@@ -7,10 +7,10 @@
 #include <stddef.h>
 
 typedef struct httpc_answer {
-    long status;       /* 0 when no answer came */
-    char *body;        /* NUL-terminated, may be NULL */
+    long status; /* 0 when no answer came */
+    char *body;  /* NUL-terminated, may be NULL */
     size_t len;
-    char error[256];   /* why there was no answer */
+    char error[256]; /* why there was no answer */
 } httpc_answer;
 
 /* Sends METHOD URL with a bearer TOKEN (may be NULL) and an optional JSON

@@ -14,9 +14,9 @@
 /* Formatting clamps to about a million years so t + offset cannot overflow. */
 #define ISO_T_LIMIT ((int64_t)1 << 45)
 
-static const char *const month_names[12] = {
-    "January", "February", "March",     "April",   "May",      "June",
-    "July",    "August",   "September", "October", "November", "December"};
+static const char *const month_names[12] = {"January",   "February", "March",    "April",
+                                            "May",       "June",     "July",     "August",
+                                            "September", "October",  "November", "December"};
 static const char *const wday_abbrs[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -144,8 +144,8 @@ static int check_ranges(const char *txt, const fields *f, char *err, size_t errl
         out_of_range(txt, "offset minute", f->off_minute, 0, 59, err, errlen))
         return -1;
     if ((f->off_hour * 60 + f->off_minute) * 60 > ISO_OFFSET_MAX) {
-        set_err(err, errlen, "\"%s\" has offset %c%02d:%02d, out of range -14:00 to +14:00",
-                txt, f->off_sign < 0 ? '-' : '+', f->off_hour, f->off_minute);
+        set_err(err, errlen, "\"%s\" has offset %c%02d:%02d, out of range -14:00 to +14:00", txt,
+                f->off_sign < 0 ? '-' : '+', f->off_hour, f->off_minute);
         return -1;
     }
     return 0;
@@ -174,8 +174,8 @@ int isotime_parse(const char *text, isotime *out, char *err, size_t errlen)
     if (check_ranges(txt, &f, err, errlen) != 0)
         return -1;
     memset(out, 0, sizeof *out);
-    out->wall = tz_days_from_civil(f.year, f.month, f.day) * 86400 + f.hour * 3600 +
-                f.minute * 60 + f.second;
+    out->wall = tz_days_from_civil(f.year, f.month, f.day) * 86400 + f.hour * 3600 + f.minute * 60 +
+                f.second;
     out->offset = f.off_sign * (f.off_hour * 3600 + f.off_minute * 60);
     out->has_offset = (unsigned)f.has_offset;
     out->date_only = !f.has_time;

@@ -19,8 +19,8 @@
 #include "tz.h"
 
 typedef struct isotime {
-    int64_t wall;       /* the written civil time, as seconds as if UTC */
-    int offset;         /* seconds east of UTC when has_offset */
+    int64_t wall; /* the written civil time, as seconds as if UTC */
+    int offset;   /* seconds east of UTC when has_offset */
     unsigned has_offset : 1;
     unsigned date_only : 1;
 } isotime;

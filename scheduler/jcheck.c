@@ -32,14 +32,14 @@ void jcheck_error(jcheck_ctx *cx, const char *path, const char *rule, const char
 const char *jcheck_type_name(const json_t *value)
 {
     switch (json_typeof(value)) {
-    case JSON_OBJECT:  return "an object";
-    case JSON_ARRAY:   return "an array";
-    case JSON_STRING:  return "a string";
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
     case JSON_INTEGER: return "an integer";
-    case JSON_REAL:    return "a number with a fraction";
+    case JSON_REAL: return "a number with a fraction";
     case JSON_TRUE:
-    case JSON_FALSE:   return "a boolean";
-    case JSON_NULL:    return "null";
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
     }
     return "a value";
 }
@@ -48,12 +48,12 @@ static const char *kind_name(jkind kind)
 {
     switch (kind) {
     case JK_STRING:
-    case JK_TEXT:   return "a string";
-    case JK_BOOL:   return "a boolean (true or false)";
-    case JK_INT:    return "an integer";
+    case JK_TEXT: return "a string";
+    case JK_BOOL: return "a boolean (true or false)";
+    case JK_INT: return "an integer";
     case JK_OBJECT: return "an object";
-    case JK_ARRAY:  return "an array";
-    case JK_ANY:    return "a value";
+    case JK_ARRAY: return "an array";
+    case JK_ANY: return "a value";
     }
     return "a value";
 }
@@ -62,12 +62,12 @@ static int kind_matches(jkind kind, const json_t *v)
 {
     switch (kind) {
     case JK_STRING:
-    case JK_TEXT:   return json_is_string(v);
-    case JK_BOOL:   return json_is_boolean(v);
-    case JK_INT:    return json_is_integer(v);
+    case JK_TEXT: return json_is_string(v);
+    case JK_BOOL: return json_is_boolean(v);
+    case JK_INT: return json_is_integer(v);
     case JK_OBJECT: return json_is_object(v);
-    case JK_ARRAY:  return json_is_array(v);
-    case JK_ANY:    return 1;
+    case JK_ARRAY: return json_is_array(v);
+    case JK_ANY: return 1;
     }
     return 0;
 }
@@ -163,8 +163,8 @@ static int check_string(jcheck_ctx *cx, const json_t *v, const jfield *f)
         if (f->min == 1)
             jcheck_error(cx, path, "length", "must not be empty");
         else
-            jcheck_error(cx, path, "length", "is %zu characters, under the minimum of %lld",
-                         chars, f->min);
+            jcheck_error(cx, path, "length", "is %zu characters, under the minimum of %lld", chars,
+                         f->min);
         return -1;
     }
     if (f->max > 0 && chars > (size_t)f->max) {
@@ -188,8 +188,8 @@ static int check_int(jcheck_ctx *cx, const json_t *v, const jfield *f)
 {
     long long n = json_integer_value(v);
     if (n < f->min || (f->max != 0 && n > f->max)) {
-        jcheck_error(cx, jpath_str(&cx->path), "range", "%lld is out of range %lld-%lld", n,
-                     f->min, f->max);
+        jcheck_error(cx, jpath_str(&cx->path), "range", "%lld is out of range %lld-%lld", n, f->min,
+                     f->max);
         return -1;
     }
     return 0;
@@ -207,8 +207,7 @@ static int check_array(jcheck_ctx *cx, json_t *v, const jfield *f)
         if (f->min == 1)
             jcheck_error(cx, path, "length", "must not be empty");
         else
-            jcheck_error(cx, path, "length", "has %zu items, under the minimum of %lld", n,
-                         f->min);
+            jcheck_error(cx, path, "length", "has %zu items, under the minimum of %lld", n, f->min);
         return -1;
     }
     if (f->max > 0 && n > (size_t)f->max) {
@@ -241,7 +240,8 @@ static int check_object(jcheck_ctx *cx, json_t *obj, const jobject *shape)
     const char *key;
     json_t *v;
 
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         const jfield *f = shape->fields;
         while (f->name && strcmp(f->name, key) != 0)
             f++;
@@ -291,18 +291,18 @@ static int check_value(jcheck_ctx *cx, json_t *v, const jfield *f)
     int rc = 0;
 
     if (!kind_matches(f->kind, v)) {
-        jcheck_error(cx, jpath_str(&cx->path), "type", "must be %s, not %s",
-                     kind_name(f->kind), jcheck_type_name(v));
+        jcheck_error(cx, jpath_str(&cx->path), "type", "must be %s, not %s", kind_name(f->kind),
+                     jcheck_type_name(v));
         return -1;
     }
     switch (f->kind) {
     case JK_STRING:
-    case JK_TEXT:   rc = check_string(cx, v, f); break;
-    case JK_INT:    rc = check_int(cx, v, f); break;
-    case JK_ARRAY:  rc = check_array(cx, v, f); break;
+    case JK_TEXT: rc = check_string(cx, v, f); break;
+    case JK_INT: rc = check_int(cx, v, f); break;
+    case JK_ARRAY: rc = check_array(cx, v, f); break;
     case JK_OBJECT: rc = check_object(cx, v, f->object); break;
     case JK_BOOL:
-    case JK_ANY:    break;
+    case JK_ANY: break;
     }
     if (rc == 0 && f->check)
         rc = f->check(cx, v, jpath_str(&cx->path));

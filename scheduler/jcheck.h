@@ -18,13 +18,13 @@
 #include "diag.h"
 
 typedef enum jkind {
-    JK_STRING,  /* one line: control characters refused */
-    JK_TEXT,    /* may hold newlines and tabs */
+    JK_STRING, /* one line: control characters refused */
+    JK_TEXT,   /* may hold newlines and tabs */
     JK_BOOL,
     JK_INT,
     JK_OBJECT,
     JK_ARRAY,
-    JK_ANY      /* any JSON type; the check function decides */
+    JK_ANY /* any JSON type; the check function decides */
 } jkind;
 
 struct jcheck_ctx;
@@ -40,25 +40,25 @@ typedef struct jfield {
     const char *name;
     jkind kind;
     unsigned required : 1;
-    unsigned unique : 1;      /* arrays: no two equal items */
-    long long min, max;       /* chars (strings), items (arrays), value (ints); max 0 = none */
+    unsigned unique : 1;        /* arrays: no two equal items */
+    long long min, max;         /* chars (strings), items (arrays), value (ints); max 0 = none */
     const char *const *choices; /* strings: the allowed values, NULL-terminated */
-    const jobject *object;    /* JK_OBJECT: its fields */
-    const struct jfield *item; /* JK_ARRAY: the shape of each item (name unused) */
+    const jobject *object;      /* JK_OBJECT: its fields */
+    const struct jfield *item;  /* JK_ARRAY: the shape of each item (name unused) */
     jcheck_fn check;
 } jfield;
 
 struct jobject {
-    const jfield *fields;     /* terminated by an entry with name NULL */
-    size_t min_fields;        /* e.g. a language map needs at least one */
-    jcheck_fn check;          /* runs on the whole object after its fields */
-    unsigned open : 1;        /* members not listed are left to check */
+    const jfield *fields; /* terminated by an entry with name NULL */
+    size_t min_fields;    /* e.g. a language map needs at least one */
+    jcheck_fn check;      /* runs on the whole object after its fields */
+    unsigned open : 1;    /* members not listed are left to check */
 };
 
 typedef struct jcheck_ctx {
     diag_list *errs;
     jpath path;
-    void *user;               /* the caller's state for its check functions */
+    void *user; /* the caller's state for its check functions */
 } jcheck_ctx;
 
 void jcheck_init(jcheck_ctx *cx, diag_list *errs, void *user);

@@ -8,9 +8,8 @@
 #include "verbs.h"
 
 static const verb *const verbs[] = {
-    &verb_serve,  &verb_validate, &verb_rehearse, &verb_submit,  &verb_list,
-    &verb_status, &verb_pause,    &verb_resume,   &verb_cancel,  &verb_dead,
-    &verb_release,
+    &verb_serve, &verb_validate, &verb_rehearse, &verb_submit, &verb_list,    &verb_status,
+    &verb_pause, &verb_resume,   &verb_cancel,   &verb_dead,   &verb_release,
 };
 #define NVERBS (sizeof verbs / sizeof verbs[0])
 
@@ -18,11 +17,13 @@ static void usage(FILE *out)
 {
     fputs("haechi - multi-channel campaign broadcast scheduler\n\n"
           "usage: haechi VERB [options]\n\n"
-          "verbs:\n", out);
+          "verbs:\n",
+          out);
     for (size_t i = 0; i < NVERBS; i++)
         fprintf(out, "  %-10s %s\n", verbs[i]->name, verbs[i]->synopsis);
     fputs("\n`haechi VERB --help` explains one verb. Verbs that talk to a\n"
-          "server take --url and --token, or HAECHI_URL and HAECHI_TOKEN.\n", out);
+          "server take --url and --token, or HAECHI_URL and HAECHI_TOKEN.\n",
+          out);
 }
 
 int main(int argc, char **argv)

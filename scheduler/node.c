@@ -89,8 +89,8 @@ int node_start(node *n, struct event_base *base, const config *cfg, unsigned rol
     n->roles = roles;
     snprintf(err, errlen, "out of memory");
 
-    if (!(n->redis = connect_redis(n, "redis")) || !(n->st = store_new(n->redis, cfg->redis_prefix)) ||
-        !(n->e = engine_new(n->redis, cfg)))
+    if (!(n->redis = connect_redis(n, "redis")) ||
+        !(n->st = store_new(n->redis, cfg->redis_prefix)) || !(n->e = engine_new(n->redis, cfg)))
         goto fail;
     if (roles & ROLE_SCHEDULER) {
         if (!(n->sched = sched_new(base, n->e, n->st)) ||

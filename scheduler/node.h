@@ -29,9 +29,9 @@ typedef struct node {
     struct event_base *base;
     const config *cfg;
     unsigned roles;
-    rconn *redis;  /* commands */
-    rconn *sub;    /* PREFIX:{e}:events: wake-ups, and the virtual clock */
-    rconn *queue;  /* the worker's blocking reads */
+    rconn *redis; /* commands */
+    rconn *sub;   /* PREFIX:{e}:events: wake-ups, and the virtual clock */
+    rconn *queue; /* the worker's blocking reads */
     store *st;
     engine *e;
     sched *sched;

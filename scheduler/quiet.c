@@ -30,7 +30,8 @@ static int check_window(jcheck_ctx *cx, json_t *obj, const char *path)
 {
     if (strcmp(json_string_value(json_object_get(obj, "start")),
                json_string_value(json_object_get(obj, "end"))) == 0) {
-        jcheck_error(cx, path, "range", "start and end are the same time; to switch quiet "
+        jcheck_error(cx, path, "range",
+                     "start and end are the same time; to switch quiet "
                      "hours off write \"quiet_hours\": false");
         return -1;
     }

@@ -149,8 +149,7 @@ static void handshake_done(redisReply *reply, const char *error, void *arg)
     rconn *r = arg;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         char why[160];
-        snprintf(why, sizeof why, "handshake failed: %s",
-                 reply ? reply->str : error);
+        snprintf(why, sizeof why, "handshake failed: %s", reply ? reply->str : error);
         if (r->ac) {
             redisAsyncContext *ac = r->ac;
             ac->data = NULL;
@@ -187,8 +186,8 @@ static int send_raw(rconn *r, rconn_fn *fn, void *arg, int argc, const char **ar
 
 static void start_connect(rconn *r)
 {
-    redisAsyncContext *ac = r->unix_path[0] ? redisAsyncConnectUnix(r->unix_path)
-                                            : redisAsyncConnect(r->host, r->port);
+    redisAsyncContext *ac =
+        r->unix_path[0] ? redisAsyncConnectUnix(r->unix_path) : redisAsyncConnect(r->host, r->port);
     if (!ac) {
         lost(r, "out of memory");
         return;
@@ -242,8 +241,7 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 
     if (r->state == RC_CONNECTING && now - r->connect_started_ms > r->timeout_ms)
         stuck = 1;
-    else if (r->state == RC_READY && r->ping_sent_ms &&
-             now - r->ping_sent_ms > r->timeout_ms)
+    else if (r->state == RC_READY && r->ping_sent_ms && now - r->ping_sent_ms > r->timeout_ms)
         stuck = 1;
     if (stuck && r->ac) {
         char why[160];
@@ -340,9 +338,9 @@ const char *rconn_state(const rconn *r)
 {
     rconn *m = (rconn *)r;
     switch (r->state) {
-    case RC_READY:      return "ready";
+    case RC_READY: return "ready";
     case RC_CONNECTING: return "connecting";
-    case RC_DOWN:       break;
+    case RC_DOWN: break;
     }
     snprintf(m->state_text, sizeof m->state_text, "down: %s", r->why);
     return m->state_text;

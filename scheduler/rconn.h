@@ -17,7 +17,7 @@
 typedef struct rconn rconn;
 
 typedef struct rconn_options {
-    const char *host;      /* TCP, when unix_path is empty */
+    const char *host; /* TCP, when unix_path is empty */
     int port;
     const char *unix_path; /* a unix socket, preferred when set */
     const char *password;  /* AUTH on every connect; may be NULL */

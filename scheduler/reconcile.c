@@ -24,8 +24,8 @@ struct reconciler {
     engine *e;
     store *st;
     struct event *timer;
-    json_t *metas;     /* the store's campaigns, this pass */
-    size_t next;       /* index into metas */
+    json_t *metas; /* the store's campaigns, this pass */
+    size_t next;   /* index into metas */
     int running;
     long long fixed;
 };
@@ -112,16 +112,15 @@ static void got_engine_view(redisReply *reply, const char *error, void *arg)
     long long armed = v->type == REDIS_REPLY_STRING ? strtoll(v->str, NULL, 10) : 0;
     const char *engine_status = s->type == REDIS_REPLY_STRING ? s->str : "";
 
-    if (armed != version && strcmp(stored, "cancelled") != 0 &&
-        strcmp(stored, "finished") != 0) {
+    if (armed != version && strcmp(stored, "cancelled") != 0 && strcmp(stored, "finished") != 0) {
         if (store_get(r->st, id, version, got_document, r) != 0)
             pass_done(r);
         return;
     }
     if (strcmp(engine_status, "finished") == 0 && strcmp(stored, "scheduled") == 0) {
         r->fixed++;
-        if (store_set_status(r->st, id, "finish", "reconcile", clock_wall_ms(),
-                             after_store_fix, r) != 0)
+        if (store_set_status(r->st, id, "finish", "reconcile", clock_wall_ms(), after_store_fix,
+                             r) != 0)
             pass_done(r);
         return;
     }

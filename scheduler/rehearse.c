@@ -43,10 +43,10 @@ typedef struct rehearsal {
     int armed;
     int arm_sent;
     int finished;
-    int failed;        /* something went wrong running it (not a release failing) */
+    int failed; /* something went wrong running it (not a release failing) */
     long long steps;
     char error[256];
-    json_t *result;    /* releases_to_json at the end */
+    json_t *result; /* releases_to_json at the end */
     int as_json;
 } rehearsal;
 
@@ -64,9 +64,9 @@ static pid_t start_redis(const char *dir, char *sock, size_t socklen)
         dup2(devnull, STDOUT_FILENO);
         dup2(devnull, STDERR_FILENO);
     }
-    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock,
-           "--unixsocketperm", "700", "--dir", dir, "--save", "", "--appendonly", "no",
-           "--daemonize", "no", (char *)NULL);
+    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--unixsocketperm",
+           "700", "--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no",
+           (char *)NULL);
     _exit(127);
 }
 
@@ -132,8 +132,8 @@ static int quiet_now(rehearsal *r)
     const sched_stats *s = sched_get_stats(r->n.sched);
     const worker_stats *w = worker_get_stats(r->n.worker);
     long long outcomes = w->sent + w->retried + w->dead + w->held + w->cancelled;
-    return !sched_busy(r->n.sched) && worker_in_flight(r->n.worker) == 0 &&
-           outcomes >= s->items && s->claims > 0;
+    return !sched_busy(r->n.sched) && worker_in_flight(r->n.worker) == 0 && outcomes >= s->items &&
+           s->claims > 0;
 }
 
 static void armed_cb(redisReply *reply, const char *error, void *arg)
@@ -209,10 +209,16 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 static const char *channel_summary(const rehearsal *r, const char *release_id, const char *ch,
                                    char *buf, size_t len)
 {
-    adapter_item item = {.item_id = "", .campaign_id = r->c->id, .version = 1,
-                         .release_id = release_id, .channel = ch, .target = "all",
-                         .due_ms = r->c->start * 1000, .attempt = 1,
-                         .campaign = r->c->doc, .zone = r->c->zone};
+    adapter_item item = {.item_id = "",
+                         .campaign_id = r->c->id,
+                         .version = 1,
+                         .release_id = release_id,
+                         .channel = ch,
+                         .target = "all",
+                         .due_ms = r->c->start * 1000,
+                         .attempt = 1,
+                         .campaign = r->c->doc,
+                         .zone = r->c->zone};
     json_t *m = render_message(&item);
     render_summary(m, buf, len);
     json_decref(m);
@@ -225,7 +231,8 @@ static int print_result(const rehearsal *r)
     json_t *list = json_object_get(r->result, "releases"), *f;
     size_t i;
     int bad = 0;
-    json_array_foreach(list, i, f) {
+    json_array_foreach(list, i, f)
+    {
         /* Channels in their fixed order, so the output is stable. */
         for (int id = 0; id < CHANNEL_COUNT; id++) {
             const char *ch = channel_names[id];
@@ -243,9 +250,9 @@ static int print_result(const rehearsal *r)
                 bad++;
             channel_summary(r, rel, ch, summary, sizeof summary);
             if (r->as_json) {
-                json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", due, "channel", ch,
-                                         "release", rel, "state", state ? state : "?",
-                                         "summary", summary);
+                json_t *line =
+                    json_pack("{s:s, s:s, s:s, s:s, s:s}", "time", due, "channel", ch, "release",
+                              rel, "state", state ? state : "?", "summary", summary);
                 if (reason)
                     json_object_set_new(line, "reason", json_string(reason));
                 char *text = json_dumps(line, JSON_COMPACT);
@@ -360,8 +367,8 @@ static int run_rehearse(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     r.base = event_base_new();
-    if (!r.base || node_start(&r.n, r.base, &r.cfg, ROLE_SCHEDULER | ROLE_WORKER, err,
-                              sizeof err) != 0) {
+    if (!r.base ||
+        node_start(&r.n, r.base, &r.cfg, ROLE_SCHEDULER | ROLE_WORKER, err, sizeof err) != 0) {
         fprintf(stderr, "haechi rehearse: cannot start: %s\n", err);
         goto out_base;
     }

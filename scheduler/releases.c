@@ -23,8 +23,7 @@ static json_t *firing(json_t *index, const char *rid, long long due, const tz *z
     snprintf(key, sizeof key, "%s|%lld", rid, due);
     json_t *f = json_object_get(index, key);
     if (!f) {
-        f = json_pack("{s:s, s:I, s:{}}", "release", rid, "due_ms", (json_int_t)due,
-                      "channels");
+        f = json_pack("{s:s, s:I, s:{}}", "release", rid, "due_ms", (json_int_t)due, "channels");
         set_time(f, "due", due, zone);
         json_object_set_new(index, key, f);
     }
@@ -67,8 +66,8 @@ json_t *releases_to_json(redisReply *reply)
     redisReply *status = reply->element[2], *tzname = reply->element[3];
     redisReply *rels = reply->element[4];
     char why[128];
-    const tz *zone = tz_get(tzname->type == REDIS_REPLY_STRING ? tzname->str : "UTC", why,
-                            sizeof why);
+    const tz *zone =
+        tz_get(tzname->type == REDIS_REPLY_STRING ? tzname->str : "UTC", why, sizeof why);
     if (!zone)
         zone = tz_get("UTC", why, sizeof why);
 
@@ -97,8 +96,7 @@ json_t *releases_to_json(redisReply *reply)
         json_object_set_new(json_object_get(f, "channels"), ch, rec);
     }
     /* Upcoming firings: their channels are the release's, all scheduled. */
-    for (size_t i = 0; upcoming->type == REDIS_REPLY_ARRAY && i + 1 < upcoming->elements;
-         i += 2) {
+    for (size_t i = 0; upcoming->type == REDIS_REPLY_ARRAY && i + 1 < upcoming->elements; i += 2) {
         const char *rid = upcoming->element[i]->str;
         long long due = strtoll(upcoming->element[i + 1]->str, NULL, 10);
         json_t *f = firing(index, rid, due, zone);

@@ -23,7 +23,7 @@ struct sched {
     struct event *ready_poll;
     int in_flight;
     int again;
-    int failed;     /* the last claim never ran: retry once Redis is back */
+    int failed; /* the last claim never ran: retry once Redis is back */
     sched_stats stats;
     void (*idle_fn)(void *);
     void *idle_arg;
@@ -91,8 +91,8 @@ static void claimed(redisReply *reply, const char *error, void *arg)
             continue;
         log_info("scheduler: campaign %s has nothing left to release: finished",
                  reply->element[i]->str);
-        store_set_status(s->st, reply->element[i]->str, "finish", "scheduler",
-                         clock_wall_ms(), finished_recorded, NULL);
+        store_set_status(s->st, reply->element[i]->str, "finish", "scheduler", clock_wall_ms(),
+                         finished_recorded, NULL);
     }
     /* More may be due already: a full batch, a kick meanwhile, or (a clock
      * that jumped) the next firing of a release just claimed. */

@@ -21,12 +21,12 @@ typedef struct sched sched;
 
 /* Numbers for tests and benchmarks. */
 typedef struct sched_stats {
-    long long claims;        /* haechi_claim calls */
-    long long released;      /* release firings */
-    long long items;         /* work items put on streams */
+    long long claims;   /* haechi_claim calls */
+    long long released; /* release firings */
+    long long items;    /* work items put on streams */
     long long expired;
     long long held;
-    int64_t next_due_ms;     /* -1: nothing armed */
+    int64_t next_due_ms; /* -1: nothing armed */
 } sched_stats;
 
 sched *sched_new(struct event_base *base, engine *e, store *st);

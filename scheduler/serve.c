@@ -102,8 +102,7 @@ static int run_serve(int argc, char **argv)
             }
             break;
         case 'v': log_set_level(LOG_DEBUG); break;
-        default:
-            return verb_bad_option("serve", argv);
+        default: return verb_bad_option("serve", argv);
         }
     }
     if (optind != argc) {

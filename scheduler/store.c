@@ -59,14 +59,13 @@ static const char status_lua[] =
     "return {'ok', to, '1'}\n";
 
 /* KEYS meta, versions. ARGV version (0 = current). */
-static const char get_lua[] =
-    "local meta = redis.call('HGETALL', KEYS[1])\n"
-    "if #meta == 0 then return {'not-found'} end\n"
-    "local v = ARGV[1]\n"
-    "if v == '0' then v = redis.call('HGET', KEYS[1], 'version') end\n"
-    "local doc = redis.call('HGET', KEYS[2], v)\n"
-    "if not doc then return {'not-found', v} end\n"
-    "return {'ok', v, doc, meta}\n";
+static const char get_lua[] = "local meta = redis.call('HGETALL', KEYS[1])\n"
+                              "if #meta == 0 then return {'not-found'} end\n"
+                              "local v = ARGV[1]\n"
+                              "if v == '0' then v = redis.call('HGET', KEYS[1], 'version') end\n"
+                              "local doc = redis.call('HGET', KEYS[2], v)\n"
+                              "if not doc then return {'not-found', v} end\n"
+                              "return {'ok', v, doc, meta}\n";
 
 store *store_new(rconn *redis, const char *prefix)
 {
@@ -83,8 +82,7 @@ void store_free(store *s)
     free(s);
 }
 
-static void campaign_key(const store *s, const char *id, const char *what, char *buf,
-                         size_t len)
+static void campaign_key(const store *s, const char *id, const char *what, char *buf, size_t len)
 {
     snprintf(buf, len, "%s:{c:%s}:%s", s->prefix, id, what);
 }
@@ -202,14 +200,16 @@ int store_submit(store *s, const store_submission *sub, store_fn *fn, void *arg)
     if (rconn_command(s->redis, index_added, NULL, 5, zadd, NULL) != 0)
         return -1;
 
-    const char *argv[] = {"EVAL", submit_lua, "3", meta, versions, history,
-                          sub->id, sub->doc, sub->replace ? "1" : "0", sub->by, at,
-                          sub->title, sub->owner, sub->client};
+    const char *argv[] = {"EVAL",     submit_lua, "3",
+                          meta,       versions,   history,
+                          sub->id,    sub->doc,   sub->replace ? "1" : "0",
+                          sub->by,    at,         sub->title,
+                          sub->owner, sub->client};
     size_t lens[sizeof argv / sizeof argv[0]];
     for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
         lens[i] = strlen(argv[i]);
-    return send_or_drop(s, op_new(s, fn, arg), (int)(sizeof argv / sizeof argv[0]), argv,
-                        lens, submit_reply);
+    return send_or_drop(s, op_new(s, fn, arg), (int)(sizeof argv / sizeof argv[0]), argv, lens,
+                        submit_reply);
 }
 
 /* ---- status ----------------------------------------------------------------- */
@@ -233,8 +233,8 @@ static void status_reply(redisReply *reply, const char *error, void *arg)
     op_finish(o, &res);
 }
 
-int store_set_status(store *s, const char *id, const char *action, const char *by,
-                     int64_t at_ms, store_fn *fn, void *arg)
+int store_set_status(store *s, const char *id, const char *action, const char *by, int64_t at_ms,
+                     store_fn *fn, void *arg)
 {
     char meta[160], at[24];
     campaign_key(s, id, "meta", meta, sizeof meta);
@@ -371,8 +371,8 @@ static void list_meta_reply(redisReply *reply, const char *error, void *arg)
         if (!o->failed)
             snprintf(o->error, sizeof o->error, "%s",
                      reply && reply->type == REDIS_REPLY_ERROR ? reply->str
-                     : error                                  ? error
-                                                              : "unexpected reply");
+                     : error                                   ? error
+                                                               : "unexpected reply");
         o->failed = 1;
     } else if (reply->elements > 0) {
         /* An id without meta is a submission that never completed: skip it. */
@@ -435,14 +435,13 @@ void store_audit(store *s, const char *who, const char *role, const char *action
     snprintf(key, sizeof key, "%s:audit", s->prefix);
     snprintf(status, sizeof status, "%d", http_status);
     snprintf(at, sizeof at, "%lld", (long long)at_ms);
-    const char *argv[] = {"XADD",   key,    "MAXLEN", "~",      AUDIT_MAXLEN, "*",
-                          "at",     at,     "who",    who,      "role",       role,
-                          "action", action, "target", target,   "status",     status,
-                          "client", client};
+    const char *argv[] = {"XADD",   key,    "MAXLEN", "~",    AUDIT_MAXLEN, "*",      "at",
+                          at,       "who",  who,      "role", role,         "action", action,
+                          "target", target, "status", status, "client",     client};
     if (rconn_command(s->redis, audit_added, NULL, (int)(sizeof argv / sizeof argv[0]), argv,
                       NULL) != 0)
-        log_error("audit: redis unavailable; not stored: %s %s %s by %s from %s (%s)",
-                  action, target, status, who, client, at);
+        log_error("audit: redis unavailable; not stored: %s %s %s by %s from %s (%s)", action,
+                  target, status, who, client, at);
 }
 
 static void audit_reply(redisReply *reply, const char *error, void *arg)

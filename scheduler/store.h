@@ -34,10 +34,10 @@ typedef enum store_code {
 typedef struct store_result {
     store_code code;
     long long version;
-    const char *status;  /* the campaign's status after the call, when known */
-    int changed;         /* status calls: 0 when it already was so */
-    json_t *data;        /* borrowed: get/list/audit answers */
-    const char *error;   /* for UNAVAILABLE / ERROR */
+    const char *status; /* the campaign's status after the call, when known */
+    int changed;        /* status calls: 0 when it already was so */
+    json_t *data;       /* borrowed: get/list/audit answers */
+    const char *error;  /* for UNAVAILABLE / ERROR */
 } store_result;
 
 typedef void store_fn(const store_result *res, void *arg);
@@ -49,8 +49,8 @@ typedef struct store_submission {
     const char *id;
     const char *doc; /* the validated document, compact JSON */
     const char *title, *owner;
-    int replace;     /* 0: an existing id is a conflict */
-    const char *by;  /* token name */
+    int replace;    /* 0: an existing id is a conflict */
+    const char *by; /* token name */
     const char *client;
     int64_t at_ms;
 } store_submission;
@@ -62,8 +62,8 @@ int store_submit(store *s, const store_submission *sub, store_fn *fn, void *arg)
 /* ACTION is "pause", "resume", "cancel", or "finish" (the scheduler's:
  * nothing is left to fire). CONFLICT when the campaign's status does not
  * allow it (status tells which it is). */
-int store_set_status(store *s, const char *id, const char *action, const char *by,
-                     int64_t at_ms, store_fn *fn, void *arg);
+int store_set_status(store *s, const char *id, const char *action, const char *by, int64_t at_ms,
+                     store_fn *fn, void *arg);
 
 /* data: {"id","version","status",...,"campaign": document} of VERSION
  * (0 = current). NOT_FOUND for an unknown id or version. */

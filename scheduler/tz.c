@@ -47,8 +47,8 @@ typedef enum rule_kind { RULE_JULIAN1, RULE_ZERO, RULE_MONTH } rule_kind;
 
 typedef struct tz_rule {
     rule_kind kind;
-    int n;       /* Jn: 1-365; n: 0-365 */
-    int m, w, d; /* Mm.w.d */
+    int n;        /* Jn: 1-365; n: 0-365 */
+    int m, w, d;  /* Mm.w.d */
     int32_t secs; /* local time of day, -167h..167h */
 } tz_rule;
 
@@ -182,8 +182,7 @@ static int64_t rule_day(const tz_rule *r, int year)
     case RULE_JULIAN1:
         /* Jn never counts February 29. */
         return jan1 + r->n - 1 + (is_leap(year) && r->n >= 60 ? 1 : 0);
-    case RULE_ZERO:
-        return jan1 + r->n;
+    case RULE_ZERO: return jan1 + r->n;
     case RULE_MONTH:
     default: {
         int64_t first = tz_days_from_civil(year, r->m, 1);
@@ -233,8 +232,7 @@ static int footer_dst_at(const tz_footer *f, int64_t t)
         for (int i = 0; i < 2; i++) {
             if (ev[i].at > t)
                 continue;
-            if (!found || ev[i].at > best.at ||
-                (ev[i].at == best.at && ev[i].year >= best.year)) {
+            if (!found || ev[i].at > best.at || (ev[i].at == best.at && ev[i].year >= best.year)) {
                 best = ev[i];
                 found = 1;
             }
@@ -421,8 +419,7 @@ static long last_transition_at(const tz *z, int64_t t)
 
 static int uses_footer(const tz *z, int64_t t)
 {
-    return z->footer.present &&
-           (z->timecnt == 0 || t > z->times[z->timecnt - 1]);
+    return z->footer.present && (z->timecnt == 0 || t > z->times[z->timecnt - 1]);
 }
 
 static int32_t offset_and_abbr(const tz *z, int64_t t, const char **abbrev)
@@ -567,9 +564,8 @@ static const char *read_header(reader *r, tzif_header *h)
 
 static uint64_t block_size(const tzif_header *h, int tsize)
 {
-    return (uint64_t)h->timecnt * (uint64_t)(tsize + 1) + (uint64_t)h->typecnt * 6 +
-           h->charcnt + (uint64_t)h->leapcnt * (uint64_t)(tsize + 4) + h->isstdcnt +
-           h->isutcnt;
+    return (uint64_t)h->timecnt * (uint64_t)(tsize + 1) + (uint64_t)h->typecnt * 6 + h->charcnt +
+           (uint64_t)h->leapcnt * (uint64_t)(tsize + 4) + h->isstdcnt + h->isutcnt;
 }
 
 static const char *check_counts(const tzif_header *h, const reader *r, int tsize)
@@ -749,8 +745,8 @@ static unsigned char *read_file(int fd, size_t size, size_t *len)
     return buf;
 }
 
-static unsigned char *load_file(const char *name, const char *dir, const char *path,
-                                size_t *len, char *err, size_t errlen)
+static unsigned char *load_file(const char *name, const char *dir, const char *path, size_t *len,
+                                char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -764,8 +760,7 @@ static unsigned char *load_file(const char *name, const char *dir, const char *p
     struct stat st;
     unsigned char *buf = NULL;
     if (fstat(fd, &st) != 0)
-        set_err(err, errlen, "time zone \"%s\": cannot stat %s: %s", name, path,
-                strerror(errno));
+        set_err(err, errlen, "time zone \"%s\": cannot stat %s: %s", name, path, strerror(errno));
     else if (S_ISDIR(st.st_mode))
         set_err(err, errlen, "unknown time zone \"%s\" (a directory of zones in %s, not a zone)",
                 name, dir);

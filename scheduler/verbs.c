@@ -22,10 +22,14 @@ int verb_bad_option(const char *verb_name, char **argv)
 {
     const char *bad = optind > 0 ? argv[optind - 1] : "?";
     if (optopt && bad[0] == '-' && bad[1] != '-')
-        fprintf(stderr, "haechi %s: option -%c is unknown or lacks its value; see `haechi %s "
-                "--help`\n", verb_name, optopt, verb_name);
+        fprintf(stderr,
+                "haechi %s: option -%c is unknown or lacks its value; see `haechi %s "
+                "--help`\n",
+                verb_name, optopt, verb_name);
     else
-        fprintf(stderr, "haechi %s: option \"%s\" is unknown or lacks its value; see `haechi "
-                "%s --help`\n", verb_name, bad, verb_name);
+        fprintf(stderr,
+                "haechi %s: option \"%s\" is unknown or lacks its value; see `haechi "
+                "%s --help`\n",
+                verb_name, bad, verb_name);
     return 2;
 }

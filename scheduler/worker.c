@@ -49,7 +49,7 @@ struct worker {
     int reading;
     int stopped;
     int in_flight;
-    struct event *tick;     /* starts reads after an outage; reclaims */
+    struct event *tick; /* starts reads after an outage; reclaims */
     int64_t last_reclaim_ms;
     cached_doc docs[DOC_CACHE];
     long long doc_clock;
@@ -231,8 +231,8 @@ static void got_document(const store_result *res, void *arg)
     job *j = arg;
     worker *w = j->w;
     if (res->code != STORE_OK) {
-        adapter_outcome o = {.status = res->code == STORE_NOT_FOUND ? ADAPTER_FAILED
-                                                                    : ADAPTER_RETRY};
+        adapter_outcome o = {.status =
+                                 res->code == STORE_NOT_FOUND ? ADAPTER_FAILED : ADAPTER_RETRY};
         snprintf(o.reason, sizeof o.reason, "campaign %s version %lld %s", j->campaign_id,
                  j->version, res->code == STORE_NOT_FOUND ? "is not stored" : "could not be read");
         sent(&o, j);
@@ -299,8 +299,14 @@ static void begin(job *j)
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     fmt_ms(clock_wall_ms(), now, sizeof now);
     fmt_ms(j->fired_ms, fired, sizeof fired);
-    const char *argv[] = {w->channels[j->ch].stream, engine_prefix(w->e), j->entry, j->item,
-                          attempt, now, GROUP, fired};
+    const char *argv[] = {w->channels[j->ch].stream,
+                          engine_prefix(w->e),
+                          j->entry,
+                          j->item,
+                          attempt,
+                          now,
+                          GROUP,
+                          fired};
     if (engine_fcall(w->e, "haechi_begin", 1, 8, argv, NULL, begun, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending", j->item);
         job_done(j);
@@ -342,8 +348,16 @@ static int hold_if_quiet(job *j)
     fmt_ms(j->fired_ms, fired, sizeof fired);
     fmt_ms(until * 1000, until_s, sizeof until_s);
     fmt_ms(now, now_s, sizeof now_s);
-    const char *argv[] = {w->channels[j->ch].stream, engine_prefix(w->e), j->entry, j->item,
-                          attempt, fired, until_s, now_s, reason, GROUP};
+    const char *argv[] = {w->channels[j->ch].stream,
+                          engine_prefix(w->e),
+                          j->entry,
+                          j->item,
+                          attempt,
+                          fired,
+                          until_s,
+                          now_s,
+                          reason,
+                          GROUP};
     if (engine_fcall(w->e, "haechi_hold", 1, 10, argv, NULL, held, j) != 0)
         job_done(j);
     return 1;
@@ -508,8 +522,7 @@ static void create_groups(worker *w)
     w->groups_ready = 0;
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         /* From "0": items queued before any worker existed are not skipped. */
-        const char *argv[] = {"XGROUP", "CREATE", w->channels[ch].stream, GROUP, "0",
-                              "MKSTREAM"};
+        const char *argv[] = {"XGROUP", "CREATE", w->channels[ch].stream, GROUP, "0", "MKSTREAM"};
         rconn_command(engine_redis(w->e), group_created, w, 6, argv, NULL);
     }
 }
@@ -547,8 +560,8 @@ static void reclaim(worker *w)
             return;
         rc->w = w;
         rc->ch = ch;
-        const char *argv[] = {"XAUTOCLAIM", w->channels[ch].stream, GROUP, w->consumer, idle,
-                              "0-0", "COUNT", RECLAIM_COUNT};
+        const char *argv[] = {"XAUTOCLAIM", w->channels[ch].stream, GROUP, w->consumer, idle, "0-0",
+                              "COUNT",      RECLAIM_COUNT};
         if (rconn_command(engine_redis(w->e), reclaim_reply, rc, 8, argv, NULL) != 0)
             free(rc);
     }
@@ -593,13 +606,11 @@ worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, 
     gethostname(host, sizeof host - 1);
     snprintf(w->consumer, sizeof w->consumer, "%s:%d", host, (int)getpid());
 
-    adapter_env env = {.base = base, .redis = engine_redis(e),
-                       .engine_prefix = engine_prefix(e)};
+    adapter_env env = {.base = base, .redis = engine_redis(e), .engine_prefix = engine_prefix(e)};
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         channel_slot *slot = &w->channels[ch];
         char why[256] = "";
-        snprintf(slot->stream, sizeof slot->stream, "%sq:%s", engine_prefix(e),
-                 channel_names[ch]);
+        snprintf(slot->stream, sizeof slot->stream, "%sq:%s", engine_prefix(e), channel_names[ch]);
         slot->ops = adapter_find(w->cfg->channels[ch].adapter);
         if (slot->ops)
             slot->state = slot->ops->create(&env, w->cfg->channels[ch].section, why, sizeof why);

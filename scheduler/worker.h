@@ -23,12 +23,12 @@
 typedef struct worker worker;
 
 typedef struct worker_stats {
-    long long taken;      /* items read or reclaimed */
+    long long taken; /* items read or reclaimed */
     long long reclaimed;
     long long sent;
     long long retried;
     long long dead;
-    long long held;       /* quiet hours, or a paused campaign */
+    long long held; /* quiet hours, or a paused campaign */
     long long cancelled;
 } worker_stats;
 

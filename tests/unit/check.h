@@ -24,37 +24,34 @@ static void check_fail(const char *file, int line, const char *fmt, ...)
 {
     if (!check_case_failed) {
         va_list ap;
-        int n = snprintf(check_first_failure, sizeof check_first_failure,
-                         "%s:%d: ", file, line);
+        int n = snprintf(check_first_failure, sizeof check_first_failure, "%s:%d: ", file, line);
         va_start(ap, fmt);
         if (n > 0 && (size_t)n < sizeof check_first_failure)
-            vsnprintf(check_first_failure + n, sizeof check_first_failure - (size_t)n,
-                      fmt, ap);
+            vsnprintf(check_first_failure + n, sizeof check_first_failure - (size_t)n, fmt, ap);
         va_end(ap);
     }
     check_case_failed = 1;
 }
 
-#define CHECK(cond)                                                         \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            check_fail(__FILE__, __LINE__, "%s", #cond);                    \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            check_fail(__FILE__, __LINE__, "%s", #cond);                                           \
     } while (0)
 
-#define CHECK_INT(got, want)                                                \
-    do {                                                                    \
-        long long check_g_ = (long long)(got), check_w_ = (long long)(want); \
-        if (check_g_ != check_w_)                                           \
-            check_fail(__FILE__, __LINE__, "%s is %lld, want %lld", #got,   \
-                       check_g_, check_w_);                                 \
+#define CHECK_INT(got, want)                                                                       \
+    do {                                                                                           \
+        long long check_g_ = (long long)(got), check_w_ = (long long)(want);                       \
+        if (check_g_ != check_w_)                                                                  \
+            check_fail(__FILE__, __LINE__, "%s is %lld, want %lld", #got, check_g_, check_w_);     \
     } while (0)
 
-#define CHECK_STR(got, want)                                                \
-    do {                                                                    \
-        const char *check_g_ = (got), *check_w_ = (want);                   \
-        if (!check_g_ || strcmp(check_g_, check_w_) != 0)                   \
-            check_fail(__FILE__, __LINE__, "%s is \"%s\", want \"%s\"",     \
-                       #got, check_g_ ? check_g_ : "(null)", check_w_);     \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *check_g_ = (got), *check_w_ = (want);                                          \
+        if (!check_g_ || strcmp(check_g_, check_w_) != 0)                                          \
+            check_fail(__FILE__, __LINE__, "%s is \"%s\", want \"%s\"", #got,                      \
+                       check_g_ ? check_g_ : "(null)", check_w_);                                  \
     } while (0)
 
 static inline void check_report(const char *name)
@@ -70,10 +67,10 @@ static inline void check_report(const char *name)
     fflush(stdout);
 }
 
-#define RUN(fn)                                                             \
-    do {                                                                    \
-        fn();                                                               \
-        check_report(#fn);                                                  \
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        fn();                                                                                      \
+        check_report(#fn);                                                                         \
     } while (0)
 
 /* Reports one table row as a case of its own. */

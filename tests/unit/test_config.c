@@ -26,8 +26,7 @@ static const struct {
 } bad[] = {
     {"typo", "{\"redis\":{\"adress\":\"x:1\"}}",
      "/redis/adress: unknown field (did you mean \"address\"?)"},
-    {"bad role",
-     "{\"tokens\":[{\"name\":\"a\",\"role\":\"root\",\"token\":\"0123456789abcdef\"}]}",
+    {"bad role", "{\"tokens\":[{\"name\":\"a\",\"role\":\"root\",\"token\":\"0123456789abcdef\"}]}",
      "/tokens/0/role: \"root\" is not one of: viewer, editor, approver, admin"},
     {"short token", "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\",\"token\":\"short\"}]}",
      "/tokens/0/token: is 5 characters, under the minimum of 16"},
@@ -95,12 +94,13 @@ static void test_good_config(void)
     config c;
     char first[512];
     setenv("HAECHI_TEST_TOKEN", "env-secret-0123456789", 1);
-    int rc = load("{\"listen\":\"127.0.0.1:0\",\"redis\":{\"address\":\"unix:/tmp/r.sock\","
-                  "\"prefix\":\"p1\",\"command_timeout_ms\":250},"
-                  "\"tokens\":[{\"name\":\"ed\",\"role\":\"editor\",\"token\":\"inline-secret-012345\"},"
-                  "{\"name\":\"vi\",\"role\":\"viewer\",\"token_env\":\"HAECHI_TEST_TOKEN\"}],"
-                  "\"limits\":{\"max_campaign_bytes\":2048,\"max_occurrences\":7}}",
-                  &c, first, sizeof first);
+    int rc =
+        load("{\"listen\":\"127.0.0.1:0\",\"redis\":{\"address\":\"unix:/tmp/r.sock\","
+             "\"prefix\":\"p1\",\"command_timeout_ms\":250},"
+             "\"tokens\":[{\"name\":\"ed\",\"role\":\"editor\",\"token\":\"inline-secret-012345\"},"
+             "{\"name\":\"vi\",\"role\":\"viewer\",\"token_env\":\"HAECHI_TEST_TOKEN\"}],"
+             "\"limits\":{\"max_campaign_bytes\":2048,\"max_occurrences\":7}}",
+             &c, first, sizeof first);
     CHECK_INT(rc, 0);
     CHECK_STR(first, "");
     CHECK_STR(c.redis_unix, "/tmp/r.sock");
@@ -145,9 +145,8 @@ static void test_channels_and_engine(void)
     CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.start_min, 21 * 60);
     CHECK_INT(c.channels[CHANNEL_SNS].quiet.start_min, 22 * 60 + 30);
     CHECK_INT(c.channels[CHANNEL_SNS].expires_after_s, 1800);
-    CHECK_INT(json_integer_value(json_object_get(c.channels[CHANNEL_KAKAO].section,
-                                                 "fail_attempts")),
-              2);
+    CHECK_INT(
+        json_integer_value(json_object_get(c.channels[CHANNEL_KAKAO].section, "fail_attempts")), 2);
     CHECK_STR(c.channels[CHANNEL_ALERT].adapter, "log");
     config_release(&c);
 }

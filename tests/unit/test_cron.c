@@ -114,7 +114,8 @@ static const struct next_row next_rows[] = {
     {"0 0 30 * *", "UTC", "2021-01-30T00:00:00Z", "2021-03-30T00:00:00Z", NULL},
     /* never, and the limit */
     {"0 0 30 2 *", "UTC", "2021-01-01T00:00:00Z", "none", "2121-01-01T00:00:00Z"},
-    {"0 0 31 4,6,9,11 *", "America/New_York", "2021-01-01T00:00:00Z", "none", "2121-01-01T00:00:00Z"},
+    {"0 0 31 4,6,9,11 *", "America/New_York", "2021-01-01T00:00:00Z", "none",
+     "2121-01-01T00:00:00Z"},
     {"0 0 1 1 *", "UTC", "2021-06-01T00:00:00Z", "none", "2021-12-31T23:59:59Z"},
     {"0 0 1 1 *", "UTC", "2021-06-01T00:00:00Z", "2022-01-01T00:00:00Z", "2022-01-01T00:00:00Z"},
 };
@@ -252,8 +253,8 @@ static void parse_macros(void)
     cron_expr m, f;
     char err[256];
     static const char *const pairs[][2] = {
-        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+        {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"},  {"@monthly", "0 0 1 * *"},
+        {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},     {"@midnight", "0 0 * * *"},
         {"@hourly", "0 * * * *"}, {"  @Daily\n", "0 0 * * *"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
@@ -293,8 +294,8 @@ static void parse_limits(void)
 }
 
 /* Every fire of one day, by repeated cron_next from the previous fire. */
-static int fires_between(const char *expr, const char *zone_name, const char *from,
-                         const char *to, int64_t *out, int max)
+static int fires_between(const char *expr, const char *zone_name, const char *from, const char *to,
+                         int64_t *out, int max)
 {
     char err[256];
     cron_expr e;
@@ -384,8 +385,8 @@ static void next_bounds(void)
 /* Impossible days must be found out quickly, whatever the limit. */
 static void never_is_fast(void)
 {
-    static const char *const never[] = {"0 0 30 2 *", "0 0 31 2,4,6,9,11 *",
-                                        "* * 31 4 *", "0 0 31 11 *"};
+    static const char *const never[] = {"0 0 30 2 *", "0 0 31 2,4,6,9,11 *", "* * 31 4 *",
+                                        "0 0 31 11 *"};
     char err[256];
     const tz *ny = tz_get("America/New_York", err, sizeof err);
     CHECK(ny != NULL);
@@ -397,8 +398,8 @@ static void never_is_fast(void)
         int64_t next;
         CHECK_INT(cron_parse(never[i], &e, err, sizeof err), 0);
         CHECK_INT(cron_next(&e, ny, 0, INT64_MAX, &next), -1);
-        CHECK_INT(cron_next(&e, ny, utc("2021-01-01T00:00:00Z"),
-                            utc("2121-01-01T00:00:00Z"), &next), -1);
+        CHECK_INT(
+            cron_next(&e, ny, utc("2021-01-01T00:00:00Z"), utc("2121-01-01T00:00:00Z"), &next), -1);
     }
     double secs = (double)(clock() - start) / CLOCKS_PER_SEC;
     if (secs > 2.0)

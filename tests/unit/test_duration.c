@@ -6,10 +6,22 @@ static const struct {
     const char *text;
     long long seconds; /* -1: refused */
 } cases[] = {
-    {"90s", 90},       {"30m", 1800},     {"1h", 3600},     {"1h30m", 5400},
-    {"2d", 172800},    {"1d12h", 129600}, {"0s", 0},        {"", -1},
-    {"h", -1},         {"10", -1},        {"1m1h", -1},     {"1h1h", -1},
-    {"1.5h", -1},      {"-1h", -1},       {"1 h", -1},      {"1w", -1},
+    {"90s", 90},
+    {"30m", 1800},
+    {"1h", 3600},
+    {"1h30m", 5400},
+    {"2d", 172800},
+    {"1d12h", 129600},
+    {"0s", 0},
+    {"", -1},
+    {"h", -1},
+    {"10", -1},
+    {"1m1h", -1},
+    {"1h1h", -1},
+    {"1.5h", -1},
+    {"-1h", -1},
+    {"1 h", -1},
+    {"1w", -1},
     {"99999999999999d", -1},
 };
 
@@ -21,8 +33,8 @@ static void test_table(void)
         int rc = duration_parse(cases[i].text, &secs, err, sizeof err);
         snprintf(name, sizeof name, "parse \"%s\"", cases[i].text);
         snprintf(why, sizeof why, "rc=%d seconds=%lld err=%s", rc, (long long)secs, err);
-        int ok = cases[i].seconds < 0 ? rc == -1 && err[0] != '\0'
-                                      : rc == 0 && secs == cases[i].seconds;
+        int ok =
+            cases[i].seconds < 0 ? rc == -1 && err[0] != '\0' : rc == 0 && secs == cases[i].seconds;
         check_row(name, ok, why);
     }
 }

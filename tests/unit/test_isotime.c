@@ -45,14 +45,15 @@ static void parse_table(void)
             snprintf(why, sizeof why, "refused: %s", err);
         else if (t.wall != wall(r->wall) || t.offset != r->offset ||
                  (int)t.has_offset != r->has_offset || (int)t.date_only != r->date_only)
-            snprintf(why, sizeof why, "got wall %" PRId64 " offset %d has %u date %u",
-                     t.wall, t.offset, (unsigned)t.has_offset, (unsigned)t.date_only);
+            snprintf(why, sizeof why, "got wall %" PRId64 " offset %d has %u date %u", t.wall,
+                     t.offset, (unsigned)t.has_offset, (unsigned)t.date_only);
         check_row(name, why[0] == '\0', why);
     }
 }
 
-#define SHAPE "is not a date-time: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an " \
-              "optional Z or +HH:MM offset"
+#define SHAPE                                                                                      \
+    "is not a date-time: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] with an "                    \
+    "optional Z or +HH:MM offset"
 
 struct error_row {
     const char *text, *want;
@@ -165,8 +166,8 @@ static void instant_table(void)
             tz_wall_kind k = (tz_wall_kind)-1;
             int64_t at = isotime_instant(&t, zone, &k);
             if (at != utc(r->want) || k != r->kind)
-                snprintf(why, sizeof why, "got %" PRId64 " kind %d, want %s kind %d", at,
-                         (int)k, r->want, (int)r->kind);
+                snprintf(why, sizeof why, "got %" PRId64 " kind %d, want %s kind %d", at, (int)k,
+                         r->want, (int)r->kind);
         }
         check_row(name, why[0] == '\0', why);
     }

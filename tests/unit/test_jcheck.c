@@ -4,9 +4,7 @@
 
 static const char *const colours[] = {"red", "green", NULL};
 static const jfield tag_item = {.kind = JK_STRING, .min = 1, .max = 5};
-static const jfield inner_fields[] = {
-    {.name = "n", .kind = JK_INT, .min = 1, .max = 10},
-    {0}};
+static const jfield inner_fields[] = {{.name = "n", .kind = JK_INT, .min = 1, .max = 10}, {0}};
 static const jobject inner = {.fields = inner_fields};
 static const jfield outer_fields[] = {
     {.name = "title", .kind = JK_STRING, .required = 1, .min = 1, .max = 8},

@@ -47,10 +47,11 @@ static void test_table(void)
         int held = zone && quiet_hold(&q, zone, t, &until);
         if (held)
             isotime_format_rfc3339(until, zone, got, sizeof got);
-        int ok = zone && t >= 0 &&
-                 (cases[i].until ? held && until == at(cases[i].until, zone) : !held);
+        int ok =
+            zone && t >= 0 && (cases[i].until ? held && until == at(cases[i].until, zone) : !held);
         snprintf(name, sizeof name, "%s %s", cases[i].zone, cases[i].when);
-        snprintf(why, sizeof why, "got %s, want %s", got, cases[i].until ? cases[i].until : "not held");
+        snprintf(why, sizeof why, "got %s, want %s", got,
+                 cases[i].until ? cases[i].until : "not held");
         check_row(name, ok, why);
     }
 }

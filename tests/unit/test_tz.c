@@ -265,20 +265,34 @@ struct name_row {
 
 static const struct name_row name_rows[] = {
     {"", "time zone name is empty", NULL},
-    {"../etc/passwd", "invalid time zone name \"../etc/passwd\": only letters, digits, '_', "
-                      "'-', '+' and '/' are allowed", NULL},
-    {"/etc/passwd", "invalid time zone name \"/etc/passwd\": it must be a relative name such "
-                    "as \"Asia/Seoul\"", NULL},
-    {"Asia//Seoul", "invalid time zone name \"Asia//Seoul\": it must be a relative name such "
-                    "as \"Asia/Seoul\"", NULL},
-    {"Asia/Seoul/", "invalid time zone name \"Asia/Seoul/\": it must be a relative name such "
-                    "as \"Asia/Seoul\"", NULL},
-    {"Asia/Seoul\n", "invalid time zone name \"Asia/Seoul?\": only letters, digits, '_', '-', "
-                     "'+' and '/' are allowed", NULL},
-    {"zone1970.tab", "invalid time zone name \"zone1970.tab\": only letters, digits, '_', "
-                     "'-', '+' and '/' are allowed", NULL},
-    {"Asia/Se oul", "invalid time zone name \"Asia/Se oul\": only letters, digits, '_', '-', "
-                    "'+' and '/' are allowed", NULL},
+    {"../etc/passwd",
+     "invalid time zone name \"../etc/passwd\": only letters, digits, '_', "
+     "'-', '+' and '/' are allowed",
+     NULL},
+    {"/etc/passwd",
+     "invalid time zone name \"/etc/passwd\": it must be a relative name such "
+     "as \"Asia/Seoul\"",
+     NULL},
+    {"Asia//Seoul",
+     "invalid time zone name \"Asia//Seoul\": it must be a relative name such "
+     "as \"Asia/Seoul\"",
+     NULL},
+    {"Asia/Seoul/",
+     "invalid time zone name \"Asia/Seoul/\": it must be a relative name such "
+     "as \"Asia/Seoul\"",
+     NULL},
+    {"Asia/Seoul\n",
+     "invalid time zone name \"Asia/Seoul?\": only letters, digits, '_', '-', "
+     "'+' and '/' are allowed",
+     NULL},
+    {"zone1970.tab",
+     "invalid time zone name \"zone1970.tab\": only letters, digits, '_', "
+     "'-', '+' and '/' are allowed",
+     NULL},
+    {"Asia/Se oul",
+     "invalid time zone name \"Asia/Se oul\": only letters, digits, '_', '-', "
+     "'+' and '/' are allowed",
+     NULL},
     {"Nope/Zone", "unknown time zone \"Nope/Zone\" (no such zone in ", ")"},
     {"Asia/Seol", "unknown time zone \"Asia/Seol\" (no such zone in ", ")"},
     {"Asia/Seoul/X", "unknown time zone \"Asia/Seoul/X\" (no such zone in ", ")"},
@@ -434,8 +448,7 @@ static const uint8_t one_abbr[] = {0};
 /* A zone with no transitions: the footer alone says everything. */
 static zone_spec footer_zone(const char *footer)
 {
-    zone_spec z = {'2', 0, NULL, NULL, 1, one_utoff, one_isdst, one_abbr, "LMT", 4, 0, 0,
-                   footer};
+    zone_spec z = {'2', 0, NULL, NULL, 1, one_utoff, one_isdst, one_abbr, "LMT", 4, 0, 0, footer};
     return z;
 }
 
@@ -448,8 +461,8 @@ static const uint8_t ny_abbr[] = {0, 4};
 
 static zone_spec ny_zone(char version, const char *footer)
 {
-    zone_spec z = {version, 2,         ny_times, ny_idx, 2, ny_utoff, ny_isdst, ny_abbr,
-                   "EST\0EDT", 8, 0, 0,        footer};
+    zone_spec z = {version, 2,          ny_times, ny_idx, 2, ny_utoff, ny_isdst,
+                   ny_abbr, "EST\0EDT", 8,        0,      0, footer};
     return z;
 }
 
@@ -757,17 +770,28 @@ static void corrupt_specs(void)
 static void bad_footers(void)
 {
     static const char *const bad[] = {
-        "EST5EDT",          "ES5",
-        "EST25",            "EST",
-        "<EST5",            "<E>5",
-        "EST5:60",          "EST5EDT,M13.1.0,M11.1.0",
-        "EST5EDT,M3.6.0,M11.1.0", "EST5EDT,M3.2.7,M11.1.0",
-        "EST5EDT,J0,J365",  "EST5EDT,366,J1",
-        "EST5EDT,M3.2.0/168,M11.1.0", "EST5EDT,M3.2.0/2:60,M11.1.0",
-        "EST5EDT,M3.2.0",   "EST5EDT,M3.2.0,M11.1.0,",
-        "EST5EDT,M3.2.0,M11.1.0 ", "EST5EDT4,M3.2.0,M11.1.0x",
-        "EST 5",            "EST5EDT,M3..0,M11.1.0",
-        "EST-5\x01",        "AVERYLONGABBREVIATION5",
+        "EST5EDT",
+        "ES5",
+        "EST25",
+        "EST",
+        "<EST5",
+        "<E>5",
+        "EST5:60",
+        "EST5EDT,M13.1.0,M11.1.0",
+        "EST5EDT,M3.6.0,M11.1.0",
+        "EST5EDT,M3.2.7,M11.1.0",
+        "EST5EDT,J0,J365",
+        "EST5EDT,366,J1",
+        "EST5EDT,M3.2.0/168,M11.1.0",
+        "EST5EDT,M3.2.0/2:60,M11.1.0",
+        "EST5EDT,M3.2.0",
+        "EST5EDT,M3.2.0,M11.1.0,",
+        "EST5EDT,M3.2.0,M11.1.0 ",
+        "EST5EDT4,M3.2.0,M11.1.0x",
+        "EST 5",
+        "EST5EDT,M3..0,M11.1.0",
+        "EST-5\x01",
+        "AVERYLONGABBREVIATION5",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char zname[32];

@@ -37,7 +37,9 @@ static void test_length_counts_code_points(void)
 {
     CHECK_INT(utf8_length("잠시 멈춤"), 5);
     CHECK_INT(utf8_length(""), 0);
-    CHECK_INT(utf8_length("a\xF0\x9F\x98\x80" "b"), 3);
+    CHECK_INT(utf8_length("a\xF0\x9F\x98\x80"
+                          "b"),
+              3);
 }
 
 static void test_position_lines_and_columns(void)

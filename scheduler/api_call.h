@@ -1,0 +1,98 @@
+/*
+ * api_call.h - what the API's files share: the server, one call's state,
+ * the route table's shape, and the helpers every handler answers with.
+ * Internal to api*.c.
+ */
+#ifndef HAECHI_API_CALL_H
+#define HAECHI_API_CALL_H
+
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "campaign.h"
+#include "config.h"
+#include "engine.h"
+#include "store.h"
+
+struct api {
+    struct event_base *base;
+    const config *cfg;
+    rconn *redis;
+    store *st;
+    engine *e;
+    struct evhttp *http;
+};
+
+typedef struct call call;
+
+typedef struct route {
+    enum evhttp_cmd_type method;
+    const char *pattern; /* '*' stands for one path segment: a campaign id, then a release id */
+    unsigned perm;       /* 0: no token needed */
+    const char *action;  /* audit name; NULL: not a mutating call */
+    void (*handle)(call *c);
+} route;
+
+struct call {
+    api *api;
+    struct evhttp_request *req; /* NULL once answered or the client left */
+    const route *route;
+    const config_token *who;
+    char client[64];
+    char id[65];
+    char sub[65]; /* a second path segment: a release id */
+    int refs;
+    struct event *deadline;
+    campaign *campaign; /* submit: kept to describe the next releases */
+    json_t *warnings;   /* submit: what is odd but allowed */
+    json_t *answer;     /* an answer waiting for the engine's step */
+    int answer_code;
+    int catch_up; /* resume --catch-up */
+    long long version_asked;
+};
+
+/* Drops a reference; the last one frees the call. */
+void api_call_unref(call *c);
+
+/* Answers (once: later answers to a call already answered are dropped),
+ * audits a mutating route, and drops the HTTP side's reference. BODY is
+ * consumed. */
+void api_send_json(call *c, int code, json_t *body);
+void api_send_error(call *c, int code, const char *error, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void api_send_unavailable(call *c, const char *why);
+
+/* Answers a store failure every route shares; 1 when it did. */
+int api_answered_store_failure(call *c, const store_result *res);
+
+/* Takes a reference for a store or engine call just started (RC 0), or
+ * answers 503 (RC -1). */
+int api_start_store(call *c, int rc);
+void api_start_fcall(call *c, int rc);
+
+/* Answers a failed engine call (503 or 500); 1 when it did. */
+int api_engine_failed(call *c, redisReply *reply, const char *error);
+
+/* Query parameter KEY copied into buf; 1 when present. */
+int api_query_param(call *c, const char *key, char *buf, size_t len);
+int api_flag_value(const char *v);
+int api_is_json_type(const char *type);
+
+/* A small JSON object body, or NULL after answering 400/413/415. */
+json_t *api_small_body(call *c);
+
+/* The handlers of the route table. */
+void api_handle_health(call *c);
+void api_handle_list(call *c);
+void api_handle_submit(call *c);
+void api_handle_get(call *c);
+void api_handle_status(call *c);
+void api_handle_audit(call *c);
+void api_handle_releases(call *c);
+void api_handle_send_now(call *c);
+void api_handle_dead_list(call *c);
+void api_handle_dead_retry(call *c);
+void api_handle_clock(call *c);
+
+#endif
