@@ -306,6 +306,69 @@ def run_matrix(api, d):
                  else None)
 
 
+def run_engine_routes(api):
+    """The release engine's routes x every role (m-base is armed by its submit)."""
+    jt = "application/json"
+
+    def expect_for(role, writers_only):
+        if role in (None, "bogus"):
+            return 401
+        if writers_only:
+            return None if role in ("editor", "admin") else 403
+        return None
+
+    for role in ANYONE:
+        expect = expect_for(role, False) or 200
+        api.case("GET", "/api/v1/campaigns/m-base/releases", role, expect,
+                 verify=(lambda s, hd, b: [] if b.get("status") == "scheduled" and
+                         b.get("releases") and all(
+                             ch.get("state") == "scheduled" for r in b["releases"]
+                             for ch in r.get("channels", {}).values())
+                         else ["not the scheduled releases of m-base"])
+                 if expect == 200 else None)
+    api.case("GET", "/api/v1/campaigns/never-stored/releases", "viewer", 404)
+    api.case("GET", "/api/v1/campaigns/m-base/releases?upcoming=0", "viewer", 400)
+
+    # Nothing of m-base has expired, so a permitted send-now finds nothing (404).
+    for role in ANYONE:
+        expect = expect_for(role, True) or 404
+        api.case("POST", "/api/v1/campaigns/m-base/releases/morning-post/send", role, expect,
+                 action="send-now", target="m-base")
+
+    for role in ANYONE:
+        expect = expect_for(role, False) or 200
+        api.case("GET", "/api/v1/dead", role, expect,
+                 verify=(lambda s, hd, b: [] if b.get("dead") == [] else ["dead not empty"])
+                 if expect == 200 else None)
+    api.case("GET", "/api/v1/dead?channel=fax", "viewer", 400)
+
+    for role in ANYONE:
+        expect = expect_for(role, True) or 200
+        api.case("POST", "/api/v1/dead/retry", role, expect, action="dead-retry",
+                 target="*" if expect == 200 else "-",
+                 verify=(lambda s, hd, b: [] if b.get("requeued") == 0 else ["requeued"])
+                 if expect == 200 else None,
+                 body=b'{"all": true}', content_type=jt)
+    api.case("POST", "/api/v1/dead/retry", "editor", 404, name="dead retry of an unknown id "
+             "-> 404", action="dead-retry", target="1-0", body=b'{"id": "1-0"}',
+             content_type=jt)
+    api.case("POST", "/api/v1/dead/retry", "editor", 404, name="dead retry of a malformed id "
+             "-> 404", action="dead-retry", body=b'{"id": "not-an-id"}', content_type=jt)
+    api.case("POST", "/api/v1/dead/retry", "editor", 400, name="dead retry without id or all "
+             "-> 400", action="dead-retry", body=b'{}', content_type=jt)
+    api.case("POST", "/api/v1/dead/retry", "editor", 415, name="dead retry as text -> 415",
+             action="dead-retry", body=b'{"all": true}', content_type="text/plain")
+
+    # The test clock exists only in test environments; this daemon is production.
+    for role in ANYONE:
+        if role in (None, "bogus"):
+            expect = 401
+        else:
+            expect = 404 if role == "admin" else 403
+        api.case("POST", "/api/v1/test/clock", role, expect, action="clock",
+                 body=b'{"advance_ms": 1000}', content_type=jt)
+
+
 def run_health(api):
     for role in ANYONE:
         api.case("GET", "/healthz", role, 200,
@@ -645,6 +708,7 @@ def main():
                      body=h.campaign_json(h.future_campaign(cid)), content_type=jt)
         run_health(api)
         run_matrix(api, d)
+        run_engine_routes(api)
         run_auth_forms(api, d)
         run_routes(api)
         run_versions(api)
