@@ -63,15 +63,21 @@ local function set_state(p, id, rid, due, ch, fields)
   redis.call('HSET', key, field, cjson.encode(rec))
 end
 
--- Adds to a metrics counter, at once or (with a tally) when flush() runs:
--- a claim of thousands of releases writes each counter once.
+-- A claim of thousands of releases collects its writes in a tally and
+-- flush()es them at the end: each counter once, each campaign's new states
+-- in a few HSETs.
+local function new_tally()
+  return { counts = {}, fires = {} }
+end
+
+-- Adds to a metrics counter, at once or (with a tally) when flush() runs.
 local function count(p, id, ch, hour, what, n, tally)
   local key, field = p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what
   if tally then
-    local t = tally[key]
+    local t = tally.counts[key]
     if not t then
       t = {}
-      tally[key] = t
+      tally.counts[key] = t
     end
     t[field] = (t[field] or 0) + (n or 1)
   else
@@ -80,8 +86,14 @@ local function count(p, id, ch, hour, what, n, tally)
 end
 
 local function flush(tally)
-  for key, fields in pairs(tally) do
+  for key, fields in pairs(tally.counts) do
     for field, n in pairs(fields) do redis.call('HINCRBY', key, field, n) end
+  end
+  for key, pairs_ in pairs(tally.fires) do
+    -- In slices: unpack() is limited by Lua's C stack.
+    for i = 1, #pairs_, 4000 do
+      redis.call('HSET', key, unpack(pairs_, i, math.min(i + 3999, #pairs_)))
+    end
   end
 end
 
@@ -134,10 +146,17 @@ local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, 
     'fired', fired, 'attempt', attempt, 'target', 'all',
     'tz', camp.tz, 'quiet', camp.quiet[ch] or '')
   if fresh then
-    -- Written directly: no earlier state to merge, and this is the hot path.
-    redis.call('HSET', p .. 'fires:' .. camp.id, rid .. '|' .. due .. '|' .. ch,
-      string.format('{"due":%s,"state":"queued","at":%d,"fired":%d,"late":%d,"attempts":0}',
-        due, now, fired, tonumber(fired) - tonumber(due)))
+    -- Written without reading: no earlier state to merge (the hot path).
+    local key = p .. 'fires:' .. camp.id
+    local list = tally.fires[key]
+    if not list then
+      list = {}
+      tally.fires[key] = list
+    end
+    list[#list + 1] = rid .. '|' .. due .. '|' .. ch
+    list[#list + 1] = string.format(
+      '{"due":%s,"state":"queued","at":%d,"fired":%d,"late":%d,"attempts":0}',
+      due, now, fired, tonumber(fired) - tonumber(due))
   else
     set_state(p, camp.id, rid, due, ch, { state = 'queued', at = now,
       fired = tonumber(fired), late = tonumber(fired) - tonumber(due),
@@ -201,7 +220,7 @@ local function claim(keys, args)
   -- Pop the earliest entries; any not yet due go straight back.
   local got = redis.call('ZPOPMIN', due_key, batch)
   local stats = { released = 0, items = 0, expired = 0, held = 0 }
-  local finished, camps, claimed, tally = {}, {}, {}, {}
+  local finished, camps, claimed, tally = {}, {}, {}, new_tally()
   local taken = 0
   for i = 1, #got, 2 do
     local member, score = got[i], got[i + 1]
