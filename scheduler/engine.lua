@@ -11,7 +11,10 @@
 -- numbers.
 --
 -- Keys (P = "PREFIX:{e}:"):
---   P..due              ZSET  "r:ID:RID" -> next firing of a release (ms)
+--   P..due              ZSET  "r:ID:RID|M;SPEC" -> next firing of a release (ms);
+--                             M is 1 when later firings wait in occ:ID:RID,
+--                             SPEC its "ch:expiry_ms,..." (so a claim needs
+--                             no lookup per release)
 --                             "i:ITEM"   -> a delayed item (retry, quiet hours)
 --   P..occ:ID:RID       LIST  the release's later firings, ascending (ms)
 --   P..camp:ID          HASH  status, version, tz, releases, pending,
@@ -70,24 +73,31 @@ local function new_tally()
   return { counts = {}, fires = {} }
 end
 
--- Adds to a metrics counter, at once or (with a tally) when flush() runs.
+-- Adds to a metrics counter, at once or (with a tally) when flush() runs;
+-- a tally counts in plain tables and makes the key strings once.
 local function count(p, id, ch, hour, what, n, tally)
-  local key, field = p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what
   if tally then
-    local t = tally.counts[key]
-    if not t then
-      t = {}
-      tally.counts[key] = t
+    local byid = tally.counts[id]
+    if not byid then
+      byid = { hour = hour }
+      tally.counts[id] = byid
     end
-    t[field] = (t[field] or 0) + (n or 1)
+    local k = ch .. '|' .. what
+    byid[k] = (byid[k] or 0) + (n or 1)
   else
-    redis.call('HINCRBY', key, field, n or 1)
+    redis.call('HINCRBY', p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what, n or 1)
   end
 end
 
-local function flush(tally)
-  for key, fields in pairs(tally.counts) do
-    for field, n in pairs(fields) do redis.call('HINCRBY', key, field, n) end
+local function flush(p, tally)
+  for id, byid in pairs(tally.counts) do
+    local key = p .. 'metrics:' .. id
+    for k, n in pairs(byid) do
+      if k ~= 'hour' then
+        local ch, what = string.match(k, '^([^|]+)|(.+)$')
+        redis.call('HINCRBY', key, ch .. '|' .. byid.hour .. '|' .. what, n)
+      end
+    end
   end
   for key, pairs_ in pairs(tally.fires) do
     -- In slices: unpack() is limited by Lua's C stack.
@@ -116,9 +126,24 @@ local function load_camp(p, id)
     'quiet:kakao', 'quiet:banner', 'quiet:newsletter', 'quiet:alert')
   if not v[1] then return nil end
   local c = { id = id, key = key, status = v[1], version = v[2], tz = v[3] or 'UTC',
-    releases = v[4] or '', quiet = {}, rel = {}, more = {} }
+    releases = v[4] or '', quiet = {}, rel = {}, more = {}, fires_key = p .. 'fires:' .. id }
   for i, ch in ipairs(CHANNELS) do c.quiet[ch] = v[4 + i] or '' end
   return c
+end
+
+local function parse_spec(spec)
+  local r = {}
+  for _, pair in ipairs(split(spec, ',')) do
+    local ch, exp = string.match(pair, '^([^:]+):(%d+)$')
+    r[#r + 1] = { ch = ch, exp = tonumber(exp) }
+  end
+  return r
+end
+
+-- The due-set member of release RID of campaign ID, from what was armed.
+local function member_of(camp_key, id, rid)
+  local v = redis.call('HMGET', camp_key, 'rel:' .. rid, 'more:' .. rid)
+  return 'r:' .. id .. ':' .. rid .. '|' .. (v[2] and '1' or '0') .. ';' .. (v[1] or '')
 end
 
 -- The channels of release RID, each {ch, exp}, read once per call.
@@ -126,11 +151,7 @@ local function rel_of(camp, rid)
   local r = camp.rel[rid]
   if r == nil then
     local v = redis.call('HMGET', camp.key, 'rel:' .. rid, 'more:' .. rid)
-    r = {}
-    for _, pair in ipairs(split(v[1] or '', ',')) do
-      local ch, exp = string.match(pair, '^([^:]+):(%d+)$')
-      r[#r + 1] = { ch = ch, exp = tonumber(exp) }
-    end
+    r = parse_spec(v[1] or '')
     camp.rel[rid] = r
     camp.more[rid] = v[2] and true or false
   end
@@ -147,11 +168,10 @@ local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, 
     'tz', camp.tz, 'quiet', camp.quiet[ch] or '')
   if fresh then
     -- Written without reading: no earlier state to merge (the hot path).
-    local key = p .. 'fires:' .. camp.id
-    local list = tally.fires[key]
+    local list = tally.fires[camp.fires_key]
     if not list then
       list = {}
-      tally.fires[key] = list
+      tally.fires[camp.fires_key] = list
     end
     list[#list + 1] = rid .. '|' .. due .. '|' .. ch
     list[#list + 1] = string.format(
@@ -231,14 +251,15 @@ local function claim(keys, args)
     taken = taken + 1
     local kind = string.sub(member, 1, 2)
     if kind == 'r:' then
-      local id, rid = string.match(member, '^r:([^:]+):(.+)$')
-      local camp = camps[id]
-      if camp == nil then
+      local id, rid, more, spec = string.match(member, '^r:([^:]+):([^|]+)|(%d);(.*)$')
+      local camp = id and camps[id]
+      if id and camp == nil then
         camp = load_camp(p, id) or false
         camps[id] = camp
       end
       if camp and camp.status ~= 'cancelled' and camp.status ~= 'finished' then
-        rel_of(camp, rid)
+        camp.rel[rid] = parse_spec(spec)
+        camp.more[rid] = more == '1'
         if camp.more[rid] then
           local nxt = redis.call('LPOP', p .. 'occ:' .. id .. ':' .. rid)
           if nxt then redis.call('ZADD', due_key, nxt, member) end
@@ -266,7 +287,7 @@ local function claim(keys, args)
     end
   end
   for id, n in pairs(claimed) do settle(p, camps[id], n, finished) end
-  flush(tally)
+  flush(p, tally)
   local first = redis.call('ZRANGE', due_key, 0, 0, 'WITHSCORES')
   local out = { taken, stats.released, stats.items, stats.expired, stats.held,
     first[2] and tonumber(first[2]) or -1 }
@@ -283,7 +304,7 @@ local function arm(keys, args)
   local id, version, status, tz, p = args[1], args[2], args[3], args[4], args[5]
   local old = redis.call('HGET', camp_key, 'releases')
   for _, rid in ipairs(split(old, ',')) do
-    redis.call('ZREM', due_key, 'r:' .. id .. ':' .. rid)
+    redis.call('ZREM', due_key, member_of(camp_key, id, rid))
     redis.call('DEL', p .. 'occ:' .. id .. ':' .. rid)
   end
   redis.call('DEL', camp_key)
@@ -303,7 +324,8 @@ local function arm(keys, args)
     rids[#rids + 1] = rid
     redis.call('HSET', camp_key, 'rel:' .. rid, chans)
     if k > 0 and status ~= 'cancelled' then
-      redis.call('ZADD', due_key, args[i], 'r:' .. id .. ':' .. rid)
+      redis.call('ZADD', due_key, args[i],
+        'r:' .. id .. ':' .. rid .. '|' .. (k > 1 and '1' or '0') .. ';' .. chans)
       if earliest == nil or tonumber(args[i]) < earliest then earliest = tonumber(args[i]) end
       local occ = p .. 'occ:' .. id .. ':' .. rid
       -- RPUSH in slices: unpack() is limited by Lua's C stack.
@@ -381,7 +403,7 @@ local function set_status(keys, args)
   elseif action == 'cancel' then
     if camp.status ~= 'finished' then camp.status = 'cancelled' end
     for _, rid in ipairs(split(camp.releases, ',')) do
-      affected = affected + redis.call('ZREM', p .. 'due', 'r:' .. camp.id .. ':' .. rid)
+      affected = affected + redis.call('ZREM', p .. 'due', member_of(camp.key, camp.id, rid))
       redis.call('DEL', p .. 'occ:' .. camp.id .. ':' .. rid)
     end
     redis.call('DEL', p .. 'held:' .. camp.id, p .. 'heldq:' .. camp.id)
@@ -525,7 +547,7 @@ local function releases(keys, args)
   local fires = redis.call('HGETALL', p .. 'fires:' .. id)
   local upcoming = {}
   for _, rid in ipairs(split(redis.call('HGET', keys[1], 'releases'), ',')) do
-    local nxt = redis.call('ZSCORE', p .. 'due', 'r:' .. id .. ':' .. rid)
+    local nxt = redis.call('ZSCORE', p .. 'due', member_of(keys[1], id, rid))
     if nxt then
       upcoming[#upcoming + 1] = rid
       upcoming[#upcoming + 1] = nxt

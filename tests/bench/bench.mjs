@@ -55,9 +55,9 @@ async function until(what, fn, limitMs = DEADLINE_MS) {
 
 function startScheduler(prefix) {
   const cfgPath = path.join(outDir, `${prefix}.json`);
-  writeFileSync(cfgPath, JSON.stringify({
-    redis: { address: `unix:${sock}`, prefix },
-  }));
+  const cfg = { redis: { address: `unix:${sock}`, prefix } };
+  if (process.env.BENCH_BATCH) cfg.engine = { claim_batch: Number(process.env.BENCH_BATCH) };
+  writeFileSync(cfgPath, JSON.stringify(cfg));
   const child = spawn(haechiBin, ['serve', '--roles', 'scheduler', '--config', cfgPath],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   return child;
