@@ -171,7 +171,7 @@ out:
 const verb verb_serve = {
     .name = "serve",
     .run = run_serve,
-    .synopsis = "run the daemon: HTTP API on top of Redis",
+    .synopsis = "run the daemon: API, scheduler and workers on Redis",
     .help = "usage: haechi serve [--config PATH] [--roles LIST] [--ready-file PATH]\n"
             "                    [--verbose]\n"
             "\n"
