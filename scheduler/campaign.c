@@ -569,14 +569,51 @@ static void check_channels_configured(const campaign *c, json_t *item, size_t i,
     }
 }
 
-/* Counts the firings of R inside W (up to limit + 1) and notes the first and last. */
-static size_t count_firings(const campaign *c, const release *r, const window *w, size_t limit,
-                            int64_t *first, int64_t *last)
+/* Every firing of every release, to find two releases that would send the
+ * same channel at the same instant. */
+typedef struct firing {
+    int64_t at;
+    size_t release;
+} firing;
+
+typedef struct firings {
+    firing *items;
+    size_t len, cap;
+    int overflow; /* over the limit: the count is reported, not the overlaps */
+} firings;
+
+static void firings_add(firings *f, int64_t at, size_t rel, size_t limit)
 {
+    if (f->overflow)
+        return;
+    if (f->len > limit) {
+        f->overflow = 1;
+        return;
+    }
+    if (f->len == f->cap) {
+        size_t cap = f->cap ? f->cap * 2 : 256;
+        firing *items = realloc(f->items, cap * sizeof *items);
+        if (!items) {
+            f->overflow = 1;
+            return;
+        }
+        f->items = items;
+        f->cap = cap;
+    }
+    f->items[f->len++] = (firing){at, rel};
+}
+
+/* Counts the firings of release I inside W (up to limit + 1), notes the
+ * first and last, and adds each to ALL. */
+static size_t count_firings(const campaign *c, const release *rs, size_t i, const window *w,
+                            size_t limit, int64_t *first, int64_t *last, firings *all)
+{
+    const release *r = &rs[i];
     if (r->kind == RELEASE_AT) {
         if (r->at < w->start || r->at > w->end)
             return 0;
         *first = *last = r->at;
+        firings_add(all, r->at, i, limit);
         return 1;
     }
     size_t n = 0;
@@ -585,19 +622,54 @@ static size_t count_firings(const campaign *c, const release *r, const window *w
         if (n == 0)
             *first = next;
         *last = next;
+        firings_add(all, next, i, limit);
         t = next;
         n++;
     }
     return n;
 }
 
-static int same_timing(const release *ra, const release *rb)
+static int by_instant(const void *a, const void *b)
 {
-    if (ra->kind != rb->kind)
-        return 0;
-    if (ra->kind == RELEASE_AT)
-        return ra->at == rb->at;
-    return memcmp(&ra->cron, &rb->cron, sizeof ra->cron) == 0;
+    const firing *fa = a, *fb = b;
+    if (fa->at != fb->at)
+        return fa->at < fb->at ? -1 : 1;
+    return fa->release < fb->release ? -1 : fa->release > fb->release;
+}
+
+/*
+ * Two releases that fire at the same instant on a shared channel would send
+ * that channel the same message twice: whatever their schedules look like
+ * (an `at` on a cron's firing, "0 9 * * *" beside "0 9 * * 0-6"). Reported
+ * once per later release, at its first such instant.
+ */
+static void check_overlaps(const campaign *c, const release *rs, size_t n, firings *all,
+                           diag_list *errs)
+{
+    unsigned char *reported = calloc(n ? n : 1, 1);
+    if (!reported || all->overflow) {
+        free(reported);
+        return;
+    }
+    qsort(all->items, all->len, sizeof *all->items, by_instant);
+    for (size_t a = 0; a < all->len; a++) {
+        for (size_t b = a + 1; b < all->len && all->items[b].at == all->items[a].at; b++) {
+            size_t early = all->items[a].release, late = all->items[b].release;
+            unsigned shared = rs[early].channels & rs[late].channels;
+            if (early == late || !shared || reported[late])
+                continue;
+            char path[64], when[64], names[128];
+            snprintf(path, sizeof path, "/schedule/releases/%zu", late);
+            human(c, all->items[a].at, when, sizeof when);
+            campaign_channel_list(shared, names, sizeof names);
+            diag_add(errs, path, "duplicate",
+                     "fires at %s on %s, as /schedule/releases/%zu does: that channel would "
+                     "get the same message twice",
+                     when, names, early);
+            reported[late] = 1;
+        }
+    }
+    free(reported);
 }
 
 static void check_releases(campaign *c, json_t *list, const window *w, const campaign_limits *lim,
@@ -608,6 +680,7 @@ static void check_releases(campaign *c, json_t *list, const window *w, const cam
     unsigned char *usable = calloc(n ? n : 1, 1);
     size_t total = 0;
     int have_any = 0, capped = 0;
+    firings all = {0};
 
     if (!rs || !usable) {
         diag_add(errs, "/schedule/releases", "internal", "out of memory");
@@ -635,18 +708,14 @@ static void check_releases(campaign *c, json_t *list, const window *w, const cam
                          json_object_get(item, "id") ? ""
                                                      : " (releases without an id are "
                                                        "named r1, r2, ... by position)");
-            } else if (same_timing(&rs[i], &rs[j]) && (rs[i].channels & rs[j].channels)) {
-                char names[128];
-                campaign_channel_list(rs[i].channels & rs[j].channels, names, sizeof names);
-                diag_add(errs, path, "duplicate",
-                         "duplicates /schedule/releases/%zu: same time and channel %s", j, names);
             }
         }
         if (!w->ok)
             continue;
 
         int64_t first = 0, last = 0;
-        rs[i].occurrences = count_firings(c, &rs[i], w, lim->max_occurrences, &first, &last);
+        rs[i].occurrences =
+            count_firings(c, rs, i, w, lim->max_occurrences, &first, &last, &all);
         if (rs[i].occurrences > lim->max_occurrences)
             capped = 1;
         if (rs[i].occurrences == 0) {
@@ -673,6 +742,8 @@ static void check_releases(campaign *c, json_t *list, const window *w, const cam
             c->last = last;
         have_any = 1;
     }
+    if (w->ok)
+        check_overlaps(c, rs, n, &all, errs);
     if (w->ok && total > lim->max_occurrences)
         diag_add(errs, "/schedule/releases", "too-many-firings",
                  "the releases fire %s%zu times in the window, over the limit of %zu "
@@ -686,6 +757,7 @@ static void check_releases(campaign *c, json_t *list, const window *w, const cam
         rs = NULL;
     }
 done:
+    free(all.items);
     free(rs);
     free(usable);
 }
