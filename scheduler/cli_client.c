@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "campaign.h"
 #include "config.h"
 #include "fileio.h"
 #include "httpc.h"
@@ -155,6 +156,10 @@ static int report_failure(const client *cl, const httpc_answer *a, json_t *body)
     if (error)
         fprintf(stderr, "haechi %s: %ld %s: %s\n", cl->verb_name, a->status, error,
                 message ? message : "");
+    else if (a->status == 413)
+        fprintf(stderr, "haechi %s: HTTP 413 from %s: the body is far over the server's "
+                        "limits.max_campaign_bytes (1 MiB by default)\n",
+                cl->verb_name, cl->url);
     else
         fprintf(stderr, "haechi %s: HTTP %ld from %s\n", cl->verb_name, a->status, cl->url);
     return 1;
@@ -173,7 +178,16 @@ static int call(client *cl, const char *method, const char *path, const char *bo
 
     snprintf(url, sizeof url, "%s%s", cl->url, path);
     if (httpc_request(method, url, cl->token, body, len, &a) != 0) {
-        fprintf(stderr, "haechi %s: cannot reach the server: %s\n", cl->verb_name, a.error);
+        /* A server cuts off a body far over its limit before answering. */
+        if (len > 2 * CAMPAIGN_DEFAULT_MAX_BYTES)
+            fprintf(stderr,
+                    "haechi %s: the server closed the connection while %zu bytes were sent "
+                    "(%s); campaigns are limited to limits.max_campaign_bytes, 1 MiB by "
+                    "default\n",
+                    cl->verb_name, len, a.error);
+        else
+            fprintf(stderr, "haechi %s: cannot reach the server: %s\n", cl->verb_name,
+                    a.error);
         return 1;
     }
     json_t *answer = a.body ? json_loads(a.body, 0, NULL) : NULL;
