@@ -15,6 +15,8 @@
 #include "clock.h"
 #include "log.h"
 
+#define WAIT_CAP_US (60LL * 1000 * 1000)
+
 struct sched {
     struct event_base *base;
     engine *e;
@@ -44,10 +46,14 @@ static void arm_timer(sched *s, int64_t next_due)
     evtimer_del(s->timer);
     if (next_due < 0 || clock_is_virtual())
         return;
-    /* In microseconds: a due time in whole ms must not be rounded late. */
+    /* In microseconds: a due time in whole ms must not be rounded late.
+     * Capped, so that a wall clock stepped by NTP (the timer runs on the
+     * monotonic clock) is noticed within a minute. */
     int64_t wait = next_due * 1000 - clock_wall_us();
     if (wait < 0)
         wait = 0;
+    if (wait > WAIT_CAP_US)
+        wait = WAIT_CAP_US;
     struct timeval tv = {(time_t)(wait / 1000000), (suseconds_t)(wait % 1000000)};
     evtimer_add(s->timer, &tv);
 }
