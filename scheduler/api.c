@@ -269,6 +269,11 @@ static const char *method_name(enum evhttp_cmd_type m)
     case EVHTTP_REQ_POST: return "POST";
     case EVHTTP_REQ_PUT: return "PUT";
     case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_TRACE: return "TRACE";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_PATCH: return "PATCH";
     default: return "?";
     }
 }
@@ -343,6 +348,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
     api *a = arg;
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    /* HEAD is GET without the body (libevent leaves the body out). */
+    enum evhttp_cmd_type as = method == EVHTTP_REQ_HEAD ? EVHTTP_REQ_GET : method;
     call *c = calloc(1, sizeof *c);
     char allow[64] = "";
 
@@ -366,7 +373,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
         int ok = 1;
         if (!path_matches(routes[i].pattern, path, id, sub, sizeof id, &ok))
             continue;
-        if (routes[i].method != method) {
+        if (routes[i].method != as) {
             size_t used = strlen(allow);
             snprintf(allow + used, sizeof allow - used, "%s%s", used ? ", " : "",
                      method_name(routes[i].method));
@@ -439,8 +446,11 @@ api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st
     evhttp_set_max_body_size(a->http, (ev_ssize_t)(cfg->limits.max_bytes * 2 + 65536));
     evhttp_set_max_headers_size(a->http, HEADERS_MAX);
     evhttp_set_timeout(a->http, CLIENT_TIMEOUT_S);
+    /* Every method reaches the router, so that even PATCH gets a JSON 405. */
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                            EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(a->http, dispatch, a);
     return a;
 }

@@ -411,7 +411,9 @@ def run_routes(api):
                                   ("GET", "/api/v1/campaigns/m-base/pause", ["POST"]),
                                   ("PUT", "/api/v1/campaigns/m-base/cancel", ["POST"]),
                                   ("POST", "/healthz", ["GET"]),
-                                  ("DELETE", "/api/v1/audit", ["GET"])):
+                                  ("DELETE", "/api/v1/audit", ["GET"]),
+                                  ("PATCH", "/api/v1/campaigns/m-base", ["GET", "PUT"]),
+                                  ("OPTIONS", "/api/v1/campaigns", ["GET", "POST"])):
         api.case(method, path, "admin", 405,
                  verify=all_of(expect_error("method-not-allowed"), allow_is(allowed)))
 
