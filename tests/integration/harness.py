@@ -380,17 +380,21 @@ class Daemon:
             self.config.update(extra)
         self.process = None
         self.url = None
+        self.roles = None  # all roles
 
     def write_config(self):
         write_json(self.config_path, self.config)
 
     def start(self, timeout=DEADLINE, env=None):
-        """Starts the daemon and polls for its ready file; True once it listens."""
+        """Starts the daemon (with --roles when roles were given) and polls for
+        its ready file; True once it is up. A daemon without the api role
+        writes port 0 in its ready file; url is then None."""
         self.write_config()
-        for p in (self.ready_path,):
-            if os.path.exists(p):
-                os.unlink(p)
+        if os.path.exists(self.ready_path):
+            os.unlink(self.ready_path)
         argv = [BIN, "serve", "--config", self.config_path, "--ready-file", self.ready_path]
+        if self.roles:
+            argv += ["--roles", self.roles]
         self.process = Process("haechi", argv, self.log_path, env=env)
 
         def ready():
@@ -405,11 +409,13 @@ class Daemon:
 
         got = wait_until(ready, timeout)
         if not got or got == "exited":
-            log("haechi serve did not become ready (%s); its log:\n%s"
-                % ("exited with %s" % self.process.proc.poll() if got else "timeout",
+            log("haechi serve%s did not become ready (%s); its log:\n%s"
+                % (" --roles " + self.roles if self.roles else "",
+                   "exited with %s" % self.process.proc.poll() if got else "timeout",
                    tail(self.log_path)))
             return False
-        self.url = got.strip()
+        url = got.strip()
+        self.url = None if url.endswith(":0") else url
         return True
 
     @property
@@ -649,37 +655,6 @@ class RoleDaemon(Daemon):
             self.config.update(copy.deepcopy(extra))
         self.config.setdefault("redis", {})["prefix"] = self.prefix
         self.roles = roles
-
-    def start(self, timeout=DEADLINE, env=None):
-        """As Daemon.start, with --roles when roles were given. A daemon without
-        the api role writes port 0 in its ready file; url is then None."""
-        self.write_config()
-        if os.path.exists(self.ready_path):
-            os.unlink(self.ready_path)
-        argv = [BIN, "serve", "--config", self.config_path, "--ready-file", self.ready_path]
-        if self.roles:
-            argv += ["--roles", self.roles]
-        self.process = Process("haechi", argv, self.log_path, env=env)
-
-        def ready():
-            if not self.process.alive():
-                return "exited"
-            try:
-                with open(self.ready_path) as f:
-                    text = f.read()
-            except FileNotFoundError:
-                return None
-            return text if text.endswith("\n") else None
-
-        got = wait_until(ready, timeout)
-        if not got or got == "exited":
-            log("haechi serve --roles %s did not become ready (%s); its log:\n%s"
-                % (self.roles, "exited with %s" % self.process.proc.poll() if got
-                   else "timeout", tail(self.log_path)))
-            return False
-        url = got.strip()
-        self.url = None if url.endswith(":0") else url
-        return True
 
     def kill(self):
         """SIGKILL on purpose (a crash); returns the status (-9)."""
