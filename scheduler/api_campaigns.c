@@ -193,19 +193,15 @@ static void got_campaign(const store_result *res, void *arg)
             else
                 api_send_error(c, 404, "not-found", "no campaign \"%s\"", c->id);
         } else {
-            json_t *body = json_deep_copy(res->data);
-            char *doc = json_dumps(json_object_get(body, "campaign"), JSON_COMPACT);
+            /* The store's answer becomes ours (it is dropped after this call). */
+            json_t *body = json_incref(res->data);
             diag_list errs;
             diag_list_init(&errs);
-            /* A version stored under other limits may not parse: then the
-             * answer just has no next releases. */
-            campaign *cp =
-                doc ? campaign_parse(doc, strlen(doc), &c->api->cfg->limits, &errs, NULL) : NULL;
+            campaign *cp = campaign_from_json(json_object_get(body, "campaign"), &errs);
             diag_list_release(&errs);
             if (cp)
                 json_object_set_new(body, "next_releases", next_releases(cp, clock_wall_s()));
             campaign_free(cp);
-            free(doc);
             api_send_json(c, 200, body);
         }
     }

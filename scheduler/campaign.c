@@ -12,6 +12,7 @@
 #include "campaign.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -868,8 +869,9 @@ static json_t *load_json(const char *buf, size_t len, const campaign_limits *lim
     return doc;
 }
 
-campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim, diag_list *errs,
-                         diag_list *warns)
+/* The two passes over C->doc; frees C and returns NULL when invalid. */
+static campaign *validate(campaign *c, const campaign_limits *lim, diag_list *errs,
+                          diag_list *warns)
 {
     campaign_limits defaults;
     vstate st = {0};
@@ -879,15 +881,6 @@ campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim
         campaign_limits_default(&defaults);
         lim = &defaults;
     }
-    campaign *c = calloc(1, sizeof *c);
-    if (!c) {
-        diag_add(errs, "", "internal", "out of memory");
-        return NULL;
-    }
-    c->doc = load_json(buf, len, lim, errs);
-    if (!c->doc)
-        goto invalid;
-
     jcheck_init(&cx, errs, &st);
     jcheck_object(&cx, c->doc, &campaign_shape);
     jcheck_release(&cx);
@@ -907,6 +900,40 @@ campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim
 invalid:
     campaign_free(c);
     return NULL;
+}
+
+campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim, diag_list *errs,
+                         diag_list *warns)
+{
+    campaign_limits defaults;
+    if (!lim) {
+        campaign_limits_default(&defaults);
+        lim = &defaults;
+    }
+    campaign *c = calloc(1, sizeof *c);
+    if (!c) {
+        diag_add(errs, "", "internal", "out of memory");
+        return NULL;
+    }
+    c->doc = load_json(buf, len, lim, errs);
+    if (!c->doc) {
+        campaign_free(c);
+        return NULL;
+    }
+    return validate(c, lim, errs, warns);
+}
+
+campaign *campaign_from_json(json_t *doc, diag_list *errs)
+{
+    /* Limits were the submission's business; the firings are counted all. */
+    campaign_limits lim = {.max_bytes = SIZE_MAX, .max_occurrences = SIZE_MAX / 4};
+    campaign *c = calloc(1, sizeof *c);
+    if (!c) {
+        diag_add(errs, "", "internal", "out of memory");
+        return NULL;
+    }
+    c->doc = json_incref(doc);
+    return validate(c, &lim, errs, NULL);
 }
 
 void campaign_free(campaign *c)

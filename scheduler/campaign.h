@@ -59,6 +59,13 @@ void campaign_limits_default(campaign_limits *lim);
 campaign *campaign_parse(const char *buf, size_t len, const campaign_limits *lim, diag_list *errs,
                          diag_list *warns);
 
+/*
+ * The same for a document already parsed and stored: every rule but the
+ * limits, which applied when it was submitted (a version stored under other
+ * limits still reads). DOC is borrowed; the campaign keeps a reference.
+ */
+campaign *campaign_from_json(json_t *doc, diag_list *errs);
+
 void campaign_free(campaign *c);
 
 /* A firing of one release. */

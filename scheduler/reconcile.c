@@ -61,13 +61,9 @@ static void got_document(const store_result *res, void *arg)
         step(r);
         return;
     }
-    char *text = json_dumps(json_object_get(res->data, "campaign"), JSON_COMPACT);
     diag_list errs;
     diag_list_init(&errs);
-    campaign_limits lim = engine_config(r->e)->limits;
-    lim.max_occurrences = (size_t)-1 / 4;
-    campaign *c = text ? campaign_parse(text, strlen(text), &lim, &errs, NULL) : NULL;
-    free(text);
+    campaign *c = campaign_from_json(json_object_get(res->data, "campaign"), &errs);
     diag_list_release(&errs);
     if (c && engine_arm(r->e, c, json_integer_value(json_object_get(meta, "version")),
                         json_string_value(json_object_get(meta, "status")), clock_wall_ms(),

@@ -238,15 +238,9 @@ static void got_document(const store_result *res, void *arg)
         sent(&o, j);
         return;
     }
-    char *text = json_dumps(res->data, JSON_COMPACT);
     diag_list errs;
     diag_list_init(&errs);
-    campaign_limits lim = w->cfg->limits;
-    /* A stored version was valid when stored; its firing count is not our
-     * business here. */
-    lim.max_occurrences = (size_t)-1 / 4;
-    campaign *c = text ? campaign_parse(text, strlen(text), &lim, &errs, NULL) : NULL;
-    free(text);
+    campaign *c = campaign_from_json(res->data, &errs);
     diag_list_release(&errs);
     if (!c) {
         adapter_outcome o = {.status = ADAPTER_FAILED};
