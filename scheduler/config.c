@@ -535,12 +535,11 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
         json_is_true(json_object_get(json_object_get(doc, "testing"), "virtual_clock"));
 }
 
-int config_load_buffer(const char *buf, size_t len, const char *origin, config *c, diag_list *errs)
+int config_load_buffer(const char *buf, size_t len, config *c, diag_list *errs)
 {
     json_error_t jerr;
     jcheck_ctx cx;
     size_t before = errs->len;
-    (void)origin;
 
     json_t *doc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc) {
@@ -590,7 +589,7 @@ int config_load_file(const char *path, config *c, diag_list *errs)
             break;
     }
     fclose(f);
-    int rc = config_load_buffer(buf, len, path, c, errs);
+    int rc = config_load_buffer(buf, len, c, errs);
     free(buf);
     return rc;
 }

@@ -87,10 +87,10 @@ typedef struct config {
 /* Fills the built-in defaults (no tokens: only /healthz answers). */
 void config_defaults(config *c);
 
-/* Loads PATH over the defaults. Returns 0, or -1 with every error in errs
- * (paths prefixed with the file name is the caller's choice). */
+/* Loads PATH (or BUF) over the defaults. Returns 0, or -1 with every error
+ * in errs. */
 int config_load_file(const char *path, config *c, diag_list *errs);
-int config_load_buffer(const char *buf, size_t len, const char *origin, config *c, diag_list *errs);
+int config_load_buffer(const char *buf, size_t len, config *c, diag_list *errs);
 
 void config_release(config *c);
 

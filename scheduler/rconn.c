@@ -49,7 +49,6 @@ struct rconn {
 };
 
 typedef struct pending {
-    rconn *r;
     rconn_fn *fn;
     void *arg;
 } pending;
@@ -174,7 +173,6 @@ static int send_raw(rconn *r, rconn_fn *fn, void *arg, int argc, const char **ar
     pending *p = malloc(sizeof *p);
     if (!p)
         return -1;
-    p->r = r;
     p->fn = fn;
     p->arg = arg;
     if (redisAsyncCommandArgv(r->ac, trampoline, p, argc, argv, argvlen) != REDIS_OK) {

@@ -27,8 +27,6 @@ struct sched {
     int again;
     int failed; /* the last claim never ran: retry once Redis is back */
     sched_stats stats;
-    void (*idle_fn)(void *);
-    void *idle_arg;
 };
 
 static void claim(sched *s);
@@ -109,8 +107,6 @@ static void claimed(redisReply *reply, const char *error, void *arg)
         return;
     }
     arm_timer(s, s->stats.next_due_ms);
-    if (s->idle_fn)
-        s->idle_fn(s->idle_arg);
 }
 
 static void claim(sched *s)
@@ -200,10 +196,4 @@ int sched_busy(const sched *s)
 const sched_stats *sched_get_stats(const sched *s)
 {
     return &s->stats;
-}
-
-void sched_on_idle(sched *s, void (*fn)(void *arg), void *arg)
-{
-    s->idle_fn = fn;
-    s->idle_arg = arg;
 }

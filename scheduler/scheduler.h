@@ -40,7 +40,5 @@ int sched_busy(const sched *s);
 
 const sched_stats *sched_get_stats(const sched *s);
 
-/* Called after each claim round; for rehearsals that drive the clock. */
-void sched_on_idle(sched *s, void (*fn)(void *arg), void *arg);
 
 #endif

@@ -13,7 +13,7 @@ static int load(const char *text, config *c, char *first, size_t len)
     diag_list errs;
     diag_list_init(&errs);
     config_defaults(c);
-    int rc = config_load_buffer(text, strlen(text), "test", c, &errs);
+    int rc = config_load_buffer(text, strlen(text), c, &errs);
     first[0] = '\0';
     if (errs.len)
         snprintf(first, len, "%s: %s", errs.items[0].path, errs.items[0].message);
