@@ -1,53 +1,75 @@
 /*
- * log.c - the "log" adapter: sends nothing anywhere; appends each rendered
- * payload to a file (JSON Lines) and to the Redis stream PREFIX:{e}:log, so
- * that the whole release path runs end to end in tests and rehearsals.
+ * log.c - the "log" adapter, and the reference adapter of docs/adapters.md:
+ * it sends nothing anywhere; it appends each rendered payload to a file
+ * (JSON Lines) and to the Redis stream PREFIX:{e}:log, so that the whole
+ * release path runs end to end in tests, rehearsals and `make run`.
  *
- * Config (the channel's section in "channels"):
- *   "file": path        also append to this file (optional)
- *   "fail_attempts": n  answer RETRY to the first n attempts of each item
- *   "retry_after_ms": n the delay those RETRYs ask for (default 0: backoff)
- *   "fail_permanently": true  answer FAILED to everything
- *   "delay_ms": n       take this long over each send (a slow channel)
- *   "faults_from_redis": true  before each send read PREFIX:{e}:log:faults,
- *                       a hash of channel -> "retry" | "fail", so that a
- *                       test can switch a channel's failures on and off
- * The fault switches exist to exercise retries and dead letters.
+ * Its fault switches exist to exercise retries, dead letters, channel-wide
+ * pauses and shutdown; they are its config fields (log_shape below).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "adapter.h"
 #include "render.h"
 
 #define LOG_STREAM_MAXLEN "100000"
 
+/* ---- config ------------------------------------------------------------------ */
+
+typedef struct log_conf {
+    char file[1024];          /* also append to this file */
+    long long fail_attempts;  /* answer AGAIN to the first n attempts of each item */
+    long long retry_after_ms; /* the delay those AGAINs ask for (0: backoff) */
+    int fail_permanently;     /* answer FAILED to everything */
+    int throttle_channel;     /* the AGAINs hold the whole channel (a 429) */
+    long long delay_ms;       /* take this long over each send (a slow channel) */
+    int faults_from_redis;    /* read PREFIX:{e}:log:faults before each send */
+} log_conf;
+
+static const jfield log_fields[] = {
+    {.name = "file", .kind = JK_STRING, .min = 1, .max = 1023, JF_STORE(log_conf, file)},
+    {.name = "fail_attempts", .kind = JK_INT, .max = 1000, JF_STORE(log_conf, fail_attempts)},
+    {.name = "retry_after_ms", .kind = JK_INT, .max = 86400000, JF_STORE(log_conf, retry_after_ms)},
+    {.name = "fail_permanently", .kind = JK_BOOL, JF_STORE(log_conf, fail_permanently)},
+    {.name = "throttle_channel", .kind = JK_BOOL, JF_STORE(log_conf, throttle_channel)},
+    {.name = "delay_ms", .kind = JK_INT, .max = 3600000, JF_STORE(log_conf, delay_ms)},
+    {.name = "faults_from_redis", .kind = JK_BOOL, JF_STORE(log_conf, faults_from_redis)},
+    {0}};
+static const jobject log_shape = {.fields = log_fields};
+
+/* ---- state --------------------------------------------------------------------- */
+
+typedef struct log_send log_send;
+
 typedef struct log_state {
     adapter_env env;
+    log_conf conf;
     char stream[160];
-    FILE *file;
-    long long fail_attempts;
-    long long retry_after_ms;
-    int fail_permanently;
-    long long delay_ms;
-    int faults_from_redis;
     char faults_key[160];
+    FILE *file;
+    TAILQ_HEAD(, log_send) sends; /* in flight, so cancel and destroy can answer them */
 } log_state;
 
 /* One send in flight: what it will write, and where the answer goes. */
-typedef struct log_send {
+struct log_send {
+    TAILQ_ENTRY(log_send) link;
     log_state *s;
     adapter_done_fn *done;
     void *arg;
+    struct event *timer; /* the pending step: a delay or a deferred answer */
+    int waiting_redis;   /* a Redis reply will come back to this send */
+    int cancelled;       /* answered already; the Redis reply only frees it */
     adapter_outcome outcome;
     char *line;
     char item_id[300], channel[32], campaign[65], release[65];
     int attempt;
-} log_send;
+};
 
-static void *log_create(const adapter_env *env, const json_t *config, char *err, size_t errlen)
+static void *log_create(const adapter_env *env, const void *conf, char *err, size_t errlen)
 {
     log_state *s = calloc(1, sizeof *s);
     if (!s) {
@@ -55,85 +77,88 @@ static void *log_create(const adapter_env *env, const json_t *config, char *err,
         return NULL;
     }
     s->env = *env;
-    snprintf(s->stream, sizeof s->stream, "%slog", env->engine_prefix);
-    const char *file = json_string_value(json_object_get(config, "file"));
-    if (file) {
-        s->file = fopen(file, "a");
+    if (conf)
+        s->conf = *(const log_conf *)conf;
+    TAILQ_INIT(&s->sends);
+    snprintf(s->stream, sizeof s->stream, "%slog", env->engine_prefix ? env->engine_prefix : "");
+    snprintf(s->faults_key, sizeof s->faults_key, "%slog:faults",
+             env->engine_prefix ? env->engine_prefix : "");
+    if (s->conf.file[0]) {
+        s->file = fopen(s->conf.file, "a");
         if (!s->file) {
-            snprintf(err, errlen, "cannot open \"%s\": %s", file, strerror(errno));
+            snprintf(err, errlen, "file: cannot open \"%s\": %s", s->conf.file, strerror(errno));
             free(s);
             return NULL;
         }
     }
-    s->fail_attempts = json_integer_value(json_object_get(config, "fail_attempts"));
-    s->retry_after_ms = json_integer_value(json_object_get(config, "retry_after_ms"));
-    s->fail_permanently = json_is_true(json_object_get(config, "fail_permanently"));
-    s->delay_ms = json_integer_value(json_object_get(config, "delay_ms"));
-    s->faults_from_redis = json_is_true(json_object_get(config, "faults_from_redis"));
-    snprintf(s->faults_key, sizeof s->faults_key, "%slog:faults", env->engine_prefix);
     return s;
 }
 
-static void log_destroy(void *state)
-{
-    log_state *s = state;
-    if (s && s->file)
-        fclose(s->file);
-    free(s);
-}
-
-static json_t *log_render(void *state, const adapter_item *item, char *err, size_t errlen)
-{
-    (void)state;
-    json_t *m = render_message(item);
-    if (!m)
-        snprintf(err, errlen, "out of memory");
-    return m;
-}
+/* ---- answering ------------------------------------------------------------------ */
 
 static void log_send_free(log_send *ls)
 {
+    if (ls->timer)
+        event_free(ls->timer);
     free(ls->line);
     free(ls);
 }
 
-static void finish(log_send *ls)
+/* Calls done() once and forgets the send, unless a Redis reply is still
+ * due to come back to it: then that reply frees it. */
+static void answer(log_send *ls)
 {
+    TAILQ_REMOVE(&ls->s->sends, ls, link);
     ls->done(&ls->outcome, ls->arg);
+    if (ls->waiting_redis) {
+        ls->cancelled = 1;
+        return;
+    }
     log_send_free(ls);
 }
 
-static void finish_later(evutil_socket_t fd, short what, void *arg)
+static void set_outcome(log_send *ls, adapter_status st, adapter_error e, const char *what,
+                        const char *detail)
 {
-    (void)fd;
-    (void)what;
-    finish(arg);
+    ls->outcome.status = st;
+    ls->outcome.error = e;
+    snprintf(ls->outcome.reason, sizeof ls->outcome.reason, "%s: %s", what, detail);
 }
 
-/* done() must never run inside send(): answers go through the loop. */
-static int answer_later(log_send *ls, long long delay_ms)
+static void timer_fired(evutil_socket_t fd, short what, void *arg);
+
+/* Runs the send's next step after DELAY_MS, through the loop: done() never
+ * runs inside send(). */
+static int later(log_send *ls, long long delay_ms)
 {
     struct timeval tv = {(time_t)(delay_ms / 1000), (suseconds_t)(delay_ms % 1000) * 1000};
-    return event_base_once(ls->s->env.base, -1, EV_TIMEOUT, finish_later, ls,
-                           delay_ms > 0 ? &tv : NULL);
+    if (!ls->timer)
+        ls->timer = evtimer_new(ls->s->env.base, timer_fired, ls);
+    return ls->timer ? evtimer_add(ls->timer, &tv) : -1;
 }
 
 static void stream_added(redisReply *reply, const char *error, void *arg)
 {
     log_send *ls = arg;
+    ls->waiting_redis = 0;
+    if (ls->cancelled) {
+        log_send_free(ls);
+        return;
+    }
     if (reply && reply->type == REDIS_REPLY_STRING) {
         ls->outcome.status = ADAPTER_OK;
+        ls->outcome.accepted = 1;
         snprintf(ls->outcome.external_id, sizeof ls->outcome.external_id, "log:%s", reply->str);
     } else {
-        ls->outcome.status = ADAPTER_RETRY;
-        snprintf(ls->outcome.reason, sizeof ls->outcome.reason, "log stream: %s",
-                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str
-                 : error                                   ? error
-                                                           : "unexpected reply");
+        set_outcome(ls, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK, "log stream",
+                    reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                    : error                                   ? error
+                                                              : "unexpected reply");
     }
-    finish(ls);
+    answer(ls);
 }
 
+/* Sends for real: the file line, then the stream entry. */
 static void write_entry(log_send *ls)
 {
     log_state *s = ls->s;
@@ -147,46 +172,78 @@ static void write_entry(log_send *ls)
                           "*",        "item",       ls->item_id, "channel",   ls->channel,
                           "campaign", ls->campaign, "release",   ls->release, "attempt",
                           attempt,    "payload",    ls->line};
-    if (rconn_command(s->env.redis, stream_added, ls, (int)(sizeof argv / sizeof argv[0]), argv,
-                      NULL) != 0) {
-        ls->outcome.status = ADAPTER_RETRY;
-        snprintf(ls->outcome.reason, sizeof ls->outcome.reason, "log stream: redis unavailable");
-        if (answer_later(ls, 0) != 0)
-            finish(ls);
+    if (s->env.redis && rconn_command(s->env.redis, stream_added, ls,
+                                      (int)(sizeof argv / sizeof argv[0]), argv, NULL) == 0) {
+        ls->waiting_redis = 1;
+        return;
     }
+    set_outcome(ls, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK, "log stream", "redis unavailable");
+    if (later(ls, 0) != 0)
+        answer(ls);
 }
 
-static void delay_done(evutil_socket_t fd, short what, void *arg)
+/* A timer is either the configured delay (status still OK: go on and
+ * write) or a deferred answer already decided. */
+static void timer_fired(evutil_socket_t fd, short what, void *arg)
 {
+    log_send *ls = arg;
     (void)fd;
     (void)what;
-    write_entry(arg);
+    if (ls->outcome.status == ADAPTER_OK && ls->line)
+        write_entry(ls);
+    else
+        answer(ls);
 }
 
-/* Sends for real (writes the entry), after the configured delay. */
 static void go(log_send *ls)
 {
-    long long d = ls->s->delay_ms;
-    struct timeval tv = {(time_t)(d / 1000), (suseconds_t)(d % 1000) * 1000};
-    if (d <= 0 || event_base_once(ls->s->env.base, -1, EV_TIMEOUT, delay_done, ls, &tv) != 0)
+    if (ls->s->conf.delay_ms <= 0 || later(ls, ls->s->conf.delay_ms) != 0)
         write_entry(ls);
+}
+
+static void fault_injected(log_send *ls, int permanent, const char *what)
+{
+    const log_conf *c = &ls->s->conf;
+    ls->outcome.retry_after_ms = c->retry_after_ms;
+    ls->outcome.scope = c->throttle_channel ? ADAPTER_SCOPE_CHANNEL : ADAPTER_SCOPE_ITEM;
+    ls->outcome.remote_code = permanent ? 400 : c->throttle_channel ? 429 : 503;
+    set_outcome(ls, permanent ? ADAPTER_FAILED : ADAPTER_AGAIN,
+                permanent             ? ADAPTER_ERR_REJECTED
+                : c->throttle_channel ? ADAPTER_ERR_RATE_LIMIT
+                                      : ADAPTER_ERR_NETWORK,
+                "log adapter", what);
 }
 
 static void faults_read(redisReply *reply, const char *error, void *arg)
 {
     log_send *ls = arg;
     (void)error;
+    ls->waiting_redis = 0;
+    if (ls->cancelled) {
+        log_send_free(ls);
+        return;
+    }
     const char *fault = reply && reply->type == REDIS_REPLY_STRING ? reply->str : "";
     if (strcmp(fault, "retry") == 0 || strcmp(fault, "fail") == 0) {
-        ls->outcome.status = fault[0] == 'r' ? ADAPTER_RETRY : ADAPTER_FAILED;
-        ls->outcome.retry_after_ms = ls->s->retry_after_ms;
-        snprintf(ls->outcome.reason, sizeof ls->outcome.reason,
-                 "log adapter: %s switched on for %s", fault[0] == 'r' ? "retries" : "failures",
-                 ls->channel);
-        finish(ls);
+        char what[96];
+        snprintf(what, sizeof what, "%s switched on for %s",
+                 fault[0] == 'r' ? "retries" : "failures", ls->channel);
+        fault_injected(ls, fault[0] == 'f', what);
+        answer(ls);
         return;
     }
     go(ls);
+}
+
+/* ---- the operations --------------------------------------------------------------- */
+
+static json_t *log_render(void *state, const adapter_item *item, char *err, size_t errlen)
+{
+    (void)state;
+    json_t *m = render_message(item);
+    if (!m)
+        snprintf(err, errlen, "out of memory");
+    return m;
 }
 
 static int log_send_item(void *state, const adapter_item *item, adapter_done_fn *done, void *arg)
@@ -204,20 +261,21 @@ static int log_send_item(void *state, const adapter_item *item, adapter_done_fn 
     snprintf(ls->campaign, sizeof ls->campaign, "%s", item->campaign_id);
     snprintf(ls->release, sizeof ls->release, "%s", item->release_id);
 
-    if (s->fail_permanently || item->attempt <= s->fail_attempts) {
-        ls->outcome.status = s->fail_permanently ? ADAPTER_FAILED : ADAPTER_RETRY;
-        ls->outcome.retry_after_ms = s->retry_after_ms;
-        snprintf(ls->outcome.reason, sizeof ls->outcome.reason,
-                 s->fail_permanently ? "log adapter: injected permanent failure"
-                                     : "log adapter: injected failure of attempt %d",
+    if (s->conf.fail_permanently || item->attempt <= s->conf.fail_attempts) {
+        char what[96];
+        snprintf(what, sizeof what,
+                 s->conf.fail_permanently ? "injected permanent failure"
+                                          : "injected failure of attempt %d",
                  item->attempt);
-        if (answer_later(ls, 0) != 0) {
+        fault_injected(ls, s->conf.fail_permanently, what);
+        if (later(ls, 0) != 0) {
             log_send_free(ls);
             return -1;
         }
+        TAILQ_INSERT_TAIL(&s->sends, ls, link);
         return 0;
     }
-    /* Rendered now: the item is only valid during this call. */
+    /* Rendered now: the item is borrowed for this call only. */
     json_t *m = render_message(item);
     ls->line = m ? json_dumps(m, JSON_COMPACT) : NULL;
     json_decref(m);
@@ -225,20 +283,74 @@ static int log_send_item(void *state, const adapter_item *item, adapter_done_fn 
         log_send_free(ls);
         return -1;
     }
-    if (s->faults_from_redis) {
+    TAILQ_INSERT_TAIL(&s->sends, ls, link);
+    if (s->conf.faults_from_redis && s->env.redis) {
         const char *argv[] = {"HGET", s->faults_key, ls->channel};
-        if (rconn_command(s->env.redis, faults_read, ls, 3, argv, NULL) == 0)
+        if (rconn_command(s->env.redis, faults_read, ls, 3, argv, NULL) == 0) {
+            ls->waiting_redis = 1;
             return 0;
+        }
     }
     go(ls);
     return 0;
 }
 
-const adapter_ops adapter_log = {
-    .name = "log",
+/* A send still waiting on its delay surely did not happen; one whose
+ * stream entry is on its way may have. */
+static void cancel_one(log_send *ls)
+{
+    if (ls->timer)
+        evtimer_del(ls->timer);
+    ls->outcome.status = ADAPTER_CANCELLED;
+    ls->outcome.error = ls->waiting_redis ? ADAPTER_ERR_TIMEOUT : ADAPTER_ERR_NONE;
+    snprintf(ls->outcome.reason, sizeof ls->outcome.reason, "log adapter: send cancelled%s",
+             ls->waiting_redis ? " while it was being written" : " before it was written");
+}
+
+static void log_cancel(void *state, const char *item_id)
+{
+    log_state *s = state;
+    log_send *ls;
+    TAILQ_FOREACH(ls, &s->sends, link)
+    {
+        if (item_id && strcmp(ls->item_id, item_id) != 0)
+            continue;
+        cancel_one(ls);
+        /* The answer goes through the loop, like every other. */
+        if (later(ls, 0) != 0)
+            ls->outcome.status = ADAPTER_CANCELLED;
+    }
+}
+
+static void log_destroy(void *state)
+{
+    log_state *s = state;
+    log_send *ls;
+    if (!s)
+        return;
+    while ((ls = TAILQ_FIRST(&s->sends))) {
+        cancel_one(ls);
+        answer(ls);
+    }
+    if (s->file)
+        fclose(s->file);
+    free(s);
+}
+
+static const adapter_ops log_ops = {
     .create = log_create,
     .destroy = log_destroy,
-    .validate = NULL,
     .render = log_render,
     .send = log_send_item,
+    .cancel = log_cancel,
+};
+
+const adapter_desc adapter_log = {
+    .name = "log",
+    .summary = "writes each payload to the stream PREFIX:{e}:log and a file; sends nothing",
+    .flags = 0,
+    .limits = {.max_inflight = 0},
+    .config_shape = &log_shape,
+    .config_size = sizeof(log_conf),
+    .ops = &log_ops,
 };

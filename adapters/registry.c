@@ -6,14 +6,16 @@
 
 #include "adapter.h"
 
-extern const adapter_ops adapter_log;
+extern const adapter_desc adapter_log;
 
-static const adapter_ops *const adapters[] = {
+static const adapter_desc *const adapters[] = {
     &adapter_log,
 };
 
-const adapter_ops *adapter_find(const char *name)
+const adapter_desc *adapter_find(const char *name)
 {
+    if (!name)
+        return NULL;
     for (size_t i = 0; i < sizeof adapters / sizeof adapters[0]; i++)
         if (strcmp(adapters[i]->name, name) == 0)
             return adapters[i];

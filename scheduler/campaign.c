@@ -450,12 +450,12 @@ static const jfield campaign_fields[] = {
     {.name = "owner", .kind = JK_STRING, .required = 1, .min = 1, .max = 100},
     {.name = "message", .kind = JK_OBJECT, .required = 1, .object = &message_shape},
     {.name = "schedule", .kind = JK_OBJECT, .required = 1, .object = &schedule_shape},
-    {.name = "sns", .kind = JK_OBJECT, .object = &sns_shape},
-    {.name = "kakao", .kind = JK_OBJECT, .object = &kakao_shape},
-    {.name = "banner", .kind = JK_OBJECT, .object = &banner_shape},
-    {.name = "newsletter", .kind = JK_OBJECT, .object = &newsletter_shape},
-    {.name = "alert", .kind = JK_OBJECT, .object = &alert_shape},
-    {0}};
+/* One section per channel of the channel table, shaped by NAME_shape. */
+#define CHANNEL_SECTION_(id, name_, traits_)                                                       \
+    {.name = #name_, .kind = JK_OBJECT, .object = &name_##_shape},
+    HAECHI_CHANNELS(CHANNEL_SECTION_)
+#undef CHANNEL_SECTION_
+        {0}};
 static const jobject campaign_shape = {.fields = campaign_fields};
 
 /* ---- second pass: rules across fields ------------------------------------ */
@@ -715,8 +715,7 @@ static void check_releases(campaign *c, json_t *list, const window *w, const cam
             continue;
 
         int64_t first = 0, last = 0;
-        rs[i].occurrences =
-            count_firings(c, rs, i, w, lim->max_occurrences, &first, &last, &all);
+        rs[i].occurrences = count_firings(c, rs, i, w, lim->max_occurrences, &first, &last, &all);
         if (rs[i].occurrences > lim->max_occurrences)
             capped = 1;
         if (rs[i].occurrences == 0) {

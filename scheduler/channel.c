@@ -1,15 +1,17 @@
 /*
- * channel.c - channel names.
+ * channel.c - the channel table (see channel.h).
  */
 #include "channel.h"
 
 #include <string.h>
 
-const char *const channel_names[CHANNEL_COUNT + 1] = {
-    [CHANNEL_SNS] = "sns",       [CHANNEL_KAKAO] = "kakao",
-    [CHANNEL_BANNER] = "banner", [CHANNEL_NEWSLETTER] = "newsletter",
-    [CHANNEL_ALERT] = "alert",   [CHANNEL_COUNT] = NULL,
-};
+#define CHANNEL_DESC_(id, name_, traits_) [CHANNEL_##id] = {.name = #name_, .traits = (traits_)},
+const channel_desc channel_table[CHANNEL_COUNT] = {HAECHI_CHANNELS(CHANNEL_DESC_)};
+#undef CHANNEL_DESC_
+
+#define CHANNEL_NAME_(id, name_, traits_) [CHANNEL_##id] = #name_,
+const char *const channel_names[CHANNEL_COUNT + 1] = {HAECHI_CHANNELS(CHANNEL_NAME_) NULL};
+#undef CHANNEL_NAME_
 
 int channel_from_name(const char *name)
 {

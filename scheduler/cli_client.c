@@ -157,8 +157,9 @@ static int report_failure(const client *cl, const httpc_answer *a, json_t *body)
         fprintf(stderr, "haechi %s: %ld %s: %s\n", cl->verb_name, a->status, error,
                 message ? message : "");
     else if (a->status == 413)
-        fprintf(stderr, "haechi %s: HTTP 413 from %s: the body is far over the server's "
-                        "limits.max_campaign_bytes (1 MiB by default)\n",
+        fprintf(stderr,
+                "haechi %s: HTTP 413 from %s: the body is far over the server's "
+                "limits.max_campaign_bytes (1 MiB by default)\n",
                 cl->verb_name, cl->url);
     else
         fprintf(stderr, "haechi %s: HTTP %ld from %s\n", cl->verb_name, a->status, cl->url);
@@ -186,8 +187,7 @@ static int call(client *cl, const char *method, const char *path, const char *bo
                     "default\n",
                     cl->verb_name, len, a.error);
         else
-            fprintf(stderr, "haechi %s: cannot reach the server: %s\n", cl->verb_name,
-                    a.error);
+            fprintf(stderr, "haechi %s: cannot reach the server: %s\n", cl->verb_name, a.error);
         return 1;
     }
     json_t *answer = a.body ? json_loads(a.body, 0, NULL) : NULL;

@@ -48,12 +48,13 @@ void config_defaults(config *c)
     c->listen_port = 8080;
     campaign_limits_default(&c->limits);
     c->max_connections = 1024;
-    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
-        snprintf(c->channels[ch].adapter, sizeof c->channels[ch].adapter, "log");
     /* Promotional channels stay silent at night by default. */
     quiet_hours night = {.on = 1, .start_min = 21 * 60, .end_min = 8 * 60};
-    c->channels[CHANNEL_KAKAO].quiet = night;
-    c->channels[CHANNEL_NEWSLETTER].quiet = night;
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        snprintf(c->channels[ch].adapter, sizeof c->channels[ch].adapter, "log");
+        if (channel_has(ch, CHANNEL_NIGHT_QUIET))
+            c->channels[ch].quiet = night;
+    }
     c->engine = (engine_conf){
         .claim_batch = 1000,
         .max_attempts = 5,
@@ -68,7 +69,7 @@ void config_defaults(config *c)
 void config_release(config *c)
 {
     for (int ch = 0; ch < CHANNEL_COUNT; ch++)
-        json_decref(c->channels[ch].section);
+        free(c->channels[ch].adapter_conf);
     free(c->tokens);
     free(c->redis_password);
     free(c->client_token);
@@ -235,8 +236,6 @@ static const jfield client_fields[] = {
     {0}};
 static const jobject client_shape = {.fields = client_fields, .check = check_client};
 
-/* Channel endpoints: each later channel issue gives its section a shape;
- * until then any object is kept as it is. */
 static int check_adapter_name(jcheck_ctx *cx, json_t *v, const char *path)
 {
     if (adapter_find(json_string_value(v)))
@@ -247,31 +246,59 @@ static int check_adapter_name(jcheck_ctx *cx, json_t *v, const char *path)
     return -1;
 }
 
-/* Adapter options are the adapter's to check (in its create()); the
- * engine's own fields are checked here. */
+/* The engine's fields of every channel section; the adapter's own follow. */
 #define ENGINE_CHANNEL_FIELDS                                                                      \
     {.name = "adapter", .kind = JK_STRING, .min = 1, .max = 31, .check = check_adapter_name},      \
+        {.name = "expires_after",                                                                  \
+         .kind = JK_STRING,                                                                        \
+         .min = 1,                                                                                 \
+         .max = 32,                                                                                \
+         .check = duration_check_expiry},                                                          \
+        {.name = "max_inflight", .kind = JK_INT, .min = 1, .max = 10000},                          \
+        {.name = "rate_per_s", .kind = JK_INT, .min = 1, .max = 1000000},                          \
     {                                                                                              \
-        .name = "expires_after", .kind = JK_STRING, .min = 1, .max = 32,                           \
-        .check = duration_check_expiry                                                             \
+        .name = "burst", .kind = JK_INT, .min = 1, .max = 1000000                                  \
     }
 
-static const jfield channel_fields[] = {
+static const jfield engine_channel_fields[] = {
     ENGINE_CHANNEL_FIELDS, {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_check}, {0}};
-static const jobject channel_shape = {.fields = channel_fields, .open = 1};
-static const jfield alert_channel_fields[] = {
+static const jfield never_quiet_channel_fields[] = {
     ENGINE_CHANNEL_FIELDS,
     {.name = "quiet_hours", .kind = JK_ANY, .check = quiet_refuse_check},
     {0}};
-static const jobject alert_channel_shape = {.fields = alert_channel_fields, .open = 1};
 
-static const jfield channels_fields[] = {
-    {.name = "sns", .kind = JK_OBJECT, .object = &channel_shape},
-    {.name = "kakao", .kind = JK_OBJECT, .object = &channel_shape},
-    {.name = "banner", .kind = JK_OBJECT, .object = &channel_shape},
-    {.name = "newsletter", .kind = JK_OBJECT, .object = &channel_shape},
-    {.name = "alert", .kind = JK_OBJECT, .object = &alert_channel_shape},
-    {0}};
+#define MAX_SECTION_FIELDS 64
+
+/*
+ * A channel's section is closed over the engine's fields plus those of the
+ * adapter it names, so a typo in either is an error with a "did you mean".
+ */
+static int check_channel_section(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    int ch = slash ? channel_from_name(slash + 1) : -1;
+    const char *name = json_string_value(json_object_get(v, "adapter"));
+    const adapter_desc *d = adapter_find(name ? name : "log");
+    jfield merged[MAX_SECTION_FIELDS + 1];
+    size_t n = 0;
+
+    const jfield *own = ch >= 0 && channel_has(ch, CHANNEL_NEVER_QUIET) ? never_quiet_channel_fields
+                                                                        : engine_channel_fields;
+    for (const jfield *f = own; f->name && n < MAX_SECTION_FIELDS; f++)
+        merged[n++] = *f;
+    for (const jfield *f = d && d->config_shape ? d->config_shape->fields : NULL;
+         f && f->name && n < MAX_SECTION_FIELDS; f++)
+        merged[n++] = *f;
+    memset(&merged[n], 0, sizeof merged[n]);
+    jobject shape = {.fields = merged};
+    jfield section = {.kind = JK_OBJECT, .object = &shape};
+    return jcheck_value(cx, v, &section);
+}
+
+#define CHANNEL_SECTION_(id, name_, traits_)                                                       \
+    {.name = #name_, .kind = JK_ANY, .check = check_channel_section},
+static const jfield channels_fields[] = {HAECHI_CHANNELS(CHANNEL_SECTION_){0}};
+#undef CHANNEL_SECTION_
 static const jobject channels_shape = {.fields = channels_fields};
 
 static const jfield engine_fields[] = {
@@ -464,21 +491,34 @@ static void copy_engine(json_t *e, engine_conf *out)
         out->expires_after_s = secs;
 }
 
-static void copy_channel(json_t *section, channel_conf *out)
+static void copy_channel(json_t *section, channel_conf *out, const char *path, diag_list *errs)
 {
     json_t *v;
     int64_t secs;
     char why[128];
-    if (!section)
+    if (section) {
+        if ((v = json_object_get(section, "adapter")))
+            snprintf(out->adapter, sizeof out->adapter, "%s", json_string_value(v));
+        if ((v = json_object_get(section, "quiet_hours")))
+            quiet_parse(v, &out->quiet);
+        if ((v = json_object_get(section, "expires_after")) &&
+            duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
+            out->expires_after_s = secs;
+        if ((v = json_object_get(section, "max_inflight")))
+            out->max_inflight = (int)json_integer_value(v);
+        if ((v = json_object_get(section, "rate_per_s")))
+            out->rate_per_s = (int)json_integer_value(v);
+        if ((v = json_object_get(section, "burst")))
+            out->burst = (int)json_integer_value(v);
+    }
+    out->desc = adapter_find(out->adapter);
+    if (!out->desc || !out->desc->config_shape || out->desc->config_size == 0)
         return;
-    out->section = json_incref(section);
-    if ((v = json_object_get(section, "adapter")))
-        snprintf(out->adapter, sizeof out->adapter, "%s", json_string_value(v));
-    if ((v = json_object_get(section, "quiet_hours")))
-        quiet_parse(v, &out->quiet);
-    if ((v = json_object_get(section, "expires_after")) &&
-        duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
-        out->expires_after_s = secs;
+    out->adapter_conf = calloc(1, out->desc->config_size);
+    if (!out->adapter_conf ||
+        (section && jcheck_store(section, out->desc->config_shape, out->adapter_conf) != 0))
+        diag_add(errs, path, "internal", "the %s adapter's settings could not be kept",
+                 out->adapter);
 }
 
 static void copy_sections(json_t *doc, config *c, diag_list *errs)
@@ -525,9 +565,12 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
     if (!c->for_client)
         load_tokens(json_object_get(doc, "tokens"), c, errs);
     copy_engine(json_object_get(doc, "engine"), &c->engine);
-    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        char path[64];
+        snprintf(path, sizeof path, "/channels/%s", channel_names[ch]);
         copy_channel(json_object_get(json_object_get(doc, "channels"), channel_names[ch]),
-                     &c->channels[ch]);
+                     &c->channels[ch], path, errs);
+    }
     c->test_environment =
         json_string_value(json_object_get(doc, "environment")) &&
         strcmp(json_string_value(json_object_get(doc, "environment")), "test") == 0;

@@ -34,12 +34,17 @@ typedef struct config_token {
     unsigned char digest[32]; /* SHA-256 of the secret; the secret is not kept */
 } config_token;
 
+struct adapter_desc;
+
 /* How one channel is sent: which adapter, and the release engine's rules. */
 typedef struct channel_conf {
-    char adapter[32];        /* a name registered in adapters/registry.c */
-    quiet_hours quiet;       /* default 21:00-08:00 for kakao and newsletter */
-    int64_t expires_after_s; /* 0: the engine's default */
-    json_t *section;         /* the channel's whole config object (adapter options) */
+    char adapter[32];                /* a name registered in adapters/registry.c */
+    const struct adapter_desc *desc; /* that adapter */
+    void *adapter_conf;              /* its settings (desc->config_size bytes), or NULL */
+    quiet_hours quiet;               /* default 21:00-08:00 on CHANNEL_NIGHT_QUIET channels */
+    int64_t expires_after_s;         /* 0: the engine's default */
+    int max_inflight;                /* 0: the adapter's default */
+    int rate_per_s, burst;           /* 0: the adapter's default */
 } channel_conf;
 
 /* The release engine's knobs (docs/configuration.md). */

@@ -215,8 +215,8 @@ int64_t engine_expiry_ms(const engine *e, const campaign *c, const release *r, i
 void engine_quiet(const engine *e, const campaign *c, int ch, quiet_hours *out)
 {
     json_t *v = json_object_get(json_object_get(c->doc, channel_names[ch]), "quiet_hours");
-    if (ch == CHANNEL_ALERT) {
-        memset(out, 0, sizeof *out); /* alerts are never held */
+    if (channel_has(ch, CHANNEL_NEVER_QUIET)) {
+        memset(out, 0, sizeof *out);
         return;
     }
     if (v)
@@ -317,22 +317,26 @@ int engine_arm(engine *e, const campaign *c, long long version, const char *stat
     args_add(&a, "%s", tz_name(c->zone));
     args_add(&a, "%s", e->prefix);
 
-    int nsettings = 0;
-    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
-        if (c->channels & (1u << ch))
-            nsettings++;
-    args_add(&a, "%d", nsettings);
+    /* Quiet hours travel as one setting, "ch=start-end,ch=,...", so that the
+     * Lua side needs no list of channels of its own. */
+    char quiet[512];
+    size_t qused = 0;
+    quiet[0] = '\0';
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         if (!(c->channels & (1u << ch)))
             continue;
         quiet_hours q;
         engine_quiet(e, c, ch, &q);
-        args_add(&a, "quiet:%s", channel_names[ch]);
-        if (q.on)
-            args_add(&a, "%d-%d", q.start_min, q.end_min);
-        else
-            args_add(&a, "%s", "");
+        int n = q.on ? snprintf(quiet + qused, sizeof quiet - qused, "%s%s=%d-%d", qused ? "," : "",
+                                channel_names[ch], q.start_min, q.end_min)
+                     : snprintf(quiet + qused, sizeof quiet - qused, "%s%s=", qused ? "," : "",
+                                channel_names[ch]);
+        if (n > 0 && (size_t)n < sizeof quiet - qused)
+            qused += (size_t)n;
     }
+    args_add(&a, "%d", 1);
+    args_add(&a, "%s", "quiet");
+    args_add(&a, "%s", quiet);
 
     args_add(&a, "%zu", c->nreleases);
     for (size_t i = 0; i < c->nreleases; i++) {

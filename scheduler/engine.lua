@@ -18,7 +18,8 @@
 --                             "i:ITEM"   -> a delayed item (retry, quiet hours)
 --   P..occ:ID:RID       LIST  the release's later firings, ascending (ms)
 --   P..camp:ID          HASH  status, version, tz, releases, pending,
---                             rel:RID = "ch:expiry_ms,...", quiet:CH = "start-end",
+--                             rel:RID = "ch:expiry_ms,...",
+--                             quiet = "ch=start-end,ch=,..." (minutes; empty: none),
 --                             more:RID = 1 when the release has later firings
 --   P..armed            HASH  ID -> version armed
 --   P..fires:ID         HASH  "RID|due|CH" -> JSON state of one delivery
@@ -115,19 +116,17 @@ local function wake_if_first(p, score)
   end
 end
 
-local CHANNELS = { 'sns', 'kakao', 'banner', 'newsletter', 'alert' }
-
 -- A campaign's engine view, without its releases: those are read one at
 -- a time by rel_of(), so a campaign with a thousand releases costs a
--- claim only the ones it fires.
+-- claim only the ones it fires. Quiet hours come as one field,
+-- "ch=start-end,ch=,..." (the C side owns the list of channels).
 local function load_camp(p, id)
   local key = p .. 'camp:' .. id
-  local v = redis.call('HMGET', key, 'status', 'version', 'tz', 'releases', 'quiet:sns',
-    'quiet:kakao', 'quiet:banner', 'quiet:newsletter', 'quiet:alert')
+  local v = redis.call('HMGET', key, 'status', 'version', 'tz', 'releases', 'quiet')
   if not v[1] then return nil end
   local c = { id = id, key = key, status = v[1], version = v[2], tz = v[3] or 'UTC',
     releases = v[4] or '', quiet = {}, rel = {}, more = {}, fires_key = p .. 'fires:' .. id }
-  for i, ch in ipairs(CHANNELS) do c.quiet[ch] = v[4 + i] or '' end
+  for ch, q in string.gmatch(v[5] or '', '([^=,]+)=([^,]*)') do c.quiet[ch] = q end
   return c
 end
 
@@ -451,7 +450,7 @@ local function hold(keys, args)
 end
 
 -- The outcome of one send, stored and acknowledged in one step.
--- KEYS q:CH. ARGV P, entry, item, attempt, outcome (ok|retry|dead), now,
+-- KEYS q:CH. ARGV P, entry, item, attempt, outcome (ok|retry|declined|dead), now,
 -- hour, group, external_id, reach, reason, next_at, fired.
 local function complete(keys, args)
   local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
@@ -475,6 +474,11 @@ local function complete(keys, args)
       reason = args[11], next_attempt = tonumber(args[12]), retries = retries })
     count(p, id, ch, hour, 'retry')
     wake_if_first(p, args[12])
+  elseif outcome == 'declined' then
+    -- Not for this channel or target: recorded with why, not a dead letter.
+    set_state(p, id, rid, due, ch, { state = 'declined', at = now, attempts = attempt,
+      reason = args[11] })
+    count(p, id, ch, hour, 'declined')
   else
     redis.call('XADD', p .. 'dead', 'MAXLEN', '~', '100000', '*', 'item', item,
       'campaign', id, 'release', rid, 'channel', ch, 'due', due, 'attempts', attempt,

@@ -325,3 +325,45 @@ size_t jcheck_object(jcheck_ctx *cx, json_t *root, const jobject *shape)
     }
     return cx->errs->len + cx->errs->dropped - before;
 }
+
+/* ---- copying into structs ------------------------------------------------ */
+
+static int store_field(const json_t *v, const jfield *f, char *base)
+{
+    char *to = base + f->offset;
+    switch (f->kind) {
+    case JK_STRING:
+    case JK_TEXT: {
+        size_t n = json_string_length(v);
+        if (!json_is_string(v) || n >= f->size)
+            return -1;
+        memcpy(to, json_string_value(v), n + 1);
+        return 0;
+    }
+    case JK_INT: {
+        long long i = json_integer_value(v);
+        if (f->size != sizeof i)
+            return -1;
+        memcpy(to, &i, sizeof i);
+        return 0;
+    }
+    case JK_BOOL: {
+        int b = json_is_true(v);
+        if (f->size != sizeof b)
+            return -1;
+        memcpy(to, &b, sizeof b);
+        return 0;
+    }
+    default: return -1;
+    }
+}
+
+int jcheck_store(const json_t *obj, const jobject *shape, void *base)
+{
+    for (const jfield *f = shape->fields; f && f->name; f++) {
+        const json_t *v = json_object_get(obj, f->name);
+        if (v && f->stored && store_field(v, f, base) != 0)
+            return -1;
+    }
+    return 0;
+}

@@ -46,7 +46,19 @@ typedef struct jfield {
     const jobject *object;      /* JK_OBJECT: its fields */
     const struct jfield *item;  /* JK_ARRAY: the shape of each item (name unused) */
     jcheck_fn check;
+    /* JF_STORE: where jcheck_store() copies the value in a config struct. */
+    unsigned stored : 1;
+    size_t offset, size;
 } jfield;
+
+/*
+ * Marks a field to be copied by jcheck_store() into MEMBER of TYPE, the way
+ * nginx's directive tables name their target with offsetof: a JK_STRING or
+ * JK_TEXT into a char array (it must fit: set .max below its size), a
+ * JK_INT into a long long, a JK_BOOL into an int.
+ */
+#define JF_STORE(type, member)                                                                     \
+    .stored = 1, .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
 
 struct jobject {
     const jfield *fields; /* terminated by an entry with name NULL */
@@ -67,6 +79,14 @@ void jcheck_release(jcheck_ctx *cx);
 /* Walks ROOT, which must be an object shaped like SHAPE. Returns the number
  * of errors it added. */
 size_t jcheck_object(jcheck_ctx *cx, json_t *root, const jobject *shape);
+
+/*
+ * Copies the JF_STORE fields of OBJ (which passed jcheck_object() against
+ * SHAPE) into the struct at BASE. Fields absent from OBJ keep what BASE
+ * holds. Returns 0, or -1 when a stored string does not fit its array (a
+ * table bug: .max is meant to prevent it).
+ */
+int jcheck_store(const json_t *obj, const jobject *shape, void *base);
 
 /* Checks VALUE against FIELD at the current path; for check functions of
  * JK_ANY fields that accept more than one shape. Returns 0 when good. */

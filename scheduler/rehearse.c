@@ -346,8 +346,9 @@ static int run_rehearse(int argc, char **argv)
     /* Every channel goes to the log adapter; quiet hours and expiries stay. */
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         snprintf(r.cfg.channels[ch].adapter, sizeof r.cfg.channels[ch].adapter, "log");
-        json_decref(r.cfg.channels[ch].section);
-        r.cfg.channels[ch].section = NULL;
+        r.cfg.channels[ch].desc = adapter_find("log");
+        free(r.cfg.channels[ch].adapter_conf);
+        r.cfg.channels[ch].adapter_conf = NULL;
     }
     log_set_level(LOG_WARN);
     if (!mkdtemp(dir)) {

@@ -40,5 +40,4 @@ int sched_busy(const sched *s);
 
 const sched_stats *sched_get_stats(const sched *s);
 
-
 #endif

@@ -32,7 +32,7 @@ typedef struct cached_doc {
 } cached_doc;
 
 typedef struct channel_slot {
-    const adapter_ops *ops;
+    const adapter_desc *desc;
     void *state;
     char stream[160];
 } channel_slot;
@@ -153,13 +153,17 @@ static void sent(const adapter_outcome *o, void *arg)
     if (o->status == ADAPTER_OK) {
         w->stats.sent++;
         complete(j, "ok", o, 0);
-    } else if (o->status == ADAPTER_RETRY && j->attempt < conf->max_attempts) {
+    } else if (o->status == ADAPTER_DECLINED) {
+        w->stats.declined++;
+        complete(j, "declined", o, 0);
+    } else if ((o->status == ADAPTER_AGAIN || o->status == ADAPTER_CANCELLED) &&
+               j->attempt < conf->max_attempts) {
         w->stats.retried++;
         int64_t next = clock_wall_ms() + worker_backoff_ms(conf, j->attempt, o->retry_after_ms);
         complete(j, "retry", o, next);
     } else {
         adapter_outcome last = *o;
-        if (o->status == ADAPTER_RETRY) {
+        if (o->status != ADAPTER_FAILED) {
             char reason[sizeof last.reason];
             snprintf(reason, sizeof reason, "gave up after %d attempts; last: %.200s", j->attempt,
                      o->reason);
@@ -188,10 +192,10 @@ static void send_item(job *j)
         .campaign = j->camp->doc,
         .zone = j->camp->zone,
     };
-    if (slot->ops->send(slot->state, &item, sent, j) != 0) {
-        adapter_outcome o = {.status = ADAPTER_RETRY};
+    if (slot->desc->ops->send(slot->state, &item, sent, j) != 0) {
+        adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
         snprintf(o.reason, sizeof o.reason, "the %s adapter could not start the send",
-                 slot->ops->name);
+                 slot->desc->name);
         sent(&o, j);
     }
 }
@@ -232,7 +236,7 @@ static void got_document(const store_result *res, void *arg)
     worker *w = j->w;
     if (res->code != STORE_OK) {
         adapter_outcome o = {.status =
-                                 res->code == STORE_NOT_FOUND ? ADAPTER_FAILED : ADAPTER_RETRY};
+                                 res->code == STORE_NOT_FOUND ? ADAPTER_FAILED : ADAPTER_AGAIN};
         snprintf(o.reason, sizeof o.reason, "campaign %s version %lld %s", j->campaign_id,
                  j->version, res->code == STORE_NOT_FOUND ? "is not stored" : "could not be read");
         sent(&o, j);
@@ -605,12 +609,13 @@ worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, 
         channel_slot *slot = &w->channels[ch];
         char why[256] = "";
         snprintf(slot->stream, sizeof slot->stream, "%sq:%s", engine_prefix(e), channel_names[ch]);
-        slot->ops = adapter_find(w->cfg->channels[ch].adapter);
-        if (slot->ops)
-            slot->state = slot->ops->create(&env, w->cfg->channels[ch].section, why, sizeof why);
-        if (!slot->ops || !slot->state) {
+        slot->desc = w->cfg->channels[ch].desc;
+        if (slot->desc)
+            slot->state =
+                slot->desc->ops->create(&env, w->cfg->channels[ch].adapter_conf, why, sizeof why);
+        if (!slot->desc || !slot->state) {
             snprintf(err, errlen, "/channels/%s: %s", channel_names[ch],
-                     slot->ops ? why : "unknown adapter");
+                     slot->desc ? why : "unknown adapter");
             worker_free(w);
             return NULL;
         }
@@ -639,8 +644,8 @@ void worker_free(worker *w)
     if (w->tick)
         event_free(w->tick);
     for (int ch = 0; ch < CHANNEL_COUNT; ch++)
-        if (w->channels[ch].ops && w->channels[ch].state)
-            w->channels[ch].ops->destroy(w->channels[ch].state);
+        if (w->channels[ch].desc && w->channels[ch].state)
+            w->channels[ch].desc->ops->destroy(w->channels[ch].state);
     for (int i = 0; i < DOC_CACHE; i++)
         campaign_free(w->docs[i].c);
     free(w);

@@ -30,6 +30,7 @@ typedef struct worker_stats {
     long long dead;
     long long held; /* quiet hours, or a paused campaign */
     long long cancelled;
+    long long declined; /* the adapter said the item is not for it */
 } worker_stats;
 
 /*

@@ -5,6 +5,7 @@
 
 #include "auth.h"
 #include "check.h"
+#include "adapter.h"
 #include "config.h"
 
 /* Loads TEXT; returns the first error as "path: message", or "" when valid. */
@@ -56,6 +57,14 @@ static const struct {
      "/channels/kakoa: unknown field (did you mean \"kakao\"?)"},
     {"unknown adapter", "{\"channels\":{\"sns\":{\"adapter\":\"carrier-pigeon\"}}}",
      "/channels/sns/adapter: no adapter \"carrier-pigeon\"; known: log"},
+    {"adapter option typo", "{\"channels\":{\"sns\":{\"adapter\":\"log\",\"fail_atempts\":3}}}",
+     "/channels/sns/fail_atempts: unknown field (did you mean \"fail_attempts\"?)"},
+    {"adapter option of the wrong type", "{\"channels\":{\"sns\":{\"delay_ms\":\"soon\"}}}",
+     "/channels/sns/delay_ms: must be an integer, not a string"},
+    {"engine channel option typo", "{\"channels\":{\"kakao\":{\"max_inflihgt\":3}}}",
+     "/channels/kakao/max_inflihgt: unknown field (did you mean \"max_inflight\"?)"},
+    {"channel section not an object", "{\"channels\":{\"banner\":5}}",
+     "/channels/banner: must be an object, not an integer"},
     {"alert quiet hours", "{\"channels\":{\"alert\":{\"quiet_hours\":false}}}",
      "/channels/alert/quiet_hours: alert messages are never held by quiet hours"},
     {"bad quiet hours", "{\"channels\":{\"kakao\":{\"quiet_hours\":{\"start\":\"21:00\"}}}}",
@@ -131,7 +140,7 @@ static void test_channels_and_engine(void)
     int rc = load("{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true},"
                   "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\"},"
                   "\"channels\":{\"kakao\":{\"adapter\":\"log\",\"quiet_hours\":false,"
-                  "\"fail_attempts\":2},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
+                  "\"fail_attempts\":2,\"max_inflight\":4},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
                   "\"end\":\"06:00\"},\"expires_after\":\"30m\"}}}",
                   &c, first, sizeof first);
     CHECK_INT(rc, 0);
@@ -145,8 +154,10 @@ static void test_channels_and_engine(void)
     CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.start_min, 21 * 60);
     CHECK_INT(c.channels[CHANNEL_SNS].quiet.start_min, 22 * 60 + 30);
     CHECK_INT(c.channels[CHANNEL_SNS].expires_after_s, 1800);
-    CHECK_INT(
-        json_integer_value(json_object_get(c.channels[CHANNEL_KAKAO].section, "fail_attempts")), 2);
+    CHECK(c.channels[CHANNEL_KAKAO].desc == adapter_find("log"));
+    CHECK(c.channels[CHANNEL_KAKAO].adapter_conf != NULL); /* filled through JF_STORE */
+    CHECK_INT(c.channels[CHANNEL_KAKAO].max_inflight, 4);
+    CHECK_INT(c.channels[CHANNEL_KAKAO].rate_per_s, 0); /* the adapter's default */
     CHECK_STR(c.channels[CHANNEL_ALERT].adapter, "log");
     config_release(&c);
 }

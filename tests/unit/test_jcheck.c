@@ -122,10 +122,42 @@ static void test_diag_list_is_bounded(void)
     diag_list_release(&errs);
 }
 
+typedef struct stored {
+    char name[8];
+    long long count;
+    int on;
+    int untouched;
+} stored;
+
+static void test_store(void)
+{
+    static const jfield fields[] = {
+        {.name = "name", .kind = JK_STRING, .max = 7, JF_STORE(stored, name)},
+        {.name = "count", .kind = JK_INT, JF_STORE(stored, count)},
+        {.name = "on", .kind = JK_BOOL, JF_STORE(stored, on)},
+        {.name = "other", .kind = JK_INT},
+        {0}};
+    static const jobject shape = {.fields = fields};
+    stored s = {.untouched = 7, .count = 99};
+    json_t *doc = json_loads("{\"name\":\"seoul\",\"on\":true,\"other\":3}", 0, NULL);
+    CHECK_INT(jcheck_store(doc, &shape, &s), 0);
+    CHECK_STR(s.name, "seoul");
+    CHECK_INT(s.on, 1);
+    CHECK_INT(s.count, 99); /* absent: kept */
+    CHECK_INT(s.untouched, 7);
+    json_decref(doc);
+    /* A string longer than its array is refused, never cut. */
+    doc = json_loads("{\"name\":\"much too long\"}", 0, NULL);
+    CHECK_INT(jcheck_store(doc, &shape, &s), -1);
+    CHECK_STR(s.name, "seoul");
+    json_decref(doc);
+}
+
 int main(void)
 {
     test_table();
     RUN(test_root_must_be_object);
     RUN(test_diag_list_is_bounded);
+    RUN(test_store);
     return check_exit_status();
 }

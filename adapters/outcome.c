@@ -1,0 +1,44 @@
+/*
+ * outcome.c - names and the bounded failure sink of adapter outcomes.
+ */
+#include <stdio.h>
+
+#include "adapter.h"
+
+const char *adapter_error_name(adapter_error e)
+{
+    static const char *const names[] = {
+        [ADAPTER_ERR_NONE] = "",
+        [ADAPTER_ERR_AUTH] = "auth",
+        [ADAPTER_ERR_RATE_LIMIT] = "rate-limit",
+        [ADAPTER_ERR_INVALID] = "invalid",
+        [ADAPTER_ERR_NETWORK] = "network",
+        [ADAPTER_ERR_TIMEOUT] = "timeout",
+        [ADAPTER_ERR_REJECTED] = "rejected",
+        [ADAPTER_ERR_INTERNAL] = "internal",
+    };
+    return (unsigned)e < sizeof names / sizeof names[0] ? names[e] : "internal";
+}
+
+const char *adapter_status_name(adapter_status s)
+{
+    static const char *const names[] = {
+        [ADAPTER_OK] = "ok",
+        [ADAPTER_AGAIN] = "again",
+        [ADAPTER_FAILED] = "failed",
+        [ADAPTER_DECLINED] = "declined",
+        [ADAPTER_CANCELLED] = "cancelled",
+    };
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "failed";
+}
+
+void adapter_outcome_fail_recipient(adapter_outcome *o, const char *recipient, const char *reason)
+{
+    if (o->nfailures >= ADAPTER_FAILURES_MAX) {
+        o->failures_dropped++;
+        return;
+    }
+    adapter_failure *f = &o->failures[o->nfailures++];
+    snprintf(f->recipient, sizeof f->recipient, "%s", recipient ? recipient : "");
+    snprintf(f->reason, sizeof f->reason, "%s", reason ? reason : "");
+}
