@@ -114,6 +114,7 @@ typedef struct adapter_env {
     struct event_base *base;
     rconn *redis;              /* the process's command connection; NULL offline */
     const char *engine_prefix; /* "PREFIX:{e}:" for keys an adapter writes */
+    int offline;               /* only render() will be called: open no file or connection */
 } adapter_env;
 
 /* ---- the descriptor ------------------------------------------------------------ */

@@ -15,6 +15,7 @@
 
 #include "adapter.h"
 #include "render.h"
+#include "utf8.h"
 
 #define LOG_STREAM_MAXLEN "100000"
 
@@ -83,7 +84,7 @@ static void *log_create(const adapter_env *env, const void *conf, char *err, siz
     snprintf(s->stream, sizeof s->stream, "%slog", env->engine_prefix ? env->engine_prefix : "");
     snprintf(s->faults_key, sizeof s->faults_key, "%slog:faults",
              env->engine_prefix ? env->engine_prefix : "");
-    if (s->conf.file[0]) {
+    if (s->conf.file[0] && !env->offline) {
         s->file = fopen(s->conf.file, "a");
         if (!s->file) {
             snprintf(err, errlen, "file: cannot open \"%s\": %s", s->conf.file, strerror(errno));
@@ -246,6 +247,31 @@ static json_t *log_render(void *state, const adapter_item *item, char *err, size
     return m;
 }
 
+/* The log adapter has no limits of its own; it notes each language's
+ * length so that `haechi validate` shows what a channel will carry. */
+static void log_validate(const json_t *section, const json_t *campaign, const char *path,
+                         diag_list *errs, diag_list *notes)
+{
+    (void)errs;
+    const json_t *body = json_object_get(json_object_get(campaign, "message"), "body");
+    const json_t *over = json_object_get(section, "text");
+    char line[256] = "";
+    size_t used = 0;
+    const char *lang;
+    json_t *v;
+    json_object_foreach((json_t *)body, lang, v)
+    {
+        const json_t *t = json_object_get(over, lang) ? json_object_get(over, lang) : v;
+        int n = snprintf(line + used, sizeof line - used, "%s%s %zu", used ? ", " : "", lang,
+                         utf8_length(json_string_value(t) ? json_string_value(t) : ""));
+        if (n < 0 || (size_t)n >= sizeof line - used)
+            break;
+        used += (size_t)n;
+    }
+    if (used)
+        diag_add(notes, path, "length", "%s characters (log adapter: no limit)", line);
+}
+
 static int log_send_item(void *state, const adapter_item *item, adapter_done_fn *done, void *arg)
 {
     log_state *s = state;
@@ -340,6 +366,7 @@ static void log_destroy(void *state)
 static const adapter_ops log_ops = {
     .create = log_create,
     .destroy = log_destroy,
+    .validate = log_validate,
     .render = log_render,
     .send = log_send_item,
     .cancel = log_cancel,

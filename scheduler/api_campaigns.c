@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "channel_check.h"
 #include "clock.h"
 #include "isotime.h"
 #include "log.h"
@@ -268,6 +269,14 @@ void api_handle_submit(call *c)
     char url_id[65];
     snprintf(url_id, sizeof url_id, "%s", c->id);
     c->campaign = campaign_parse(body, len, &c->api->cfg->limits, &errs, &warns);
+    if (c->campaign) {
+        /* Only the adapters' errors matter here; their notes are for
+         * `haechi validate`. */
+        diag_list notes;
+        diag_list_init(&notes);
+        channel_check_adapters(c->api->cfg, c->campaign, &errs, &notes);
+        diag_list_release(&notes);
+    }
     if (c->campaign && c->campaign->end < clock_wall_s()) {
         char end[64];
         isotime_format_human(c->campaign->end, c->campaign->zone, end, sizeof end);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "campaign.h"
+#include "channel_check.h"
 #include "config.h"
 #include "fileio.h"
 #include "isotime.h"
@@ -138,19 +139,26 @@ static int run_validate(int argc, char **argv)
         return 2;
     }
 
-    diag_list errs, warns;
+    diag_list errs, warns, notes;
     diag_list_init(&errs);
     diag_list_init(&warns);
+    diag_list_init(&notes);
     campaign *c = NULL;
     if (over)
         size_error(file, cfg.limits.max_bytes, &errs);
     else
         c = campaign_parse(buf, len, &cfg.limits, &errs, &warns);
     free(buf);
+    /* The adapters' own rules, e.g. a network's weighted length. */
+    if (c && channel_check_adapters(&cfg, c, &errs, &notes) > 0) {
+        campaign_free(c);
+        c = NULL;
+    }
 
     if (as_json) {
-        json_t *out = json_pack("{s:b, s:o, s:o}", "valid", c != NULL, "errors",
-                                diag_to_json(&errs), "warnings", diag_to_json(&warns));
+        json_t *out =
+            json_pack("{s:b, s:o, s:o, s:o}", "valid", c != NULL, "errors", diag_to_json(&errs),
+                      "warnings", diag_to_json(&warns), "notes", diag_to_json(&notes));
         if (c)
             json_object_set_new(out, "summary", summary_json(c));
         json_dumpf(out, stdout, JSON_INDENT(2));
@@ -158,6 +166,8 @@ static int run_validate(int argc, char **argv)
         json_decref(out);
     } else if (c) {
         print_summary(file, c);
+        for (size_t i = 0; i < notes.len; i++)
+            printf("  %-9s %s\n", notes.items[i].path + 1, notes.items[i].message);
         for (size_t i = 0; i < warns.len; i++)
             printf("warning: %s: %s\n", warns.items[i].path, warns.items[i].message);
     } else {
@@ -171,6 +181,7 @@ static int run_validate(int argc, char **argv)
     campaign_free(c);
     diag_list_release(&errs);
     diag_list_release(&warns);
+    diag_list_release(&notes);
     config_release(&cfg);
     return rc;
 }

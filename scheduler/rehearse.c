@@ -27,6 +27,7 @@
 #include "isotime.h"
 #include "log.h"
 #include "node.h"
+#include "preview.h"
 #include "releases.h"
 #include "render.h"
 #include "verbs.h"
@@ -48,6 +49,7 @@ typedef struct rehearsal {
     char error[256];
     json_t *result; /* releases_to_json at the end */
     int as_json;
+    preview *pv; /* the configured adapters, for what each would send */
 } rehearsal;
 
 /* ---- the private redis-server -------------------------------------------- */
@@ -225,6 +227,21 @@ static const char *channel_summary(const rehearsal *r, const char *release_id, c
     return buf;
 }
 
+/* What the channel's configured adapter would send for this firing. */
+static void add_payload(const rehearsal *r, json_t *line, const char *rel, const char *ch,
+                        const char *due)
+{
+    isotime t;
+    char why[256] = "";
+    int id = channel_from_name(ch);
+    if (id < 0 || isotime_parse(due, &t, why, sizeof why) != 0)
+        return;
+    int64_t at = isotime_instant(&t, r->c->zone, NULL);
+    json_t *payload = preview_render(r->pv, r->c, rel, id, at * 1000, why, sizeof why);
+    json_object_set_new(line, "adapter", json_string(preview_adapter(r->pv, id)));
+    json_object_set_new(line, "payload", payload ? payload : json_pack("{s:s}", "error", why));
+}
+
 /* Prints one line per (release firing, channel); returns how many failed. */
 static int print_result(const rehearsal *r)
 {
@@ -255,6 +272,7 @@ static int print_result(const rehearsal *r)
                               rel, "state", state ? state : "?", "summary", summary);
                 if (reason)
                     json_object_set_new(line, "reason", json_string(reason));
+                add_payload(r, line, rel, ch, due);
                 char *text = json_dumps(line, JSON_COMPACT);
                 puts(text);
                 free(text);
@@ -342,6 +360,14 @@ static int run_rehearse(int argc, char **argv)
     if (rc != 0)
         goto out_config;
     rc = 1;
+    /* What the configured adapters would send is rendered before every
+     * channel is rerouted below. */
+    r.base = event_base_new();
+    r.pv = r.base ? preview_new(r.base, &r.cfg, r.c, err, sizeof err) : NULL;
+    if (!r.pv) {
+        fprintf(stderr, "haechi rehearse: %s\n", r.base ? err : "out of memory");
+        goto out_config;
+    }
 
     /* Every channel goes to the log adapter; quiet hours and expiries stay. */
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
@@ -367,9 +393,7 @@ static int run_rehearse(int argc, char **argv)
     clock_use_virtual((r.c->start - 1) * 1000);
 
     signal(SIGPIPE, SIG_IGN);
-    r.base = event_base_new();
-    if (!r.base ||
-        node_start(&r.n, r.base, &r.cfg, ROLE_SCHEDULER | ROLE_WORKER, err, sizeof err) != 0) {
+    if (node_start(&r.n, r.base, &r.cfg, ROLE_SCHEDULER | ROLE_WORKER, err, sizeof err) != 0) {
         fprintf(stderr, "haechi rehearse: cannot start: %s\n", err);
         goto out_base;
     }
@@ -390,11 +414,12 @@ static int run_rehearse(int argc, char **argv)
     event_free(r.tick);
     node_stop(&r.n);
 out_base:
-    if (r.base)
-        event_base_free(r.base);
 out_redis:
     stop_redis(redis, dir);
 out_config:
+    preview_free(r.pv);
+    if (r.base)
+        event_base_free(r.base);
     json_decref(r.result);
     campaign_free(r.c);
     config_release(&r.cfg);
@@ -415,7 +440,9 @@ const verb verb_rehearse = {
             "expiries from --config apply as in the daemon.\n"
             "\n"
             "  --json         one JSON object per line: time, channel, release, state,\n"
-            "                 summary (and reason when there is one)\n"
+            "                 summary (and reason when there is one), and the adapter\n"
+            "                 --config names for the channel with the payload it would\n"
+            "                 send (as `haechi preview` shows it)\n"
             "  --config PATH  take channel rules (quiet hours, expiries) and limits from PATH\n"
             "\n"
             "Exit status: 0 when every delivery went out (or was held on purpose),\n"

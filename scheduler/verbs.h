@@ -18,6 +18,7 @@ typedef struct verb {
 
 extern const verb verb_serve;
 extern const verb verb_validate;
+extern const verb verb_preview;
 extern const verb verb_submit;
 extern const verb verb_list;
 extern const verb verb_status;

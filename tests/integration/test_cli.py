@@ -11,7 +11,7 @@ import re
 import harness as h
 from harness import check
 
-VERBS = ("serve", "validate", "submit", "list", "status", "pause", "resume", "cancel")
+VERBS = ("serve", "validate", "preview", "rehearse", "submit", "list", "status", "pause", "resume", "cancel")
 
 
 def show(p):
@@ -117,6 +117,61 @@ def run_offline(work):
     expect("validate a missing file exits 2 with one line", p, 2, stderr_one_line=True)
     p = h.cli(["validate"])
     expect("validate without FILE is a usage error (exit 2)", p, 2, stderr_one_line=True)
+    expect("validate prints each channel's adapter notes (log: lengths per language)",
+           h.cli(["validate", h.EXAMPLE_CAMPAIGN]), 0,
+           stdout_has=(re.compile(r"\n  sns\s+ko 99, en \d+ characters \(log adapter"),))
+    run_preview(work)
+
+
+def run_preview(work):
+    """preview renders through the configured adapter, sends nothing."""
+    p = h.cli(["preview", "--json", h.EXAMPLE_CAMPAIGN])
+    try:
+        got = json.loads(p.stdout)
+    except ValueError:
+        got = []
+    pairs = sorted((g.get("release"), g.get("channel")) for g in got)
+    want = sorted([("alert-first-morning", "alert"), ("banner-window", "banner"),
+                   ("morning-post", "sns"), ("morning-post", "kakao"),
+                   ("afternoon-post", "sns"), ("afternoon-post", "kakao"),
+                   ("monday-newsletter", "newsletter")])
+    check("preview --json: one payload per release and channel, first firing each",
+          p.returncode == 0 and pairs == want, "got %s -- %s" % (pairs, show(p)))
+    first = {(g["release"], g["channel"]): g for g in got}.get(("monday-newsletter", "newsletter"))
+    check("preview: the newsletter's first firing is Monday 2020-03-23 10:00 KST, rendered by log",
+          first is not None and first.get("due") == "2020-03-23T10:00:00+09:00" and
+          first.get("adapter") == "log" and first["payload"].get("release") == "monday-newsletter"
+          and "ko" in first["payload"].get("text", {}), "got %r" % (first,))
+    p = h.cli(["preview", "--channel", "sns", "--release", "morning-post", h.EXAMPLE_CAMPAIGN])
+    expect("preview --channel --release shows that one payload", p, 0,
+           stdout_has=("== morning-post, first due 2020-03-22 09:00 KST", '"networks"'))
+    check("preview --channel sns --release morning-post shows exactly one block",
+          p.stdout.count("\n== ") + p.stdout.startswith("== ") == 1, show(p))
+    expect("preview --channel fax is a usage error naming the channel",
+           h.cli(["preview", "--channel", "fax", h.EXAMPLE_CAMPAIGN]), 2,
+           stderr_has=('no channel "fax"',), stderr_one_line=True)
+    expect("preview of a release that does not exist exits 1 saying nothing matches",
+           h.cli(["preview", "--release", "nope", h.EXAMPLE_CAMPAIGN]), 1,
+           stderr_has=("nothing matches",), stderr_one_line=True)
+    cfg = os.path.join(work, "preview-config.json")
+    out = os.path.join(work, "preview-must-not-exist.jsonl")
+    with open(cfg, "w") as f:
+        json.dump({"channels": {"sns": {"adapter": "log", "file": out}}}, f)
+    p = h.cli(["preview", "--config", cfg, "--channel", "sns", h.EXAMPLE_CAMPAIGN])
+    expect("preview --config with a log file renders", p, 0, stdout_has=('"channel": "sns"',))
+    check("preview opens nothing: the log adapter's file was not created",
+          not os.path.exists(out), "%s exists" % out)
+    with open(cfg, "w") as f:
+        json.dump({"channels": {"sns": {"adapter": "log", "dealy_ms": 5}}}, f)
+    expect("preview with a config typo exits 2 naming the field",
+           h.cli(["preview", "--config", cfg, h.EXAMPLE_CAMPAIGN]), 2,
+           stderr_has=("/channels/sns/dealy_ms", 'did you mean "delay_ms"'))
+    p = h.cli(["rehearse", "--json", h.EXAMPLE_CAMPAIGN])
+    lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
+    check("rehearse --json records each delivery with its adapter's payload",
+          p.returncode == 0 and len(lines) == 64 and
+          all(l.get("adapter") == "log" and l["payload"].get("channel") == l["channel"]
+              for l in lines), "%d lines -- %s" % (len(lines), show(p)))
 
 
 def run_online(d, work):

@@ -157,6 +157,16 @@ def run_refusals():
     refused("two tokens with the same secret",
             set_in(["tokens", 1, "token"], "viewer-token-0123456789"), pointer="/tokens/1",
             says=("same secret",))
+    # Adapter options are closed too (the review's probe 2 started the daemon).
+    refused("log adapter option typo fail_atempts",
+            set_in(["channels"], {"sns": {"adapter": "log", "fail_atempts": 3}}),
+            pointer="/channels/sns/fail_atempts", says=('did you mean "fail_attempts"',))
+    refused("log adapter delay_ms given as a string",
+            set_in(["channels"], {"sns": {"adapter": "log", "delay_ms": "soon"}}),
+            pointer="/channels/sns/delay_ms", says=("must be an integer",))
+    refused("channel rate_per_s of 0",
+            set_in(["channels"], {"kakao": {"rate_per_s": 0}}),
+            pointer="/channels/kakao/rate_per_s", says=("out of range",))
     refused("tokens is not an array", set_in(["tokens"], {"name": "x"}), pointer="/tokens")
     refused("listen without a port", set_in(["listen"], "localhost"), pointer="/listen")
     refused("listen on a port over 65535", set_in(["listen"], "127.0.0.1:70000"),

@@ -137,12 +137,13 @@ static void test_channels_and_engine(void)
 {
     config c;
     char first[512];
-    int rc = load("{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true},"
-                  "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\"},"
-                  "\"channels\":{\"kakao\":{\"adapter\":\"log\",\"quiet_hours\":false,"
-                  "\"fail_attempts\":2,\"max_inflight\":4},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
-                  "\"end\":\"06:00\"},\"expires_after\":\"30m\"}}}",
-                  &c, first, sizeof first);
+    int rc = load(
+        "{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true},"
+        "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\"},"
+        "\"channels\":{\"kakao\":{\"adapter\":\"log\",\"quiet_hours\":false,"
+        "\"fail_attempts\":2,\"max_inflight\":4},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
+        "\"end\":\"06:00\"},\"expires_after\":\"30m\"}}}",
+        &c, first, sizeof first);
     CHECK_INT(rc, 0);
     CHECK_STR(first, "");
     CHECK_INT(c.virtual_clock, 1);
