@@ -159,8 +159,8 @@ typedef struct adapter_desc {
  * borrowed. */
 typedef void adapter_done_fn(const adapter_outcome *o, void *arg);
 
-/* plan(): TARGETS is a new JSON array of target strings (each at most 63
- * bytes), or NULL with O saying why (AGAIN or FAILED). */
+/* plan(): TARGETS is a new JSON array of target strings, or NULL with O
+ * saying why (AGAIN, FAILED, CANCELLED). */
 typedef void adapter_plan_fn(json_t *targets, const adapter_outcome *o, void *arg);
 
 typedef struct adapter_insights {
@@ -206,8 +206,10 @@ typedef struct adapter_ops {
     /*
      * Optional (ADAPTER_FANOUT). How the release ITEM (target "all")
      * becomes targets: recipient batches of at most batch_max, or one per
-     * network. Returns 0 and later calls DONE once; -1 when it could not
-     * start (DONE is not called; the caller retries).
+     * network. Returns 0 and later calls DONE once; 1 when this item needs
+     * no fan-out (DONE is not called; the item is sent as it is); -1 when
+     * it could not start (DONE is not called; the caller retries). Targets
+     * are printable, without '|', at most 63 bytes, and never "all".
      */
     int (*plan)(void *state, const adapter_item *item, adapter_plan_fn *done, void *arg);
 

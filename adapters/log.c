@@ -29,6 +29,9 @@ typedef struct log_conf {
     int throttle_channel;     /* the AGAINs hold the whole channel (a 429) */
     long long delay_ms;       /* take this long over each send (a slow channel) */
     int faults_from_redis;    /* read PREFIX:{e}:log:faults before each send */
+    long long fanout;         /* plan each release into this many batches b0001... */
+    int fanout_networks;      /* plan one target per network of the section */
+    char fail_target[64];     /* answer FAILED to every send to this target */
 } log_conf;
 
 static const jfield log_fields[] = {
@@ -39,6 +42,13 @@ static const jfield log_fields[] = {
     {.name = "throttle_channel", .kind = JK_BOOL, JF_STORE(log_conf, throttle_channel)},
     {.name = "delay_ms", .kind = JK_INT, .max = 3600000, JF_STORE(log_conf, delay_ms)},
     {.name = "faults_from_redis", .kind = JK_BOOL, JF_STORE(log_conf, faults_from_redis)},
+    {.name = "fanout", .kind = JK_INT, .max = 100000, JF_STORE(log_conf, fanout)},
+    {.name = "fanout_networks", .kind = JK_BOOL, JF_STORE(log_conf, fanout_networks)},
+    {.name = "fail_target",
+     .kind = JK_STRING,
+     .min = 1,
+     .max = 63,
+     JF_STORE(log_conf, fail_target)},
     {0}};
 static const jobject log_shape = {.fields = log_fields};
 
@@ -60,13 +70,15 @@ struct log_send {
     TAILQ_ENTRY(log_send) link;
     log_state *s;
     adapter_done_fn *done;
+    adapter_plan_fn *plan_done; /* a plan rather than a send */
+    json_t *targets;            /* the plan's answer, handed over by answer() */
     void *arg;
     struct event *timer; /* the pending step: a delay or a deferred answer */
     int waiting_redis;   /* a Redis reply will come back to this send */
     int cancelled;       /* answered already; the Redis reply only frees it */
     adapter_outcome outcome;
     char *line;
-    char item_id[300], channel[32], campaign[65], release[65];
+    char item_id[300], channel[32], campaign[65], release[65], target[64];
     int attempt;
 };
 
@@ -101,6 +113,7 @@ static void log_send_free(log_send *ls)
 {
     if (ls->timer)
         event_free(ls->timer);
+    json_decref(ls->targets);
     free(ls->line);
     free(ls);
 }
@@ -110,7 +123,15 @@ static void log_send_free(log_send *ls)
 static void answer(log_send *ls)
 {
     TAILQ_REMOVE(&ls->s->sends, ls, link);
-    ls->done(&ls->outcome, ls->arg);
+    if (ls->plan_done) {
+        /* The targets are handed over; a cancelled plan has none. */
+        json_t *targets = ls->outcome.status == ADAPTER_OK ? ls->targets : NULL;
+        if (targets)
+            ls->targets = NULL;
+        ls->plan_done(targets, &ls->outcome, ls->arg);
+    } else {
+        ls->done(&ls->outcome, ls->arg);
+    }
     if (ls->waiting_redis) {
         ls->cancelled = 1;
         return;
@@ -171,8 +192,8 @@ static void write_entry(log_send *ls)
     snprintf(attempt, sizeof attempt, "%d", ls->attempt);
     const char *argv[] = {"XADD",     s->stream,    "MAXLEN",    "~",         LOG_STREAM_MAXLEN,
                           "*",        "item",       ls->item_id, "channel",   ls->channel,
-                          "campaign", ls->campaign, "release",   ls->release, "attempt",
-                          attempt,    "payload",    ls->line};
+                          "campaign", ls->campaign, "release",   ls->release, "target",
+                          ls->target, "attempt",    attempt,     "payload",   ls->line};
     if (s->env.redis && rconn_command(s->env.redis, stream_added, ls,
                                       (int)(sizeof argv / sizeof argv[0]), argv, NULL) == 0) {
         ls->waiting_redis = 1;
@@ -190,7 +211,7 @@ static void timer_fired(evutil_socket_t fd, short what, void *arg)
     log_send *ls = arg;
     (void)fd;
     (void)what;
-    if (ls->outcome.status == ADAPTER_OK && ls->line)
+    if (ls->outcome.status == ADAPTER_OK && ls->line && !ls->plan_done)
         write_entry(ls);
     else
         answer(ls);
@@ -272,6 +293,46 @@ static void log_validate(const json_t *section, const json_t *campaign, const ch
         diag_add(notes, path, "length", "%s characters (log adapter: no limit)", line);
 }
 
+/* Batches b0001..bNNNN, or the section's networks; NULL: no fan-out. */
+static json_t *plan_targets(const log_conf *c, const adapter_item *item)
+{
+    if (c->fanout_networks) {
+        json_t *nets = json_object_get(json_object_get(item->campaign, item->channel), "networks");
+        return json_is_array(nets) ? json_deep_copy(nets) : NULL;
+    }
+    if (c->fanout <= 0)
+        return NULL;
+    json_t *list = json_array();
+    for (long long i = 1; list && i <= c->fanout; i++) {
+        char name[24];
+        snprintf(name, sizeof name, "b%04lld", i);
+        json_array_append_new(list, json_string(name));
+    }
+    return list;
+}
+
+static int log_plan(void *state, const adapter_item *item, adapter_plan_fn *done, void *arg)
+{
+    log_state *s = state;
+    if (!s->conf.fanout_networks && s->conf.fanout <= 0)
+        return 1; /* no fan-out configured: sent as it is */
+    log_send *ls = calloc(1, sizeof *ls);
+    if (!ls)
+        return -1;
+    ls->s = s;
+    ls->plan_done = done;
+    ls->arg = arg;
+    ls->outcome.status = ADAPTER_OK;
+    ls->targets = plan_targets(&s->conf, item);
+    snprintf(ls->item_id, sizeof ls->item_id, "%s", item->item_id);
+    if (later(ls, 0) != 0) {
+        log_send_free(ls);
+        return -1;
+    }
+    TAILQ_INSERT_TAIL(&s->sends, ls, link);
+    return 0;
+}
+
 static int log_send_item(void *state, const adapter_item *item, adapter_done_fn *done, void *arg)
 {
     log_state *s = state;
@@ -286,14 +347,19 @@ static int log_send_item(void *state, const adapter_item *item, adapter_done_fn 
     snprintf(ls->channel, sizeof ls->channel, "%s", item->channel);
     snprintf(ls->campaign, sizeof ls->campaign, "%s", item->campaign_id);
     snprintf(ls->release, sizeof ls->release, "%s", item->release_id);
+    snprintf(ls->target, sizeof ls->target, "%s", item->target);
 
-    if (s->conf.fail_permanently || item->attempt <= s->conf.fail_attempts) {
+    int target_fails = s->conf.fail_target[0] && strcmp(s->conf.fail_target, item->target) == 0;
+    if (s->conf.fail_permanently || target_fails || item->attempt <= s->conf.fail_attempts) {
+        int permanent = s->conf.fail_permanently || target_fails;
         char what[96];
-        snprintf(what, sizeof what,
-                 s->conf.fail_permanently ? "injected permanent failure"
-                                          : "injected failure of attempt %d",
-                 item->attempt);
-        fault_injected(ls, s->conf.fail_permanently, what);
+        if (target_fails)
+            snprintf(what, sizeof what, "injected failure of target %s", item->target);
+        else if (permanent)
+            snprintf(what, sizeof what, "injected permanent failure");
+        else
+            snprintf(what, sizeof what, "injected failure of attempt %d", item->attempt);
+        fault_injected(ls, permanent, what);
         if (later(ls, 0) != 0) {
             log_send_free(ls);
             return -1;
@@ -368,6 +434,7 @@ static const adapter_ops log_ops = {
     .destroy = log_destroy,
     .validate = log_validate,
     .render = log_render,
+    .plan = log_plan,
     .send = log_send_item,
     .cancel = log_cancel,
 };
@@ -375,7 +442,7 @@ static const adapter_ops log_ops = {
 const adapter_desc adapter_log = {
     .name = "log",
     .summary = "writes each payload to the stream PREFIX:{e}:log and a file; sends nothing",
-    .flags = 0,
+    .flags = ADAPTER_FANOUT,
     .limits = {.max_inflight = 0},
     .config_shape = &log_shape,
     .config_size = sizeof(log_conf),

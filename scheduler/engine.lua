@@ -31,7 +31,10 @@
 --   P..dead             STREAM dead letters
 --   P..metrics:ID       HASH  "CH|YYYYMMDDHH|outcome" -> count
 --   P..events           pub/sub channel: "wake" when something earlier is due
--- An item id is "ID|RID|due|CH": one delivery, stable across retries.
+-- An item id is "ID|RID|due|CH": one delivery, stable across retries; a
+-- fanned-out release's targets are "ID|RID|due|CH|TARGET", with their
+-- states in fires:ID under "RID|due|CH|TARGET" and rolled up into the
+-- parent's "RID|due|CH" (haechi_fanout, rollup()).
 -- A stream entry is deleted once acknowledged (done()): its outcome lives
 -- in fires:ID, and the streams stay as short as the work in flight.
 
@@ -48,9 +51,21 @@ local function split(s, sep)
   return out
 end
 
+-- An item id is "ID|RID|due|CH" for a whole release on a channel, or
+-- "ID|RID|due|CH|TARGET" for one target of a fanned-out one (a recipient
+-- batch, a network). Returns id, rid, due, ch, target (nil for a parent).
 local function item_parts(item)
-  local id, rid, due, ch = string.match(item, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
-  return id, rid, due, ch
+  local id, rid, due, ch, target =
+    string.match(item, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
+  if id then return id, rid, due, ch, target end
+  id, rid, due, ch = string.match(item, '^([^|]+)|([^|]+)|([^|]+)|([^|]+)$')
+  return id, rid, due, ch, nil
+end
+
+-- The state field of a delivery: "CH", or "CH|TARGET" for one target.
+local function chkey(ch, target)
+  if target then return ch .. '|' .. target end
+  return ch
 end
 
 -- The one writer of a delivery's state.
@@ -159,11 +174,11 @@ end
 
 -- Puts one delivery on its channel's stream. FRESH: a first firing, which
 -- has no state yet to merge with (the hot path of a burst).
-local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, tally)
-  -- The item id carries campaign, release, due time and channel.
-  local item = camp.id .. '|' .. rid .. '|' .. due .. '|' .. ch
+local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, tally, target)
+  -- The item id carries campaign, release, due time, channel (and target).
+  local item = camp.id .. '|' .. rid .. '|' .. due .. '|' .. chkey(ch, target)
   redis.call('XADD', p .. 'q:' .. ch, '*', 'item', item, 'version', camp.version,
-    'fired', fired, 'attempt', attempt, 'target', 'all',
+    'fired', fired, 'attempt', attempt, 'target', target or 'all',
     'tz', camp.tz, 'quiet', camp.quiet[ch] or '')
   if fresh then
     -- Written without reading: no earlier state to merge (the hot path).
@@ -177,11 +192,11 @@ local function enqueue(p, camp, rid, due, ch, now, attempt, hour, fired, fresh, 
       '{"due":%s,"state":"queued","at":%d,"fired":%d,"late":%d,"attempts":0}',
       due, now, fired, tonumber(fired) - tonumber(due))
   else
-    set_state(p, camp.id, rid, due, ch, { state = 'queued', at = now,
+    set_state(p, camp.id, rid, due, chkey(ch, target), { state = 'queued', at = now,
       fired = tonumber(fired), late = tonumber(fired) - tonumber(due),
       attempts = attempt - 1 })
   end
-  count(p, camp.id, ch, hour, 'queued', 1, tally)
+  if not target then count(p, camp.id, ch, hour, 'queued', 1, tally) end
 end
 
 -- A campaign with nothing left to fire is finished (unless paused: a
@@ -270,7 +285,7 @@ local function claim(keys, args)
       local item = string.sub(member, 3)
       local saved = redis.call('HGET', p .. 'delayed', item)
       redis.call('HDEL', p .. 'delayed', item)
-      local id, rid, due, ch = item_parts(item)
+      local id, rid, due, ch, target = item_parts(item)
       local camp = id and camps[id]
       if id and camp == nil then
         camp = load_camp(p, id) or false
@@ -278,10 +293,10 @@ local function claim(keys, args)
       end
       if saved and camp and camp.status ~= 'cancelled' then
         local d = cjson.decode(saved)
-        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired, false, tally)
+        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired, false, tally, target)
         stats.items = stats.items + 1
       elseif id then
-        set_state(p, id, rid, due, ch, { state = 'cancelled', at = now })
+        set_state(p, id, rid, due, chkey(ch, target), { state = 'cancelled', at = now })
       end
     end
   end
@@ -394,8 +409,8 @@ local function set_status(keys, args)
       local waiting = redis.call('LRANGE', p .. 'heldq:' .. camp.id, 0, -1)
       for _, saved in ipairs(waiting) do
         local d = cjson.decode(saved)
-        local _, rid, due, ch = item_parts(d.item)
-        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired)
+        local _, rid, due, ch, target = item_parts(d.item)
+        enqueue(p, camp, rid, due, ch, now, d.attempt, hour, d.fired, false, nil, target)
       end
       redis.call('DEL', p .. 'heldq:' .. camp.id)
     end
@@ -411,26 +426,97 @@ local function set_status(keys, args)
   return { camp.status, affected }
 end
 
+-- ---- fan-out ----------------------------------------------------------------
+
+-- What each end of a target adds to its parent's record.
+local ROLLUP_FIELD = { ok = 'ok', dead = 'failed', declined = 'declined',
+  cancelled = 'cancelled' }
+
+-- A target's end rolls up into its parent's record ("RID|due|CH"): counts
+-- of targets and recipients, and once no target remains, the parent's own
+-- state: sent, partial (some targets failed), declined, cancelled or dead.
+-- HOUR nil: count nothing (a cancelled campaign).
+local function rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now)
+  local field = rid .. '|' .. due .. '|' .. ch
+  local cur = redis.call('HGET', p .. 'fires:' .. id, field)
+  local rec = cur and cjson.decode(cur)
+  if not rec or not rec.targets then return end
+  local f = ROLLUP_FIELD[outcome] or 'failed'
+  rec[f] = (rec[f] or 0) + 1
+  rec.remaining = (rec.remaining or rec.targets) - 1
+  rec.accepted = (rec.accepted or 0) + accepted
+  rec.rejected = (rec.rejected or 0) + rejected
+  rec.reach = (rec.reach or 0) + reach
+  rec.at = now
+  if rec.remaining <= 0 then
+    local ok, failed = rec.ok or 0, rec.failed or 0
+    if ok > 0 and failed == 0 then
+      rec.state, rec.reason = 'sent', nil
+    elseif ok > 0 then
+      rec.state = 'partial'
+      rec.reason = string.format('%d of %d targets failed; each target says why', failed,
+        rec.targets)
+    elseif failed > 0 then
+      rec.state, rec.reason = 'dead', 'every target failed; each target says why'
+    elseif (rec.cancelled or 0) > 0 then
+      rec.state, rec.reason = 'cancelled', nil
+    else
+      rec.state, rec.reason = 'declined', 'every target was declined'
+    end
+    if hour then
+      count(p, id, ch, hour, rec.state == 'partial' and 'sent' or rec.state)
+      if rec.state == 'partial' then count(p, id, ch, hour, 'partial') end
+    end
+  end
+  redis.call('HSET', p .. 'fires:' .. id, field, cjson.encode(rec))
+end
+
+-- Replaces a release's parent item by one item per target, in the same
+-- step as the parent's acknowledgement: a worker that dies before this
+-- leaves the parent to be reclaimed and planned again; after it only the
+-- targets remain, each sent once. KEYS q:CH. ARGV P, entry, item, group,
+-- now, version, fired, tz, quiet, then the targets. Returns how many were
+-- queued, or -1 when the parent was no longer pending (planned elsewhere).
+local function fanout(keys, args)
+  local p, entry, item, group, now = args[1], args[2], args[3], args[4], tonumber(args[5])
+  local id, rid, due, ch = item_parts(item)
+  if not id or redis.call('XACK', keys[1], group, entry) == 0 then return -1 end
+  redis.call('XDEL', keys[1], entry)
+  local n = #args - 9
+  for i = 10, #args do
+    local target = args[i]
+    redis.call('XADD', keys[1], '*', 'item', item .. '|' .. target, 'version', args[6],
+      'fired', args[7], 'attempt', 1, 'target', target, 'tz', args[8], 'quiet', args[9])
+    set_state(p, id, rid, due, chkey(ch, target), { state = 'queued', at = now,
+      fired = tonumber(args[7]), attempts = 0 })
+  end
+  set_state(p, id, rid, due, ch, { state = 'sending', at = now, targets = n, remaining = n,
+    ok = 0, failed = 0, declined = 0, cancelled = 0, accepted = 0, rejected = 0, reach = 0 })
+  return n
+end
+
 -- A worker got an item. KEYS q:CH. ARGV P, entry id, item, attempt, now, group, fired.
 -- Returns {'go', version} or {'cancelled'} / {'held'} (then it is acknowledged).
 local function begin(keys, args)
   local p, entry, item, attempt, now = args[1], args[2], args[3], tonumber(args[4]),
     tonumber(args[5])
-  local id, rid, due, ch = item_parts(item)
+  local id, rid, due, ch, target = item_parts(item)
+  local key = chkey(ch, target)
   local status = redis.call('HGET', p .. 'camp:' .. id, 'status')
   if status == false or status == 'cancelled' then
     done(keys[1], args[6], entry)
-    set_state(p, id, rid, due, ch, { state = 'cancelled', at = now })
+    set_state(p, id, rid, due, key, { state = 'cancelled', at = now })
+    if target then rollup(p, id, rid, due, ch, 'cancelled', 0, 0, 0, nil, now) end
     return { 'cancelled' }
   end
   if status == 'paused' then
     redis.call('RPUSH', p .. 'heldq:' .. id, cjson.encode({ item = item, attempt = attempt,
       fired = tonumber(args[7]) }))
     done(keys[1], args[6], entry)
-    set_state(p, id, rid, due, ch, { state = 'held', at = now, reason = 'campaign paused' })
+    set_state(p, id, rid, due, key, { state = 'held', at = now, reason = 'campaign paused' })
     return { 'held' }
   end
-  set_state(p, id, rid, due, ch, { state = 'sending', at = now, attempts = attempt })
+  set_state(p, id, rid, due, key, { state = 'sending', at = now, attempts = attempt })
   return { 'go' }
 end
 
@@ -438,12 +524,12 @@ end
 -- attempt, fired, until, now, reason, group.
 local function hold(keys, args)
   local p, entry, item = args[1], args[2], args[3]
-  local id, rid, due, ch = item_parts(item)
+  local id, rid, due, ch, target = item_parts(item)
   redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = tonumber(args[4]),
     fired = tonumber(args[5]) }))
   redis.call('ZADD', p .. 'due', args[6], 'i:' .. item)
   done(keys[1], args[9], entry)
-  set_state(p, id, rid, due, ch, { state = 'held', at = tonumber(args[7]), reason = args[8],
+  set_state(p, id, rid, due, chkey(ch, target), { state = 'held', at = tonumber(args[7]), reason = args[8],
     until_ms = tonumber(args[6]) })
   wake_if_first(p, args[6])
   return 1
@@ -451,41 +537,55 @@ end
 
 -- The outcome of one send, stored and acknowledged in one step.
 -- KEYS q:CH. ARGV P, entry, item, attempt, outcome (ok|retry|declined|dead), now,
--- hour, group, external_id, reach, reason, next_at, fired.
+-- hour, group, external_id, reach, reason, next_at, fired, accepted, rejected
+-- (a target's recipients; optional).
+-- A target's end (ok, declined, dead) also rolls up into its parent.
 local function complete(keys, args)
   local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
   local now, hour, group = tonumber(args[6]), args[7], args[8]
-  local id, rid, due, ch = item_parts(item)
+  local id, rid, due, ch, target = item_parts(item)
+  local key = chkey(ch, target)
+  local reach = tonumber(args[10]) or 0
+  local accepted, rejected = tonumber(args[14]) or 0, tonumber(args[15]) or 0
   if outcome == 'ok' then
-    set_state(p, id, rid, due, ch, { state = 'sent', at = now, attempts = attempt,
-      external_id = args[9], reach = tonumber(args[10]) })
-    count(p, id, ch, hour, 'sent')
-    if tonumber(args[10]) > 0 then count(p, id, ch, hour, 'reach', tonumber(args[10])) end
+    set_state(p, id, rid, due, key, { state = 'sent', at = now, attempts = attempt,
+      external_id = args[9], reach = reach, accepted = target and accepted or nil,
+      rejected = target and rejected or nil })
+    if target then
+      if accepted > 0 then count(p, id, ch, hour, 'accepted', accepted) end
+      if rejected > 0 then count(p, id, ch, hour, 'rejected', rejected) end
+    else
+      count(p, id, ch, hour, 'sent')
+    end
+    if reach > 0 then count(p, id, ch, hour, 'reach', reach) end
   elseif outcome == 'retry' then
     redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = attempt + 1,
       fired = tonumber(args[13]) }))
     redis.call('ZADD', p .. 'due', args[12], 'i:' .. item)
     -- Each failed attempt is kept: when, why, and when the next one is due.
-    local cur = redis.call('HGET', p .. 'fires:' .. id, rid .. '|' .. due .. '|' .. ch)
+    local cur = redis.call('HGET', p .. 'fires:' .. id, rid .. '|' .. due .. '|' .. key)
     local retries = cur and cjson.decode(cur).retries or {}
     retries[#retries + 1] = { attempt = attempt, at = now, reason = args[11],
       next_attempt = tonumber(args[12]) }
-    set_state(p, id, rid, due, ch, { state = 'failed', at = now, attempts = attempt,
+    set_state(p, id, rid, due, key, { state = 'failed', at = now, attempts = attempt,
       reason = args[11], next_attempt = tonumber(args[12]), retries = retries })
     count(p, id, ch, hour, 'retry')
     wake_if_first(p, args[12])
   elseif outcome == 'declined' then
     -- Not for this channel or target: recorded with why, not a dead letter.
-    set_state(p, id, rid, due, ch, { state = 'declined', at = now, attempts = attempt,
+    set_state(p, id, rid, due, key, { state = 'declined', at = now, attempts = attempt,
       reason = args[11] })
-    count(p, id, ch, hour, 'declined')
+    if not target then count(p, id, ch, hour, 'declined') end
   else
     redis.call('XADD', p .. 'dead', 'MAXLEN', '~', '100000', '*', 'item', item,
-      'campaign', id, 'release', rid, 'channel', ch, 'due', due, 'attempts', attempt,
-      'reason', args[11], 'at', now)
-    set_state(p, id, rid, due, ch, { state = 'dead', at = now, attempts = attempt,
+      'campaign', id, 'release', rid, 'channel', ch, 'target', target or '', 'due', due,
+      'attempts', attempt, 'reason', args[11], 'at', now)
+    set_state(p, id, rid, due, key, { state = 'dead', at = now, attempts = attempt,
       reason = args[11] })
-    count(p, id, ch, hour, 'dead')
+    if not target then count(p, id, ch, hour, 'dead') end
+  end
+  if target and outcome ~= 'retry' then
+    rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now)
   end
   done(keys[1], group, entry)
   return 1
@@ -508,7 +608,8 @@ local function dead_retry(keys, args)
     if only == '' or f.channel == only then
       local camp = load_camp(p, f.campaign)
       if camp and camp.status ~= 'cancelled' then
-        enqueue(p, camp, f.release, f.due, f.channel, now, 1, hour, now)
+        local target = f.target ~= '' and f.target or nil
+        enqueue(p, camp, f.release, f.due, f.channel, now, 1, hour, now, false, nil, target)
         n = n + 1
       end
       redis.call('XDEL', keys[1], e[1])
@@ -576,6 +677,7 @@ redis.register_function('haechi_status', set_status)
 redis.register_function('haechi_begin', begin)
 redis.register_function('haechi_hold', hold)
 redis.register_function('haechi_complete', complete)
+redis.register_function('haechi_fanout', fanout)
 redis.register_function('haechi_dead_retry', dead_retry)
 redis.register_function('haechi_send_now', send_now)
 redis.register_function('haechi_releases', releases)

@@ -47,6 +47,31 @@ static void readable_record(json_t *rec, const tz *zone)
     }
 }
 
+/* A fanned-out channel's targets sit under its record, "targets": {T: rec};
+ * Redis hands fields over in no order, so either may come first. */
+static void add_target(json_t *channels, const char *ch, const char *target, json_t *rec)
+{
+    json_t *parent = json_object_get(channels, ch);
+    if (!parent) {
+        parent = json_object();
+        json_object_set_new(channels, ch, parent);
+    }
+    json_t *targets = json_object_get(parent, "targets");
+    if (!targets) {
+        targets = json_object();
+        json_object_set_new(parent, "targets", targets);
+    }
+    json_object_set_new(targets, target, rec);
+}
+
+static void set_channel(json_t *channels, const char *ch, json_t *rec)
+{
+    json_t *targets = json_object_get(json_object_get(channels, ch), "targets");
+    if (targets)
+        json_object_set(rec, "targets", targets);
+    json_object_set_new(channels, ch, rec);
+}
+
 static int by_due(const void *a, const void *b)
 {
     json_t *fa = *(json_t *const *)a, *fb = *(json_t *const *)b;
@@ -73,9 +98,9 @@ json_t *releases_to_json(redisReply *reply)
 
     json_t *index = json_object(), *counts = json_object();
     for (size_t i = 0; fires->type == REDIS_REPLY_ARRAY && i + 1 < fires->elements; i += 2) {
-        char rid[80], ch[32];
+        char rid[80], ch[32], target[64] = "";
         long long due;
-        if (sscanf(fires->element[i]->str, "%79[^|]|%lld|%31s", rid, &due, ch) != 3)
+        if (sscanf(fires->element[i]->str, "%79[^|]|%lld|%31[^|]|%63s", rid, &due, ch, target) < 3)
             continue;
         json_t *rec = json_loads(fires->element[i + 1]->str, 0, NULL);
         if (!rec)
@@ -87,13 +112,17 @@ json_t *releases_to_json(redisReply *reply)
             json_object_set_new(f, "late_ms",
                                 json_integer((json_int_t)json_number_value(fired) - due));
         }
+        readable_record(rec, zone);
+        if (target[0]) {
+            add_target(json_object_get(f, "channels"), ch, target, rec);
+            continue;
+        }
         const char *state = json_string_value(json_object_get(rec, "state"));
         if (state) {
             json_t *n = json_object_get(counts, state);
             json_object_set_new(counts, state, json_integer(json_integer_value(n) + 1));
         }
-        readable_record(rec, zone);
-        json_object_set_new(json_object_get(f, "channels"), ch, rec);
+        set_channel(json_object_get(f, "channels"), ch, rec);
     }
     /* Upcoming firings: their channels are the release's, all scheduled. */
     for (size_t i = 0; upcoming->type == REDIS_REPLY_ARRAY && i + 1 < upcoming->elements; i += 2) {

@@ -69,10 +69,12 @@ typedef struct job {
     long long version;
     int64_t due_ms, fired_ms;
     int attempt;
+    int planned;          /* the adapter's plan said: no fan-out */
     const campaign *camp; /* borrowed from the cache */
 } job;
 
 static void read_more(worker *w);
+static void send_item(job *j);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -116,7 +118,7 @@ static void completed(redisReply *reply, const char *error, void *arg)
 static void complete(job *j, const char *outcome, const adapter_outcome *o, int64_t next_at)
 {
     worker *w = j->w;
-    char attempt[16], now[24], hour[16], reach[24], next[24], fired[24];
+    char attempt[16], now[24], hour[16], reach[24], next[24], fired[24], accepted[24], rejected[24];
     int64_t ms = clock_wall_ms();
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     fmt_ms(ms, now, sizeof now);
@@ -124,6 +126,8 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
     snprintf(reach, sizeof reach, "%lld", o ? o->reach : 0);
     fmt_ms(next_at, next, sizeof next);
     fmt_ms(j->fired_ms, fired, sizeof fired);
+    fmt_ms(o ? o->accepted : 0, accepted, sizeof accepted);
+    fmt_ms(o ? o->rejected : 0, rejected, sizeof rejected);
     const char *argv[] = {w->channels[j->ch].stream,
                           engine_prefix(w->e),
                           j->entry,
@@ -137,8 +141,10 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
                           reach,
                           o ? o->reason : "",
                           next,
-                          fired};
-    if (engine_fcall(w->e, "haechi_complete", 1, 14, argv, NULL, completed, j) != 0) {
+                          fired,
+                          accepted,
+                          rejected};
+    if (engine_fcall(w->e, "haechi_complete", 1, 16, argv, NULL, completed, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending and will be retried", j->item);
         job_done(j);
     }
@@ -174,12 +180,110 @@ static void sent(const adapter_outcome *o, void *arg)
     }
 }
 
+/* ---- fan-out ------------------------------------------------------------------------ */
+
+static void fanned_out(redisReply *reply, const char *error, void *arg)
+{
+    job *j = arg;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER)
+        /* Not acknowledged: the parent stays pending and is planned again. */
+        log_warn("worker: targets of %s not queued (%s); it will be planned again", j->item,
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
+    else if (reply->integer < 0)
+        log_debug("worker: %s was planned by another worker", j->item);
+    else
+        j->w->stats.fanned_out += reply->integer;
+    job_done(j);
+}
+
+/* Queues one item per target in place of the parent, in one Redis step. */
+static void fan_out(job *j, json_t *targets)
+{
+    worker *w = j->w;
+    size_t n = json_array_size(targets);
+    const char **argv = calloc(10 + n, sizeof *argv);
+    char now[24], version[24], fired[24];
+    if (!argv) {
+        log_warn("worker: out of memory planning %s; it stays pending", j->item);
+        job_done(j);
+        return;
+    }
+    fmt_ms(clock_wall_ms(), now, sizeof now);
+    fmt_ms(j->version, version, sizeof version);
+    fmt_ms(j->fired_ms, fired, sizeof fired);
+    const char *head[] = {w->channels[j->ch].stream,
+                          engine_prefix(w->e),
+                          j->entry,
+                          j->item,
+                          GROUP,
+                          now,
+                          version,
+                          fired,
+                          j->tzname,
+                          j->quiet};
+    memcpy(argv, head, sizeof head);
+    for (size_t i = 0; i < n; i++)
+        argv[10 + i] = json_string_value(json_array_get(targets, i));
+    if (engine_fcall(w->e, "haechi_fanout", 1, (int)(10 + n), argv, NULL, fanned_out, j) != 0) {
+        log_warn("worker: redis unavailable; %s stays pending and will be planned again", j->item);
+        job_done(j);
+    }
+    free(argv);
+}
+
+/* A target is a stream field and an item id segment: printable, no '|'. */
+static int targets_usable(const json_t *targets)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(targets, i, t)
+    {
+        const char *s = json_string_value(t);
+        if (!s || !*s || strlen(s) > 63 || strchr(s, '|') || strcmp(s, "all") == 0)
+            return 0;
+        for (; *s; s++)
+            if ((unsigned char)*s < 0x21)
+                return 0;
+    }
+    return 1;
+}
+
+static void planned(json_t *targets, const adapter_outcome *o, void *arg)
+{
+    job *j = arg;
+    if (!targets && o->status == ADAPTER_OK) {
+        j->planned = 1; /* no fan-out needed: the item goes as it is */
+        send_item(j);
+        return;
+    }
+    if (!targets) {
+        sent(o, j);
+        return;
+    }
+    if (json_array_size(targets) == 0 || !targets_usable(targets)) {
+        adapter_outcome bad = {.status =
+                                   json_array_size(targets) ? ADAPTER_FAILED : ADAPTER_DECLINED,
+                               .error = ADAPTER_ERR_INTERNAL};
+        snprintf(bad.reason, sizeof bad.reason, "the %s adapter's plan %s",
+                 j->w->channels[j->ch].desc->name,
+                 json_array_size(targets) ? "named an unusable target (empty, over 63 bytes, "
+                                            "\"all\", or with '|' or spaces)"
+                                          : "found no targets");
+        json_decref(targets);
+        sent(&bad, j);
+        return;
+    }
+    fan_out(j, targets);
+    json_decref(targets);
+}
+
 /* ---- sending ---------------------------------------------------------------------- */
 
 static void send_item(job *j)
 {
     worker *w = j->w;
     channel_slot *slot = &w->channels[j->ch];
+    int is_parent = strcmp(j->target, "all") == 0;
     adapter_item item = {
         .item_id = j->item,
         .campaign_id = j->campaign_id,
@@ -192,6 +296,19 @@ static void send_item(job *j)
         .campaign = j->camp->doc,
         .zone = j->camp->zone,
     };
+    if (is_parent && !j->planned && slot->desc->ops->plan) {
+        int rc = slot->desc->ops->plan(slot->state, &item, planned, j);
+        if (rc == 0)
+            return;
+        j->planned = rc == 1;
+    }
+    if (is_parent && !j->planned && slot->desc->ops->plan) {
+        adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
+        snprintf(o.reason, sizeof o.reason, "the %s adapter could not start its plan",
+                 slot->desc->name);
+        sent(&o, j);
+        return;
+    }
     if (slot->desc->ops->send(slot->state, &item, sent, j) != 0) {
         adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
         snprintf(o.reason, sizeof o.reason, "the %s adapter could not start the send",
@@ -401,11 +518,11 @@ static void take(worker *w, int ch, redisReply *entry)
     const char *fired = field(fields, "fired"), *attempt = field(fields, "attempt");
     const char *target = field(fields, "target"), *tzname = field(fields, "tz");
     const char *quiet = field(fields, "quiet");
-    /* The item id is "campaign|release|due_ms|channel". */
+    /* The item id is "campaign|release|due_ms|channel[|target]". */
     char camp[65], rel[65], chan[32];
     long long due;
     if (!item || !version || !attempt ||
-        sscanf(item, "%64[^|]|%64[^|]|%lld|%31s", camp, rel, &due, chan) != 4) {
+        sscanf(item, "%64[^|]|%64[^|]|%lld|%31[^|]", camp, rel, &due, chan) != 4) {
         ack_malformed(w, ch, entry->element[0]->str);
         return;
     }

@@ -30,7 +30,8 @@ typedef struct worker_stats {
     long long dead;
     long long held; /* quiet hours, or a paused campaign */
     long long cancelled;
-    long long declined; /* the adapter said the item is not for it */
+    long long declined;   /* the adapter said the item is not for it */
+    long long fanned_out; /* target items queued in place of parents */
 } worker_stats;
 
 /*
