@@ -440,10 +440,10 @@ local function rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, h
   local field = rid .. '|' .. due .. '|' .. ch
   local cur = redis.call('HGET', p .. 'fires:' .. id, field)
   local rec = cur and cjson.decode(cur)
-  if not rec or not rec.targets then return end
+  if not rec or not rec.target_count then return end
   local f = ROLLUP_FIELD[outcome] or 'failed'
   rec[f] = (rec[f] or 0) + 1
-  rec.remaining = (rec.remaining or rec.targets) - 1
+  rec.remaining = (rec.remaining or rec.target_count) - 1
   rec.accepted = (rec.accepted or 0) + accepted
   rec.rejected = (rec.rejected or 0) + rejected
   rec.reach = (rec.reach or 0) + reach
@@ -455,7 +455,7 @@ local function rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, h
     elseif ok > 0 then
       rec.state = 'partial'
       rec.reason = string.format('%d of %d targets failed; each target says why', failed,
-        rec.targets)
+        rec.target_count)
     elseif failed > 0 then
       rec.state, rec.reason = 'dead', 'every target failed; each target says why'
     elseif (rec.cancelled or 0) > 0 then
@@ -490,7 +490,7 @@ local function fanout(keys, args)
     set_state(p, id, rid, due, chkey(ch, target), { state = 'queued', at = now,
       fired = tonumber(args[7]), attempts = 0 })
   end
-  set_state(p, id, rid, due, ch, { state = 'sending', at = now, targets = n, remaining = n,
+  set_state(p, id, rid, due, ch, { state = 'sending', at = now, target_count = n, remaining = n,
     ok = 0, failed = 0, declined = 0, cancelled = 0, accepted = 0, rejected = 0, reach = 0 })
   return n
 end

@@ -13,6 +13,10 @@ A step leaves up to 20 firings of each release due at once: the schedulers
 must claim them all by themselves (a step that does not go idle within its
 deadline fails the test).
 
+Two more campaigns release on the newsletter every ten minutes, which the
+log adapter fans out into 3 batches: 200 parents, 600 target items, each
+also exactly once, each parent rolled up to "sent" with 3 of 3 targets.
+
 It also checks that the worker-only processes follow the virtual clock:
 delivery records and metrics carry virtual times, not the epoch.
 """
@@ -29,11 +33,21 @@ NFIRINGS = 1000
 WINDOW_LAST = WINDOW_START + (NFIRINGS - 1) * 60000
 STEP_MS = 20 * 60 * 1000
 STEP_DEADLINE_S = 30.0
+NFAN = 2
+FAN_TARGETS = ("b0001", "b0002", "b0003")
+FAN_FIRINGS = NFIRINGS // 10
 
 
 def campaign(i):
     return h.minimal_campaign("eo-%d" % i, ["sns"], "2020-06-01T00:00", "2020-06-01T16:39",
                               [{"id": "tick", "cron": "* * * * *", "channels": ["sns"]}])
+
+
+def fan_campaign(i):
+    return h.minimal_campaign("eo-fan-%d" % i, ["newsletter"], "2020-06-01T00:00",
+                              "2020-06-01T16:39",
+                              [{"id": "tick", "cron": "*/10 * * * *",
+                                "channels": ["newsletter"]}])
 
 
 def due_count(redis, d, now_ms):
@@ -49,7 +63,9 @@ def main():
         if not check("private redis-server answers PING", redis.start(), "see stderr"):
             return
         base = {"environment": "test", "testing": {"virtual_clock": True},
-                "engine": {"expires_after": "30d"}}
+                "engine": {"expires_after": "30d"},
+                "channels": {"newsletter": {"adapter": "log", "fanout": 3,
+                                            "quiet_hours": False}}}
         api = h.RoleDaemon("eo-api", redis.address, roles="api", extra=base)
         if not check("haechi serve --roles api starts", api.start(), "see stderr"):
             return
@@ -73,7 +89,12 @@ def main():
             s, b = h.submit_campaign(api, campaign(i))
             if s != 201:
                 bad.append((i, s, b))
-        check("10 campaigns of 1000 one-minute firings each are accepted", not bad, bad[:2])
+        for i in range(NFAN):
+            s, b = h.submit_campaign(api, fan_campaign(i))
+            if s != 201:
+                bad.append(("fan", i, s, b))
+        check("10 campaigns of 1000 one-minute firings each, and 2 fanned-out newsletter "
+              "campaigns, are accepted", not bad, bad[:2])
         pending = [redis.command("HGET", h.engine_key(api, "camp:eo-%d" % i), "pending")
                    for i in range(NCAMP)]
         check("each campaign is armed with 1000 firings", pending == ["1000"] * NCAMP,
@@ -101,6 +122,9 @@ def main():
 
         expected = {"eo-%d|tick|%d|sns" % (i, WINDOW_START + k * 60000)
                     for i in range(NCAMP) for k in range(NFIRINGS)}
+        fan_expected = {"eo-fan-%d|tick|%d|newsletter|%s" % (i, WINDOW_START + k * 600000, t)
+                        for i in range(NFAN) for k in range(FAN_FIRINGS) for t in FAN_TARGETS}
+        expected |= fan_expected
         entries = h.stream_entries(redis, h.engine_key(api, "log"))
         counts = {}
         for _, f in entries:
@@ -108,10 +132,11 @@ def main():
         duplicates = sum(n - 1 for n in counts.values() if n > 1)
         misses = len(expected - set(counts))
         unexpected = len(set(counts) - expected)
-        check("every one of the 10,000 firings is in the log stream exactly once "
-              "(%d entries; duplicates %d, misses %d, unexpected %d)"
+        check("every one of the 10,000 firings and 600 fanned-out targets is in the log "
+              "stream exactly once (%d entries; duplicates %d, misses %d, unexpected %d)"
               % (len(entries), duplicates, misses, unexpected),
-              len(expected) == NCAMP * NFIRINGS and duplicates == 0 and misses == 0 and
+              len(expected) == NCAMP * NFIRINGS + len(fan_expected) and duplicates == 0 and
+              misses == 0 and
               unexpected == 0,
               "duplicates %d (e.g. %s), misses %d (e.g. %s), unexpected %d"
               % (duplicates, [i for i, n in counts.items() if n > 1][:3], misses,
@@ -147,6 +172,14 @@ def main():
                    for (ch, what), n in h.metric_totals(redis, api, "eo-%d" % i).items()
                    if what == "sent")
         check("metrics count 10,000 sent", sent == NCAMP * NFIRINGS, "sent %d" % sent)
+        parents = [v for i in range(NFAN) for k, v in h.fires(redis, api, "eo-fan-%d" % i).items()
+                   if k.count("|") == 2]
+        check("the 200 fanned-out newsletter parents each end sent with 3 of 3 targets",
+              len(parents) == NFAN * FAN_FIRINGS and
+              all(p.get("state") == "sent" and p.get("ok") == 3 and p.get("remaining") == 0
+                  for p in parents),
+              "%d parents; e.g. %s" % (len(parents),
+                                       [p for p in parents if p.get("state") != "sent"][:2]))
         statuses = [redis.command("HGET", h.engine_key(api, "camp:eo-%d" % i), "status")
                     for i in range(NCAMP)]
         check("all 10 campaigns are finished in the engine", statuses == ["finished"] * NCAMP,

@@ -110,11 +110,11 @@ def run_fanout(redis, front):
           targets_logged)
     sns = recs[(0, "sns")]
     check("the sns parent rolls up: sent, 4 targets, 4 ok, none remaining",
-          sns.get("state") == "sent" and sns.get("targets") == 4 and sns.get("ok") == 4 and
+          sns.get("state") == "sent" and sns.get("target_count") == 4 and sns.get("ok") == 4 and
           sns.get("remaining") == 0, sns)
     nl = recs[(0, "newsletter")]
     check("the newsletter parent rolls up: sent, 25 targets, 25 accepted recipients",
-          nl.get("state") == "sent" and nl.get("targets") == 25 and nl.get("ok") == 25 and
+          nl.get("state") == "sent" and nl.get("target_count") == 25 and nl.get("ok") == 25 and
           nl.get("accepted") == 25, nl)
     kk = recs[(0, "kakao")]
     check("the kakao parent is partial: 2 of 3 targets ok, 1 failed, with the reason",
@@ -125,7 +125,7 @@ def run_fanout(redis, front):
           child.get("state") == "dead" and "target b0002" in (child.get("reason") or ""), child)
     bn = recs[(0, "banner")]
     check("the banner (no fan-out) is one plain delivery", bn.get("state") == "sent" and
-          "targets" not in bn, bn)
+          "target_count" not in bn, bn)
     dead = [f for _, f in h.stream_entries(redis, h.engine_key(front, "dead"))]
     check("the dead letters are the 4 failed kakao targets, each naming its target",
           len(dead) == NCAMP and all(d.get("target") == "b0002" and d.get("channel") == "kakao"

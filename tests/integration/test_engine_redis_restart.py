@@ -16,8 +16,10 @@ again on the same socket and directory) three times:
    so, and the item must be reclaimed once Redis is back (05-12 04:30).
 
 Each time /healthz must turn 200 again in the same daemon process, and the
-run goes on. At the end every one of the 70 deliveries is in the log
-stream exactly once and every record is "sent".
+run goes on. The sns channel fans out into its four networks (the log
+adapter's plan), so each hourly sns release is four target items. At the
+end every one of the 70 deliveries (the sns ones as 4 x 48 = 192 targets)
+is in the log stream exactly once and every record is "sent".
 """
 
 import time
@@ -26,6 +28,7 @@ import harness as h
 from harness import check
 
 CID = "rr"
+NETWORKS = ("facebook", "instagram", "x", "kakaostory")
 HALF_HOUR = 30 * 60 * 1000
 START = h.seoul_ms(2020, 5, 10, 23, 30)
 STOP = h.seoul_ms(2020, 5, 13, 8, 30)
@@ -49,7 +52,8 @@ def expected_items():
     out = set()
     for day in (11, 12):
         for hour in range(24):
-            out.add("%s|hourly|%d|sns" % (CID, h.seoul_ms(2020, 5, day, hour)))
+            for net in NETWORKS:
+                out.add("%s|hourly|%d|sns|%s" % (CID, h.seoul_ms(2020, 5, day, hour), net))
         out.add("%s|evening|%d|kakao" % (CID, h.seoul_ms(2020, 5, day, 22)))
         for hour in range(0, 24, 4):
             out.add("%s|slow|%d|banner" % (CID, h.seoul_ms(2020, 5, day, hour, 30)))
@@ -96,7 +100,8 @@ def main():
         d = h.Daemon("rr", redis.address, extra={
             "environment": "test", "testing": {"virtual_clock": True},
             "engine": {"reclaim_idle_ms": 1000},
-            "channels": {"banner": {"adapter": "log", "delay_ms": 400}}})
+            "channels": {"banner": {"adapter": "log", "delay_ms": 400},
+                         "sns": {"adapter": "log", "fanout_networks": True}}})
         if not check("haechi serve (virtual clock) starts", d.start(), "see stderr"):
             return
         s, b = h.set_clock(d, now_ms=START)
@@ -161,17 +166,19 @@ def main():
             counts[i] = counts.get(i, 0) + 1
         dupes = sorted(i for i, n in counts.items() if n > 1)
         missing = sorted(expected - set(counts))
-        check("all 70 deliveries are in the log stream, none twice, none extra "
-              "(%d entries)" % len(items),
-              len(expected) == 70 and not dupes and not missing and set(counts) == expected,
+        check("all 70 deliveries (sns as 192 network targets) are in the log stream, none "
+              "twice, none extra (%d entries)" % len(items),
+              len(expected) == 22 + 192 and not dupes and not missing and set(counts) == expected,
               "duplicates %s; missing %s; extra %s"
               % (dupes[:4], [(i, h.seoul_text(int(i.split("|")[2]))) for i in missing[:4]],
                  sorted(set(counts) - expected)[:4]))
         records = h.fires(redis, d, CID)
-        states = {}
-        for v in records.values():
-            states[v.get("state")] = states.get(v.get("state"), 0) + 1
+        states, targets = {}, {}
+        for k, v in records.items():
+            into = targets if k.count("|") == 3 else states
+            into[v.get("state")] = into.get(v.get("state"), 0) + 1
         check("70 delivery records, all \"sent\"", states == {"sent": 70}, states)
+        check("192 sns target records, all \"sent\"", targets == {"sent": 192}, targets)
         kakao = [f for _, f in entries if f.get("channel") == "kakao"]
         check("both kakao deliveries went out after the night", len(kakao) == 2, kakao)
         s, _, b = d.http("GET", "/api/v1/campaigns/%s/releases" % CID, "viewer")
