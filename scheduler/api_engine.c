@@ -113,9 +113,9 @@ static int channel_param(call *c)
     if (!api_query_param(c, "channel", ch, sizeof ch))
         return 0;
     if (channel_from_name(ch) < 0) {
-        api_send_error(c, 400, "bad-request",
-                       "channel must be one of sns, kakao, banner, newsletter, alert; not \"%s\"",
-                       ch);
+        char known[128];
+        campaign_channel_list((1u << CHANNEL_COUNT) - 1, known, sizeof known);
+        api_send_error(c, 400, "bad-request", "channel must be one of %s; not \"%s\"", known, ch);
         return -1;
     }
     snprintf(c->sub, sizeof c->sub, "%s", ch);

@@ -246,9 +246,7 @@ static const jfield message_fields[] = {
     {0}};
 static const jobject message_shape = {.fields = message_fields};
 
-static const char *const channel_choices[] = {"sns",        "kakao", "banner",
-                                              "newsletter", "alert", NULL};
-static const jfield channel_item = {.kind = JK_STRING, .choices = channel_choices};
+static const jfield channel_item = {.kind = JK_STRING, .choices = channel_names};
 
 static int check_release(jcheck_ctx *cx, json_t *obj, const char *path)
 {

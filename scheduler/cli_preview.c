@@ -155,10 +155,10 @@ static int parse_opts(int argc, char **argv, preview_opts *o)
         return 2;
     }
     if (o->channel && channel_from_name(o->channel) < 0) {
-        fprintf(stderr,
-                "haechi preview: --channel: no channel \"%s\"; known: sns, kakao, banner, "
-                "newsletter, alert\n",
-                o->channel);
+        char known[128];
+        campaign_channel_list((1u << CHANNEL_COUNT) - 1, known, sizeof known);
+        fprintf(stderr, "haechi preview: --channel: no channel \"%s\"; known: %s\n", o->channel,
+                known);
         return 2;
     }
     o->file = argv[optind];
