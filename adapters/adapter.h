@@ -27,6 +27,7 @@
 #include "diag.h"
 #include "jcheck.h"
 #include "rconn.h"
+#include "status.h"
 #include "tz.h"
 
 /* ---- outcomes -------------------------------------------------------------- */
@@ -206,20 +207,22 @@ typedef struct adapter_ops {
     /*
      * Optional (ADAPTER_FANOUT). How the release ITEM (target "all")
      * becomes targets: recipient batches of at most batch_max, or one per
-     * network. Returns 0 and later calls DONE once; 1 when this item needs
-     * no fan-out (DONE is not called; the item is sent as it is); -1 when
-     * it could not start (DONE is not called; the caller retries). Targets
-     * are printable, without '|', at most 63 bytes, and never "all".
+     * network. Returns HAECHI_OK and later calls DONE once;
+     * HAECHI_DECLINED when this item needs no fan-out (DONE is not called;
+     * the item is sent as it is); HAECHI_ERR when it could not start (DONE
+     * is not called; the caller retries). Targets are printable, without
+     * '|', at most 63 bytes, and never "all".
      */
-    int (*plan)(void *state, const adapter_item *item, adapter_plan_fn *done, void *arg);
+    haechi_status (*plan)(void *state, const adapter_item *item, adapter_plan_fn *done, void *arg);
 
     /*
-     * Starts sending ITEM. Returns 0 and later calls DONE once, from the
-     * loop; or -1 when it could not even start (DONE is not called; the
-     * caller treats it as AGAIN for the item). ITEM is borrowed: copy what
-     * the send needs later, or take a reference to item->campaign.
+     * Starts sending ITEM. Returns HAECHI_OK and later calls DONE once,
+     * from the loop; or HAECHI_ERR when it could not even start (DONE is
+     * not called; the caller treats it as AGAIN for the item). ITEM is
+     * borrowed: copy what the send needs later, or take a reference to
+     * item->campaign.
      */
-    int (*send)(void *state, const adapter_item *item, adapter_done_fn *done, void *arg);
+    haechi_status (*send)(void *state, const adapter_item *item, adapter_done_fn *done, void *arg);
 
     /*
      * Optional. Ends the send of ITEM_ID in flight (every send when NULL):
@@ -232,11 +235,11 @@ typedef struct adapter_ops {
 
     /*
      * Optional (ADAPTER_INSIGHTS). Asks the channel what EXTERNAL_ID (an
-     * OK outcome's id) reached by now. Returns 0 and later calls DONE once;
-     * -1 when it could not start.
+     * OK outcome's id) reached by now. Returns HAECHI_OK and later calls
+     * DONE once; HAECHI_ERR when it could not start.
      */
-    int (*poll_insights)(void *state, const char *external_id, adapter_insights_fn *done,
-                         void *arg);
+    haechi_status (*poll_insights)(void *state, const char *external_id, adapter_insights_fn *done,
+                                   void *arg);
 } adapter_ops;
 
 /* ---- the registry ------------------------------------------------------------------ */

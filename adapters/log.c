@@ -311,14 +311,15 @@ static json_t *plan_targets(const log_conf *c, const adapter_item *item)
     return list;
 }
 
-static int log_plan(void *state, const adapter_item *item, adapter_plan_fn *done, void *arg)
+static haechi_status log_plan(void *state, const adapter_item *item, adapter_plan_fn *done,
+                              void *arg)
 {
     log_state *s = state;
     if (!s->conf.fanout_networks && s->conf.fanout <= 0)
-        return 1; /* no fan-out configured: sent as it is */
+        return HAECHI_DECLINED; /* no fan-out configured: sent as it is */
     log_send *ls = calloc(1, sizeof *ls);
     if (!ls)
-        return -1;
+        return HAECHI_ERR;
     ls->s = s;
     ls->plan_done = done;
     ls->arg = arg;
@@ -327,18 +328,19 @@ static int log_plan(void *state, const adapter_item *item, adapter_plan_fn *done
     snprintf(ls->item_id, sizeof ls->item_id, "%s", item->item_id);
     if (later(ls, 0) != 0) {
         log_send_free(ls);
-        return -1;
+        return HAECHI_ERR;
     }
     TAILQ_INSERT_TAIL(&s->sends, ls, link);
-    return 0;
+    return HAECHI_OK;
 }
 
-static int log_send_item(void *state, const adapter_item *item, adapter_done_fn *done, void *arg)
+static haechi_status log_send_item(void *state, const adapter_item *item, adapter_done_fn *done,
+                                   void *arg)
 {
     log_state *s = state;
     log_send *ls = calloc(1, sizeof *ls);
     if (!ls)
-        return -1;
+        return HAECHI_ERR;
     ls->s = s;
     ls->done = done;
     ls->arg = arg;
@@ -362,10 +364,10 @@ static int log_send_item(void *state, const adapter_item *item, adapter_done_fn 
         fault_injected(ls, permanent, what);
         if (later(ls, 0) != 0) {
             log_send_free(ls);
-            return -1;
+            return HAECHI_ERR;
         }
         TAILQ_INSERT_TAIL(&s->sends, ls, link);
-        return 0;
+        return HAECHI_OK;
     }
     /* Rendered now: the item is borrowed for this call only. */
     json_t *m = render_message(item);
@@ -373,18 +375,18 @@ static int log_send_item(void *state, const adapter_item *item, adapter_done_fn 
     json_decref(m);
     if (!ls->line) {
         log_send_free(ls);
-        return -1;
+        return HAECHI_ERR;
     }
     TAILQ_INSERT_TAIL(&s->sends, ls, link);
     if (s->conf.faults_from_redis && s->env.redis) {
         const char *argv[] = {"HGET", s->faults_key, ls->channel};
         if (rconn_command(s->env.redis, faults_read, ls, 3, argv, NULL) == 0) {
             ls->waiting_redis = 1;
-            return 0;
+            return HAECHI_OK;
         }
     }
     go(ls);
-    return 0;
+    return HAECHI_OK;
 }
 
 /* A send still waiting on its delay surely did not happen; one whose

@@ -297,10 +297,10 @@ static void send_item(job *j)
         .zone = j->camp->zone,
     };
     if (is_parent && !j->planned && slot->desc->ops->plan) {
-        int rc = slot->desc->ops->plan(slot->state, &item, planned, j);
-        if (rc == 0)
+        haechi_status rc = slot->desc->ops->plan(slot->state, &item, planned, j);
+        if (rc == HAECHI_OK)
             return;
-        j->planned = rc == 1;
+        j->planned = rc == HAECHI_DECLINED;
     }
     if (is_parent && !j->planned && slot->desc->ops->plan) {
         adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
@@ -309,7 +309,7 @@ static void send_item(job *j)
         sent(&o, j);
         return;
     }
-    if (slot->desc->ops->send(slot->state, &item, sent, j) != 0) {
+    if (slot->desc->ops->send(slot->state, &item, sent, j) != HAECHI_OK) {
         adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
         snprintf(o.reason, sizeof o.reason, "the %s adapter could not start the send",
                  slot->desc->name);
