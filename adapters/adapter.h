@@ -247,6 +247,10 @@ typedef struct adapter_ops {
 /* The adapter registered under NAME, or NULL. */
 const adapter_desc *adapter_find(const char *name);
 
+/* The I-th registered adapter, NULL past the last: for suites that run
+ * against every adapter. */
+const adapter_desc *adapter_at(size_t i);
+
 /* "log, ..." for messages. */
 void adapter_names(char *buf, size_t len);
 

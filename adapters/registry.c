@@ -22,6 +22,11 @@ const adapter_desc *adapter_find(const char *name)
     return NULL;
 }
 
+const adapter_desc *adapter_at(size_t i)
+{
+    return i < sizeof adapters / sizeof adapters[0] ? adapters[i] : NULL;
+}
+
 void adapter_names(char *buf, size_t len)
 {
     size_t used = 0;
