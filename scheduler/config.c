@@ -15,6 +15,7 @@
 
 #include "adapter.h"
 #include "duration.h"
+#include "isotime.h"
 #include "jcheck.h"
 
 #define MAX_SECRET_BYTES 4096
@@ -319,22 +320,61 @@ static const jobject engine_shape = {.fields = engine_fields};
 static const jfield testing_fields[] = {{.name = "virtual_clock", .kind = JK_BOOL}, {0}};
 static const jobject testing_shape = {.fields = testing_fields};
 
-static const char *const environments[] = {"production", "test", NULL};
+/* A demo's times are instants: the config has no time zone to read a
+ * local time in. */
+static int check_instant(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    isotime t;
+    char why[160];
+    if (isotime_parse(json_string_value(v), &t, why, sizeof why) != 0) {
+        jcheck_error(cx, path, "time", "%s", why);
+        return -1;
+    }
+    if (!t.has_offset) {
+        jcheck_error(cx, path, "time",
+                     "\"%s\" has no offset: write it with Z or +HH:MM, e.g. "
+                     "2020-03-21T23:50:00+09:00",
+                     json_string_value(v));
+        return -1;
+    }
+    return 0;
+}
 
-/* Test switches must never reach a production daemon by accident. */
+static const jfield demo_fields[] = {
+    {.name = "start", .kind = JK_STRING, .required = 1, .max = 64, .check = check_instant},
+    {.name = "speed", .kind = JK_INT, .required = 1, .min = 1, .max = 1000000},
+    {.name = "epoch", .kind = JK_STRING, .max = 64, .check = check_instant},
+    {0}};
+static const jobject demo_shape = {.fields = demo_fields};
+
+static const char *const environments[] = {"production", "test", "demo", NULL};
+
+/* Test and demo switches must never reach a production daemon by accident. */
 static int check_test_switches(jcheck_ctx *cx, json_t *doc, const char *path)
 {
     const char *env = json_string_value(json_object_get(doc, "environment"));
-    json_t *testing = json_object_get(doc, "testing");
+    json_t *testing = json_object_get(doc, "testing"), *demo = json_object_get(doc, "demo");
+    int rc = 0;
     (void)path;
     if (json_is_true(json_object_get(testing, "virtual_clock")) &&
         !(env && strcmp(env, "test") == 0)) {
         jcheck_error(cx, "/testing/virtual_clock", "not-allowed",
                      "a virtual clock is a test switch: it needs \"environment\": \"test\", "
                      "and a production config must not have it");
-        return -1;
+        rc = -1;
     }
-    return 0;
+    if (demo && !(env && strcmp(env, "demo") == 0)) {
+        jcheck_error(cx, "/demo", "not-allowed",
+                     "a demo clock replays the past fast: it needs \"environment\": \"demo\", "
+                     "and a production config must not have it");
+        rc = -1;
+    } else if (!demo && env && strcmp(env, "demo") == 0) {
+        jcheck_error(cx, "/demo", "required",
+                     "\"environment\": \"demo\" needs a \"demo\" section: "
+                     "{\"start\": TIME, \"speed\": N}");
+        rc = -1;
+    }
+    return rc;
 }
 
 static const jfield config_fields[] = {
@@ -348,6 +388,7 @@ static const jfield config_fields[] = {
     {.name = "engine", .kind = JK_OBJECT, .object = &engine_shape},
     {.name = "environment", .kind = JK_STRING, .choices = environments},
     {.name = "testing", .kind = JK_OBJECT, .object = &testing_shape},
+    {.name = "demo", .kind = JK_OBJECT, .object = &demo_shape},
     {0}};
 static const jobject config_shape = {.fields = config_fields, .check = check_test_switches};
 
@@ -521,6 +562,25 @@ static void copy_channel(json_t *section, channel_conf *out, const char *path, d
                  out->adapter);
 }
 
+/* Only after the walk: the times parse, the environment is "demo". */
+static void copy_demo(json_t *demo, config *c)
+{
+    isotime t;
+    char why[160];
+    if (!demo)
+        return;
+    c->demo.on = 1;
+    c->demo.speed = (int)json_integer_value(json_object_get(demo, "speed"));
+    isotime_parse(json_string_value(json_object_get(demo, "start")), &t, why, sizeof why);
+    c->demo.start_ms = isotime_instant(&t, NULL, NULL) * 1000;
+    json_t *epoch = json_object_get(demo, "epoch");
+    if (epoch) {
+        isotime_parse(json_string_value(epoch), &t, why, sizeof why);
+        c->demo.epoch_ms = isotime_instant(&t, NULL, NULL) * 1000;
+        c->demo.has_epoch = 1;
+    }
+}
+
 static void copy_sections(json_t *doc, config *c, diag_list *errs)
 {
     json_t *v, *redis = json_object_get(doc, "redis"), *limits = json_object_get(doc, "limits");
@@ -576,6 +636,7 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
         strcmp(json_string_value(json_object_get(doc, "environment")), "test") == 0;
     c->virtual_clock =
         json_is_true(json_object_get(json_object_get(doc, "testing"), "virtual_clock"));
+    copy_demo(json_object_get(doc, "demo"), c);
 }
 
 int config_load_buffer(const char *buf, size_t len, config *c, diag_list *errs)

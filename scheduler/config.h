@@ -87,6 +87,13 @@ typedef struct config {
     engine_conf engine;
     int test_environment; /* "environment": "test" */
     int virtual_clock;    /* "testing": {"virtual_clock": true}; test environment only */
+    struct {              /* "demo": {...}; demo environment only */
+        int on;
+        int speed;        /* wall seconds per real second */
+        int64_t start_ms; /* the wall clock at the epoch */
+        int64_t epoch_ms; /* real time; when !has_epoch, the daemon's start */
+        int has_epoch;
+    } demo;
 } config;
 
 /* Fills the built-in defaults (no tokens: only /healthz answers). */

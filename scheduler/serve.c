@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "isotime.h"
 #include "log.h"
 #include "node.h"
 #include "verbs.h"
@@ -65,12 +66,20 @@ static int load_config(const char *path, config *cfg)
 }
 
 /* In a test environment with a virtual clock, time starts where the
- * cluster's shared clock is (the scheduler follows it from then on). */
+ * cluster's shared clock is (the scheduler follows it from then on). A
+ * demo clock needs no one to move it: each process computes it alike. */
 static void start_clock(const config *cfg)
 {
     if (cfg->virtual_clock) {
         clock_use_virtual(0);
         log_warn("virtual clock: time moves only through POST /api/v1/test/clock");
+    } else if (cfg->demo.on) {
+        clock_use_demo(cfg->demo.start_ms,
+                       cfg->demo.has_epoch ? cfg->demo.epoch_ms : clock_wall_ms(), cfg->demo.speed);
+        char now[64];
+        isotime_format_utc(clock_wall_s(), now, sizeof now);
+        log_warn("demo clock: it reads %s and runs %d times faster than real time", now,
+                 cfg->demo.speed);
     }
 }
 

@@ -185,6 +185,22 @@ def run_refusals():
             says=(UNSET_VAR,))
     refused("unknown channel section", set_in(["channels"], {"fax": {}}),
             pointer="/channels/fax")
+    demo = {"start": "2020-03-21T23:50:00+09:00", "speed": 1440}
+    refused("demo clock settings in a production config", set_in(["demo"], demo),
+            pointer="/demo", says=('needs "environment": "demo"',
+                                   "a production config must not have it"))
+
+    def demo_in_test(cfg, work):
+        cfg["environment"] = "test"
+        cfg["demo"] = dict(demo)
+    refused("demo clock settings in a test environment", demo_in_test, pointer="/demo",
+            says=('needs "environment": "demo"',))
+    refused('"environment": "demo" without its demo section', set_in(["environment"], "demo"),
+            pointer="/demo", says=('needs a "demo" section',))
+    refused("a demo start without an offset",
+            lambda c, w: c.update({"environment": "demo",
+                                   "demo": {"start": "2020-03-21T23:50", "speed": 60}}),
+            pointer="/demo/start", says=("has no offset",))
     refused("limits.max_campaign_bytes under 1024",
             set_in(["limits"], {"max_campaign_bytes": 10}), pointer="/limits/max_campaign_bytes")
 

@@ -71,6 +71,33 @@ static const struct {
      "/channels/kakao/quiet_hours/end: required field is missing"},
     {"virtual clock in production", "{\"testing\":{\"virtual_clock\":true}}",
      "/testing/virtual_clock: a virtual clock is a test switch"},
+    {"demo clock in production",
+     "{\"demo\":{\"start\":\"2020-03-21T23:50:00+09:00\",\"speed\":1440}}",
+     "/demo: a demo clock replays the past fast: it needs \"environment\": \"demo\", and a "
+     "production config must not have it"},
+    {"demo clock in a test environment",
+     "{\"environment\":\"test\",\"demo\":{\"start\":\"2020-03-21T14:50:00Z\",\"speed\":60}}",
+     "/demo: a demo clock replays the past fast"},
+    {"demo environment without its section", "{\"environment\":\"demo\"}",
+     "/demo: \"environment\": \"demo\" needs a \"demo\" section"},
+    {"demo start without an offset",
+     "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T23:50\",\"speed\":60}}",
+     "/demo/start: \"2020-03-21T23:50\" has no offset: write it with Z or +HH:MM"},
+    {"demo start not a time",
+     "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-02-30T00:00Z\",\"speed\":60}}",
+     "/demo/start: \"2020-02-30"},
+    {"demo speed zero",
+     "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T14:50:00Z\",\"speed\":0}}",
+     "/demo/speed: 0 is out of range 1-1000000"},
+    {"demo without speed", "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T14:50Z\"}}",
+     "/demo/speed: required field is missing"},
+    {"demo field typo",
+     "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T14:50Z\",\"sped\":60}}",
+     "/demo/sped: unknown field (did you mean \"speed\"?)"},
+    {"virtual clock in a demo",
+     "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T14:50Z\",\"speed\":60},"
+     "\"testing\":{\"virtual_clock\":true}}",
+     "/testing/virtual_clock: a virtual clock is a test switch"},
     {"engine range", "{\"engine\":{\"max_attempts\":0}}",
      "/engine/max_attempts: 0 is out of range 1-100"},
     {"limit too small", "{\"limits\":{\"max_campaign_bytes\":10}}",
@@ -163,6 +190,36 @@ static void test_channels_and_engine(void)
     config_release(&c);
 }
 
+static void test_demo(void)
+{
+    config c;
+    char first[512];
+    int rc = load("{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T23:50:00+09:00\","
+                  "\"speed\":1440,\"epoch\":\"2026-12-01T21:00:00Z\"}}",
+                  &c, first, sizeof first);
+    CHECK_INT(rc, 0);
+    CHECK_STR(first, "");
+    CHECK_INT(c.demo.on, 1);
+    CHECK_INT(c.demo.speed, 1440);
+    CHECK_INT(c.demo.start_ms, 1584802200000LL); /* 2020-03-21T14:50:00Z */
+    CHECK_INT(c.demo.has_epoch, 1);
+    CHECK_INT(c.demo.epoch_ms, 1796158800000LL);
+    CHECK_INT(c.virtual_clock, 0);
+    CHECK_INT(c.test_environment, 0);
+    config_release(&c);
+
+    rc = load("{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T14:50Z\",\"speed\":2}}",
+              &c, first, sizeof first);
+    CHECK_INT(rc, 0);
+    CHECK_INT(c.demo.has_epoch, 0);
+    config_release(&c);
+
+    rc = load("{}", &c, first, sizeof first);
+    CHECK_INT(rc, 0);
+    CHECK_INT(c.demo.on, 0);
+    config_release(&c);
+}
+
 static void test_token_file_mode(void)
 {
     char dir[] = "/tmp/haechi-config-XXXXXX";
@@ -208,6 +265,7 @@ int main(void)
     test_bad_configs();
     RUN(test_good_config);
     RUN(test_channels_and_engine);
+    RUN(test_demo);
     RUN(test_token_file_mode);
     RUN(test_roles);
     return check_exit_status();
