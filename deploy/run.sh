@@ -1,16 +1,32 @@
 #!/bin/bash
-# `make run`: a private Redis under var/, `haechi serve` on loopback, the
-# 잠시멈춤 campaign submitted, and where to look. Ctrl-C stops all of it.
-# `make stop` (deploy/run.sh --stop) stops it from another terminal.
+# `make run`: a private Redis under var/, `haechi serve` on loopback in the
+# demo environment, the 잠시멈춤 campaign submitted, and its releases shown
+# as they fire. Ctrl-C stops all of it; `make stop` (deploy/run.sh --stop)
+# stops it from another terminal.
 #
-# Everything lives under var/: Redis data (append-only file, kept between
-# runs), its socket, the dev config, the dev token and var/haechi.env.
+# The campaign lies in March-April 2020, so the daemon runs on a demo clock
+# that starts just before the campaign's window and runs HAECHI_DEMO_SPEED
+# times faster than real time (1440: a day a minute, the 14 days in 14
+# minutes). Each run replays from the start: the demo's keys in the private
+# Redis are cleared first.
+#
+# Everything lives under var/ (HAECHI_VAR moves it, for tests): Redis data,
+# its socket, the dev config, the dev token and var/haechi.env, which exists
+# only while the daemon is up and the campaign is in. HAECHI_PORT picks the
+# port (default 8080; a free one when that is taken); HAECHI_BIN the binary.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-VAR=$ROOT/var
-BIN=$ROOT/bin/haechi
+VAR=${HAECHI_VAR:-$ROOT/var}
+BIN=${HAECHI_BIN:-$ROOT/bin/haechi}
+SPEED=${HAECHI_DEMO_SPEED:-1440}
+CAMPAIGN=campaigns/jamsi-meomchum.json
+CID=jamsi-meomchum
+PREFIX=demo
 PIDFILE=$VAR/run.pid
+ENVFILE=$VAR/haechi.env
+# How the paths read in what we print: var/... when under the checkout.
+SHOWN=${VAR#"$ROOT"/}
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
@@ -19,10 +35,17 @@ if [ "${1:-}" = "--stop" ]; then
     if alive "$pid"; then
         kill -TERM "$pid" && echo "stopping haechi (make run, pid $pid)"
     else
+        # A run killed outright leaves its env file pointing at nothing.
+        rm -f "$ENVFILE"
         echo "haechi is not running"
     fi
     exit 0
 fi
+
+case $SPEED in
+    '' | *[!0-9]* | 0*) echo "make run: HAECHI_DEMO_SPEED must be a whole number from 1, not \"$SPEED\"" >&2
+                        exit 2 ;;
+esac
 
 mkdir -p "$VAR/redis"
 chmod 700 "$VAR"
@@ -30,21 +53,26 @@ chmod 700 "$VAR"
 pid=$(cat "$PIDFILE" 2>/dev/null)
 if alive "$pid"; then
     echo "haechi is already running (make run, pid $pid); not starting a second one."
-    echo "Its settings are in var/haechi.env:  . var/haechi.env; bin/haechi list"
+    echo "Its settings are in $SHOWN/haechi.env:  . $SHOWN/haechi.env; bin/haechi list"
     echo "Stop it with Ctrl-C in its terminal, or: make stop"
     exit 0
 fi
 echo $$ > "$PIDFILE"
+# From an earlier run that was killed: it must not appear ready before we are.
+rm -f "$ENVFILE"
 
 REDIS_PID=""
 HAECHI_PID=""
+FOLLOW_PID=""
 cleanup() {
     trap - INT TERM EXIT
     echo
+    rm -f "$ENVFILE"
+    [ -n "$FOLLOW_PID" ] && kill -TERM "$FOLLOW_PID" 2>/dev/null && wait "$FOLLOW_PID" 2>/dev/null
     [ -n "$HAECHI_PID" ] && kill -TERM "$HAECHI_PID" 2>/dev/null && wait "$HAECHI_PID" 2>/dev/null
     [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
     rm -f "$PIDFILE" "$VAR/ready"
-    echo "make run: stopped haechi and its redis-server (data kept in var/redis)"
+    echo "make run: stopped haechi and its redis-server"
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
@@ -67,9 +95,21 @@ rm -f "$SOCK"
     --logfile "$VAR/redis.log" &
 REDIS_PID=$!
 if ! wait_for 10 test -S "$SOCK"; then
-    echo "make run: redis-server did not start; see var/redis.log" >&2
+    echo "make run: redis-server did not start; see $SHOWN/redis.log" >&2
     exit 1
 fi
+wait_for 10 sh -c '/usr/bin/redis-cli -s "$1" PING 2>/dev/null | grep -q PONG' sh "$SOCK"
+
+# A replay starts from the start: what the last one released is cleared.
+# This Redis is make run's own, and only the demo's keys go.
+cleared=$(/usr/bin/redis-cli -s "$SOCK" EVAL "
+    local n = 0
+    for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('UNLINK', k); n = n + 1 end
+    return n" 0 "$PREFIX:*" 2>&1)
+case $cleared in
+    '' | *[!0-9]*) echo "make run: could not clear the last replay from Redis: $cleared" >&2
+                   exit 1 ;;
+esac
 
 # --- the dev token and config ---------------------------------------------
 TOKEN_FILE=$VAR/dev-token
@@ -79,17 +119,39 @@ fi
 chmod 600 "$TOKEN_FILE"
 TOKEN=$(cat "$TOKEN_FILE")
 
-port=8080
-if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
-    port=0   # 8080 is taken: let the kernel pick a free port
+port=${HAECHI_PORT:-8080}
+if [ "$port" != 0 ] && (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
+    port=0   # taken: let the kernel pick a free port
 fi
+
+# The clock starts 10 minutes (of campaign time) before the window opens,
+# and earlier by as much as 3 real seconds cover, so that the daemon is up
+# and the campaign armed before its first release is due.
+if ! summary=$("$BIN" validate --json "$CAMPAIGN"); then
+    echo "make run: $CAMPAIGN does not validate:" >&2
+    "$BIN" validate "$CAMPAIGN" >&2
+    exit 1
+fi
+read -r DEMO_START DEMO_EPOCH < <(python3 -c '
+import datetime, json, sys
+window = datetime.datetime.fromisoformat(json.loads(sys.argv[1])["summary"]["start"])
+start = window - datetime.timedelta(minutes=10, seconds=3 * int(sys.argv[2]))
+epoch = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+print(start.isoformat(), epoch.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$summary" "$SPEED")
+if [ -z "${DEMO_EPOCH:-}" ]; then
+    echo "make run: could not read the window of $CAMPAIGN" >&2
+    exit 1
+fi
+
 cat > "$VAR/haechi.json" <<EOF
 {
   "listen": "127.0.0.1:$port",
-  "redis": {"address": "unix:$SOCK", "prefix": "haechi"},
+  "redis": {"address": "unix:$SOCK", "prefix": "$PREFIX"},
   "tokens": [
     {"name": "dev", "role": "admin", "token_file": "$TOKEN_FILE"}
-  ]
+  ],
+  "environment": "demo",
+  "demo": {"start": "$DEMO_START", "speed": $SPEED, "epoch": "$DEMO_EPOCH"}
 }
 EOF
 
@@ -98,47 +160,121 @@ rm -f "$VAR/ready"
 "$BIN" serve --config "$VAR/haechi.json" --ready-file "$VAR/ready" 2>>"$VAR/haechi.log" &
 HAECHI_PID=$!
 if ! wait_for 10 test -s "$VAR/ready"; then
-    echo "make run: haechi serve did not start; see var/haechi.log:" >&2
+    echo "make run: haechi serve did not start; see $SHOWN/haechi.log:" >&2
     tail -n 20 "$VAR/haechi.log" >&2
     exit 1
 fi
 URL=$(cat "$VAR/ready")
-cat > "$VAR/haechi.env" <<EOF
-export HAECHI_URL=$URL
-export HAECHI_TOKEN=$TOKEN
-EOF
 export HAECHI_URL=$URL HAECHI_TOKEN=$TOKEN
 wait_for 10 curl -sf -o /dev/null "$URL/healthz" || true
 
 # --- the 잠시멈춤 campaign ---------------------------------------------------
-if "$BIN" status --json jamsi-meomchum >/dev/null 2>&1; then
-    echo "jamsi-meomchum is already stored (from an earlier run);"
-    echo "  bin/haechi submit --replace campaigns/jamsi-meomchum.json stores a new version"
-else
-    "$BIN" submit campaigns/jamsi-meomchum.json || echo "make run: the submission failed (above)" >&2
+if ! "$BIN" submit "$CAMPAIGN" >/dev/null; then
+    echo "make run: the submission failed (above); see $SHOWN/haechi.log" >&2
+    exit 1
 fi
 
-cat <<EOF
+# Last: whoever sources it finds the daemon up and the campaign in.
+cat > "$ENVFILE" <<EOF
+export HAECHI_URL=$URL
+export HAECHI_TOKEN=$TOKEN
+EOF
 
-haechi is running.
+cat <<EOF
+haechi is running, replaying the 잠시멈춤 campaign on a demo clock.
+  clock      starts at $DEMO_START, $SPEED times real time
+             (HAECHI_DEMO_SPEED=60 make run: an hour a minute)
+  cleared    the last replay ($cleared keys under "$PREFIX:" in make run's own Redis)
   API        $URL/api/v1/campaigns
   health     $URL/healthz
-  dashboard  (comes with the dashboard issue; not built yet)
   dev token  $TOKEN   (role admin)
-  logs       var/haechi.log, var/redis.log
+  logs       $SHOWN/haechi.log, $SHOWN/redis.log
 
 In another terminal:
-  . var/haechi.env; bin/haechi list
-  bin/haechi status jamsi-meomchum
-  curl -H "Authorization: Bearer \$HAECHI_TOKEN" \$HAECHI_URL/api/v1/campaigns
+  . $SHOWN/haechi.env
+  bin/haechi status $CID             # every release's state per channel
+  watch -n 2 bin/haechi status $CID  # the same, kept fresh
+  curl -H "Authorization: Bearer \$HAECHI_TOKEN" \$HAECHI_URL/api/v1/campaigns/$CID/releases
 
-The 잠시멈춤 window (March-April 2020) is past, so nothing of it goes out
-now; to watch its two weeks go out on a virtual clock:
-  bin/haechi rehearse campaigns/jamsi-meomchum.json
+Every channel goes to the log adapter (nothing leaves this machine).
+Ctrl-C stops haechi and its redis-server; make run again replays from the start.
 
-Ctrl-C stops haechi and its redis-server.
+Releases as they go out (campaign time, Asia/Seoul):
+  due                   release              channel     state
 EOF
+
+# --- what happens, as it happens ---------------------------------------------
+# Reads the releases route, as any client would, and prints each change of
+# a channel's state. The demo clock's reading is worked out from the same
+# three values the daemon has.
+python3 -u - "$CID" "$DEMO_START" "$DEMO_EPOCH" "$SPEED" <<'PY' &
+import datetime, json, os, sys, time, urllib.request
+
+cid, start, epoch, speed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+start = datetime.datetime.fromisoformat(start)
+epoch = datetime.datetime.fromisoformat(epoch.replace("Z", "+00:00")).timestamp()
+url = os.environ["HAECHI_URL"] + "/api/v1/campaigns/%s/releases?upcoming=1" % cid
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["HAECHI_TOKEN"]})
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    from zoneinfo import ZoneInfo
+    zone = ZoneInfo("Asia/Seoul")
+except Exception:  # no tzdata for Python: show the offsets as they come
+    zone = None
+
+
+def shown(t):
+    t = t.astimezone(zone) if zone else t
+    return t.strftime("%Y-%m-%d %H:%M %a")
+
+
+def now():
+    return start + datetime.timedelta(seconds=(time.time() - epoch) * speed)
+
+
+seen, quiet_since, errors = {}, time.monotonic(), 0
+try:
+    while True:
+        try:
+            with opener.open(req, timeout=5) as resp:
+                body = json.load(resp)
+            errors = 0
+        except Exception as e:  # the daemon is stopping, or busy: try again
+            errors += 1
+            if errors == 10:
+                print("  (cannot read the releases: %s)" % e)
+            time.sleep(1)
+            continue
+        for f in body.get("releases") or []:
+            for ch, rec in sorted((f.get("channels") or {}).items()):
+                key, state = (f.get("release"), f.get("due"), ch), rec.get("state")
+                if state in (None, "scheduled") or seen.get(key) == state:
+                    continue
+                seen[key] = state
+                why = rec.get("reason")
+                print("  %s  %-20s %-11s %s%s" % (
+                    shown(datetime.datetime.fromisoformat(f["due"])), f["release"], ch, state,
+                    ": " + why if why else ""))
+                quiet_since = time.monotonic()
+        if body.get("status") in ("finished", "cancelled"):
+            counts = body.get("counts") or {}
+            print("The replay is over: campaign %s (%s). Ctrl-C stops; make run replays it again."
+                  % (body["status"], ", ".join("%s %s" % kv for kv in sorted(counts.items()))))
+            break
+        if time.monotonic() - quiet_since >= 10:
+            ahead = [f for f in body.get("releases") or []
+                     if all(r.get("state") == "scheduled" for r in f["channels"].values())]
+            nxt = min(ahead, key=lambda f: f["due"], default=None)
+            print("  %s  (the clock now; next: %s)" % (
+                shown(now()), "%s at %s" % (nxt["release"], shown(
+                    datetime.datetime.fromisoformat(nxt["due"]))) if nxt else "nothing"))
+            quiet_since = time.monotonic()
+        time.sleep(1)
+except KeyboardInterrupt:
+    pass
+PY
+FOLLOW_PID=$!
 
 wait "$HAECHI_PID"
 HAECHI_PID=""
-echo "make run: haechi serve exited; see var/haechi.log" >&2
+echo "make run: haechi serve exited; see $SHOWN/haechi.log" >&2

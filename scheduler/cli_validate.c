@@ -98,7 +98,9 @@ static int run_validate(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = config_default_path();
+    /* Only an explicit --config: validating needs no server, so neither
+     * $HAECHI_CONFIG nor /etc/haechi may stand in its way. */
+    const char *config_path = NULL;
     int as_json = 0, opt;
     config cfg;
 
@@ -201,7 +203,7 @@ const verb verb_validate = {
             "\n"
             "  --json         print {valid, errors[{path,rule,message}], warnings, summary}\n"
             "  --config PATH  take limits (max_campaign_bytes, max_occurrences) from PATH\n"
-            "                 (default: $HAECHI_CONFIG, else /etc/haechi/haechi.json)\n"
+            "                 (default: the built-in limits; $HAECHI_CONFIG is not read)\n"
             "\n"
             "The format: docs/campaign-format.md.\n",
 };
