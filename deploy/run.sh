@@ -200,7 +200,7 @@ Every channel goes to the log adapter (nothing leaves this machine).
 Ctrl-C stops haechi and its redis-server; make run again replays from the start.
 
 Releases as they go out (campaign time, Asia/Seoul):
-  due                   release              channel     state
+  due                   release              channel         state
 EOF
 
 # --- what happens, as it happens ---------------------------------------------
@@ -246,13 +246,18 @@ try:
             time.sleep(1)
             continue
         for f in body.get("releases") or []:
+            # A fanned-out channel's targets (sns/facebook, ...) are shown as such.
+            recs = []
             for ch, rec in sorted((f.get("channels") or {}).items()):
+                recs.append((ch, rec))
+                recs += [(ch + "/" + t, r) for t, r in sorted((rec.get("targets") or {}).items())]
+            for ch, rec in recs:
                 key, state = (f.get("release"), f.get("due"), ch), rec.get("state")
                 if state in (None, "scheduled") or seen.get(key) == state:
                     continue
                 seen[key] = state
                 why = rec.get("reason")
-                print("  %s  %-20s %-11s %s%s" % (
+                print("  %s  %-20s %-15s %s%s" % (
                     shown(datetime.datetime.fromisoformat(f["due"])), f["release"], ch, state,
                     ": " + why if why else ""))
                 quiet_since = time.monotonic()
