@@ -216,11 +216,7 @@ epoch = datetime.datetime.fromisoformat(epoch.replace("Z", "+00:00")).timestamp(
 url = os.environ["HAECHI_URL"] + "/api/v1/campaigns/%s/releases?upcoming=1" % cid
 req = urllib.request.Request(url, headers={"Authorization": "Bearer " + os.environ["HAECHI_TOKEN"]})
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-try:
-    from zoneinfo import ZoneInfo
-    zone = ZoneInfo("Asia/Seoul")
-except Exception:  # no tzdata for Python: show the offsets as they come
-    zone = None
+zone = None  # the campaign's, from the first answer; without it the offsets as they come
 
 
 def shown(t):
@@ -239,6 +235,12 @@ try:
             with opener.open(req, timeout=5) as resp:
                 body = json.load(resp)
             errors = 0
+            if zone is None:
+                try:
+                    from zoneinfo import ZoneInfo
+                    zone = ZoneInfo(body.get("timezone") or "UTC")
+                except Exception:  # no zoneinfo or tzdata for Python
+                    zone = False
         except Exception as e:  # the daemon is stopping, or busy: try again
             errors += 1
             if errors == 10:
