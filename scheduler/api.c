@@ -95,16 +95,37 @@ void api_send_unavailable(call *c, const char *why)
                    why ? why : rconn_state(c->api->redis));
 }
 
+/* Too many commands wait on Redis already: nothing was sent, so a retry a
+ * moment later is safe. */
+static void send_busy(call *c, const char *why)
+{
+    if (c->req)
+        evhttp_add_header(evhttp_request_get_output_headers(c->req), "Retry-After", "1");
+    api_send_error(c, 503, "redis-busy", "the store is busy (%s); nothing was done, try again",
+                   why);
+}
+
+void api_send_refused(call *c, int rc)
+{
+    if (rc == RCONN_BUSY)
+        send_busy(c, rconn_refusal(c->api->redis, rc));
+    else
+        api_send_unavailable(c, NULL);
+}
+
 /* Answers a store failure that every route shares; 1 when it did. */
 int api_answered_store_failure(call *c, const store_result *res)
 {
+    if (res->code == STORE_BUSY) {
+        send_busy(c, res->error ? res->error : "too many commands waiting on redis");
+        return 1;
+    }
     if (res->code == STORE_UNAVAILABLE) {
         api_send_unavailable(c, res->error);
         return 1;
     }
     if (res->code == STORE_ERROR) {
-        api_send_error(c, 500, "internal", "the store answered unexpectedly: %s",
-                       res->error ? res->error : "?");
+        api_send_error(c, 500, "internal", "the store answered unexpectedly: %s", res->error);
         return 1;
     }
     return 0;
@@ -116,7 +137,7 @@ int api_answered_store_failure(call *c, const store_result *res)
 int api_start_store(call *c, int rc)
 {
     if (rc != 0) {
-        api_send_unavailable(c, NULL);
+        api_send_refused(c, rc);
         return -1;
     }
     c->refs++;
@@ -163,7 +184,7 @@ int api_flag_value(const char *v)
 void api_start_fcall(call *c, int rc)
 {
     if (rc != 0)
-        api_send_unavailable(c, NULL);
+        api_send_refused(c, rc);
     else
         c->refs++;
 }

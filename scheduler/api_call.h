@@ -62,6 +62,9 @@ void api_send_json(call *c, int code, json_t *body);
 void api_send_error(call *c, int code, const char *error, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_send_unavailable(call *c, const char *why);
+/* 503 for a command rconn refused with RC: redis-busy (with Retry-After)
+ * or redis-unavailable. */
+void api_send_refused(call *c, int rc);
 
 /* Answers a store failure every route shares; 1 when it did. */
 int api_answered_store_failure(call *c, const store_result *res);

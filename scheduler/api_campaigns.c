@@ -212,8 +212,13 @@ static void got_campaign(const store_result *res, void *arg)
 static void got_list(const store_result *res, void *arg)
 {
     call *c = arg;
-    if (!api_answered_store_failure(c, res))
-        api_send_json(c, 200, json_pack("{s:O}", "campaigns", res->data));
+    if (!api_answered_store_failure(c, res)) {
+        if (res->code == STORE_NOT_FOUND)
+            api_send_error(c, 400, "bad-request",
+                           "the cursor names no campaign; start again without one");
+        else
+            api_send_json(c, 200, json_incref(res->data));
+    }
     api_call_unref(c);
 }
 
@@ -346,9 +351,24 @@ void api_handle_get(call *c)
     api_start_store(c, store_get(c->api->st, c->id, version, got_campaign, c));
 }
 
+/* ?cursor=ID&limit=N: a page after campaign ID (next_cursor of the page
+ * before), of up to N (1..1000, default 1000) campaigns. */
 void api_handle_list(call *c)
 {
-    api_start_store(c, store_list(c->api->st, got_list, c));
+    char cursor[80] = "", v[32];
+    long limit = STORE_LIST_MAX;
+    if (api_query_param(c, "limit", v, sizeof v)) {
+        char *end;
+        limit = strtol(v, &end, 10);
+        if (*end || end == v || limit < 1 || limit > STORE_LIST_MAX) {
+            api_send_error(c, 400, "bad-request", "limit must be 1-%d, not \"%s\"", STORE_LIST_MAX,
+                           v);
+            return;
+        }
+    }
+    /* Any text is safe to pass: the store answers an unknown one NOT_FOUND. */
+    api_query_param(c, "cursor", cursor, sizeof cursor);
+    api_start_store(c, store_list(c->api->st, cursor, (int)limit, got_list, c));
 }
 
 void api_handle_audit(call *c)

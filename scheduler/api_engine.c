@@ -31,22 +31,42 @@ static void got_releases(redisReply *reply, const char *error, void *arg)
     api_call_unref(c);
 }
 
+#define RELEASES_PAGE 1000
+#define RELEASES_PAGE_MAX 10000
+
+/* A whole-number query parameter in MIN..MAX, or DEF when absent; -1
+ * after answering 400. */
+static long number_param(call *c, const char *key, long min, long max, long def)
+{
+    char v[32];
+    if (!api_query_param(c, key, v, sizeof v))
+        return def;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (*end || end == v || n < min || n > max) {
+        api_send_error(c, 400, "bad-request", "%s must be %ld-%ld, not \"%s\"", key, min, max, v);
+        return -1;
+    }
+    return n;
+}
+
+/* ?cursor=&limit=: a page of the deliveries (next_cursor of the page
+ * before; limit, a hint, 1-10000, default 1000). */
 void api_handle_releases(call *c)
 {
-    char camp[192], max[16] = "5";
-    char limit[16];
-    if (api_query_param(c, "upcoming", limit, sizeof limit)) {
-        long n = strtol(limit, NULL, 10);
-        if (n < 1 || n > 1000) {
-            api_send_error(c, 400, "bad-request", "upcoming must be 1-1000, not \"%s\"", limit);
-            return;
-        }
-        snprintf(max, sizeof max, "%ld", n);
+    char cursor[32] = "0";
+    long upcoming = number_param(c, "upcoming", 1, 1000, 5);
+    long limit = upcoming < 0 ? -1 : number_param(c, "limit", 1, RELEASES_PAGE_MAX, RELEASES_PAGE);
+    if (limit < 0)
+        return;
+    if (api_query_param(c, "cursor", cursor, sizeof cursor) &&
+        (!cursor[0] || strspn(cursor, "0123456789") != strlen(cursor))) {
+        api_send_error(c, 400, "bad-request",
+                       "cursor must be the next_cursor of an earlier page, not \"%s\"", cursor);
+        return;
     }
-    snprintf(camp, sizeof camp, "%scamp:%s", engine_prefix(c->api->e), c->id);
-    const char *argv[] = {camp, engine_prefix(c->api->e), max};
-    api_start_fcall(c,
-                    engine_fcall(c->api->e, "haechi_releases", 1, 3, argv, NULL, got_releases, c));
+    api_start_fcall(
+        c, engine_releases(c->api->e, c->id, (int)upcoming, cursor, (int)limit, got_releases, c));
 }
 
 static void sent_now(redisReply *reply, const char *error, void *arg)
@@ -72,13 +92,7 @@ static void sent_now(redisReply *reply, const char *error, void *arg)
 
 void api_handle_send_now(call *c)
 {
-    char camp[192], now[24], hour[16];
-    int64_t ms = clock_wall_ms();
-    snprintf(camp, sizeof camp, "%scamp:%s", engine_prefix(c->api->e), c->id);
-    snprintf(now, sizeof now, "%lld", (long long)ms);
-    engine_hour(ms, hour, sizeof hour);
-    const char *argv[] = {camp, engine_prefix(c->api->e), c->sub, now, hour};
-    api_start_fcall(c, engine_fcall(c->api->e, "haechi_send_now", 1, 5, argv, NULL, sent_now, c));
+    api_start_fcall(c, engine_send_now(c->api->e, c->id, c->sub, sent_now, c));
 }
 
 static void got_dead(redisReply *reply, const char *error, void *arg)
@@ -124,15 +138,9 @@ static int channel_param(call *c)
 
 void api_handle_dead_list(call *c)
 {
-    char key[160];
     if (channel_param(c) != 0)
         return;
-    engine_key(c->api->e, "dead", key, sizeof key);
-    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1000"};
-    if (rconn_command(c->api->redis, got_dead, c, 6, argv, NULL) != 0)
-        api_send_unavailable(c, NULL);
-    else
-        c->refs++;
+    api_start_fcall(c, engine_dead_list(c->api->e, 1000, got_dead, c));
 }
 
 static void dead_retried(redisReply *reply, const char *error, void *arg)
@@ -185,24 +193,10 @@ void api_handle_dead_retry(call *c)
                        "with \"channel\")");
         return;
     }
-    char key[160], now[24], hour[16];
-    int64_t ms = clock_wall_ms();
-    engine_key(c->api->e, "dead", key, sizeof key);
-    snprintf(now, sizeof now, "%lld", (long long)ms);
-    engine_hour(ms, hour, sizeof hour);
     snprintf(c->id, sizeof c->id, "%s", all ? "*" : id);
-    const char *argv[] = {key, engine_prefix(c->api->e), now, hour, c->id, only ? only : ""};
     /* engine_fcall copies its arguments; ONLY points into the body. */
-    api_start_fcall(
-        c, engine_fcall(c->api->e, "haechi_dead_retry", 1, 6, argv, NULL, dead_retried, c));
+    api_start_fcall(c, engine_dead_retry(c->api->e, c->id, only, dead_retried, c));
     json_decref(body);
-}
-
-static void finish_publish(redisReply *reply, const char *error, void *arg)
-{
-    (void)arg;
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        log_warn("api: clock change not published: %s", reply ? reply->str : error);
 }
 
 static void clock_published(redisReply *reply, const char *error, void *arg)
@@ -238,17 +232,5 @@ void api_handle_clock(call *c)
         return;
     }
     clock_set_virtual(target);
-    char key[160], events[160], value[24];
-    engine_key(c->api->e, "vclock", key, sizeof key);
-    engine_key(c->api->e, "events", events, sizeof events);
-    snprintf(value, sizeof value, "%lld", (long long)target);
-    const char *set[] = {"SET", key, value};
-    const char *pub[] = {"PUBLISH", events, "clock"};
-    if (rconn_command(c->api->redis, clock_published, c, 3, set, NULL) != 0) {
-        api_send_unavailable(c, NULL);
-        return;
-    }
-    c->refs++;
-    /* The reply above comes after SET; the PUBLISH follows it on the link. */
-    rconn_command(c->api->redis, finish_publish, NULL, 3, pub, NULL);
+    api_start_fcall(c, engine_publish_clock(c->api->e, target, clock_published, c));
 }

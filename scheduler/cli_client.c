@@ -17,6 +17,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "httpc.h"
+#include "releases.h"
 #include "verbs.h"
 
 #define SUBMIT_READ_MAX (64u * 1024 * 1024)
@@ -29,25 +30,22 @@ typedef struct client {
     int catch_up; /* resume --catch-up */
     int now;      /* release --now */
     int all;      /* dead retry --all */
+    long limit;   /* list --limit; 0: every campaign */
     const char *verb_name;
 } client;
 
 /* Verb-specific flags a verb accepts, besides the common ones. */
-enum { FLAG_REPLACE = 1, FLAG_CATCH_UP = 2, FLAG_NOW = 4, FLAG_ALL = 8 };
+enum { FLAG_REPLACE = 1, FLAG_CATCH_UP = 2, FLAG_NOW = 4, FLAG_ALL = 8, FLAG_LIMIT = 16 };
 
 /* Parses the common options; returns the index of the first operand or -1. */
 static int client_setup(client *cl, const char *verb_name, int argc, char **argv, unsigned accepts)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"token", required_argument, NULL, 't'},
-        {"config", required_argument, NULL, 'c'},
-        {"json", no_argument, NULL, 'j'},
-        {"replace", no_argument, NULL, 'R'},
-        {"catch-up", no_argument, NULL, 'C'},
-        {"now", no_argument, NULL, 'N'},
-        {"all", no_argument, NULL, 'A'},
-        {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},    {"token", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
+        {"replace", no_argument, NULL, 'R'},      {"catch-up", no_argument, NULL, 'C'},
+        {"now", no_argument, NULL, 'N'},          {"all", no_argument, NULL, 'A'},
+        {"limit", required_argument, NULL, 'L'},  {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *token = NULL, *config_path = config_default_path();
     int opt;
@@ -81,6 +79,18 @@ static int client_setup(client *cl, const char *verb_name, int argc, char **argv
                 goto usage;
             cl->all = 1;
             break;
+        case 'L': {
+            char *end;
+            if (!(accepts & FLAG_LIMIT))
+                goto usage;
+            cl->limit = strtol(optarg, &end, 10);
+            if (*end || end == optarg || cl->limit < 1) {
+                fprintf(stderr, "haechi %s: --limit takes a whole number from 1, not \"%s\"\n",
+                        verb_name, optarg);
+                return -1;
+            }
+            break;
+        }
         default: goto usage;
         }
     }
@@ -210,6 +220,33 @@ static int call(client *cl, const char *method, const char *path, const char *bo
     return rc;
 }
 
+/* One GET whose answer is kept: *OUT is the parsed JSON of a 2xx answer.
+ * Returns the exit status (failures reported as call() does). */
+static int get_json(const client *cl, const char *path, json_t **out)
+{
+    char url[1024];
+    httpc_answer a;
+    *out = NULL;
+    snprintf(url, sizeof url, "%s%s", cl->url, path);
+    if (httpc_request("GET", url, cl->token, NULL, 0, &a) != 0) {
+        fprintf(stderr, "haechi %s: cannot reach the server: %s\n", cl->verb_name, a.error);
+        return 1;
+    }
+    json_t *answer = a.body ? json_loads(a.body, 0, NULL) : NULL;
+    int rc = 0;
+    if (a.status < 200 || a.status > 299)
+        rc = report_failure(cl, &a, answer);
+    else if (!answer) {
+        fprintf(stderr, "haechi %s: the server's answer is not JSON\n", cl->verb_name);
+        rc = 1;
+    }
+    if (rc == 0)
+        *out = json_incref(answer);
+    json_decref(answer);
+    httpc_answer_release(&a);
+    return rc;
+}
+
 static const char *str(json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
@@ -302,15 +339,60 @@ static void show_list(json_t *answer, const client *cl)
     }
 }
 
+/* Follows next_cursor from page to page until the end or --limit; the
+ * result has the shape of one page holding them all. */
+static int list_all(const client *cl, json_t **out)
+{
+    json_t *all = json_pack("{s:[], s:I, s:n}", "campaigns", "total", (json_int_t)0, "next_cursor");
+    char cursor[96] = "";
+    int rc = 0;
+    for (;;) {
+        size_t have = json_array_size(json_object_get(all, "campaigns"));
+        long want = cl->limit ? cl->limit - (long)have : 1000;
+        char path[256];
+        json_t *page;
+        snprintf(path, sizeof path, "/api/v1/campaigns?limit=%ld%s%s", want > 1000 ? 1000 : want,
+                 cursor[0] ? "&cursor=" : "", cursor);
+        if ((rc = get_json(cl, path, &page)) != 0)
+            break;
+        json_array_extend(json_object_get(all, "campaigns"), json_object_get(page, "campaigns"));
+        json_object_set(all, "total", json_object_get(page, "total"));
+        const char *next = json_string_value(json_object_get(page, "next_cursor"));
+        int more = next && strlen(next) < sizeof cursor;
+        if (more)
+            snprintf(cursor, sizeof cursor, "%s", next);
+        json_object_set_new(all, "next_cursor", more ? json_string(cursor) : json_null());
+        json_decref(page);
+        if (!more ||
+            (cl->limit && (long)json_array_size(json_object_get(all, "campaigns")) >= cl->limit))
+            break;
+    }
+    if (rc == 0)
+        *out = all;
+    else
+        json_decref(all);
+    return rc;
+}
+
 static int run_list(int argc, char **argv)
 {
     client cl;
-    int first = client_setup(&cl, "list", argc, argv, 0);
+    int first = client_setup(&cl, "list", argc, argv, FLAG_LIMIT);
     int rc = 2;
+    json_t *all = NULL;
     if (first >= 0 && first != argc)
         fprintf(stderr, "haechi list: takes no operands\n");
-    else if (first >= 0)
-        rc = call(&cl, "GET", "/api/v1/campaigns", NULL, 0, show_list);
+    else if (first >= 0 && (rc = list_all(&cl, &all)) == 0) {
+        if (cl.json) {
+            char *text = json_dumps(all, JSON_INDENT(2));
+            if (text)
+                puts(text);
+            free(text);
+        } else {
+            show_list(all, &cl);
+        }
+    }
+    json_decref(all);
     client_release(&cl);
     return rc;
 }
@@ -379,25 +461,48 @@ static void show_releases(json_t *answer, const client *cl)
 
 /* The campaign's releases under `status`; a campaign the engine has not
  * armed yet (just stored, or stored before an upgrade) is not an error. */
-static void show_releases_of(const client *cl, const char *id)
+/* One page of a campaign's releases: 0 with *OUT, 404, or -1 (said why). */
+static long releases_page(const client *cl, const char *id, const char *cursor, json_t **out)
 {
     char url[1024];
     httpc_answer a;
-    snprintf(url, sizeof url, "%s/api/v1/campaigns/%s/releases", cl->url, id);
+    *out = NULL;
+    snprintf(url, sizeof url, "%s/api/v1/campaigns/%s/releases%s%s", cl->url, id,
+             cursor ? "?cursor=" : "", cursor ? cursor : "");
     if (httpc_request("GET", url, cl->token, NULL, 0, &a) != 0) {
         printf("releases  (unavailable: %s)\n", a.error);
-        return;
+        return -1;
     }
-    json_t *answer = a.status == 200 && a.body ? json_loads(a.body, 0, NULL) : NULL;
-    if (answer)
-        show_releases(answer, cl);
-    else if (a.status == 404)
+    long status = a.status;
+    *out = status == 200 && a.body ? json_loads(a.body, 0, NULL) : NULL;
+    if (!*out && status != 404)
+        printf("releases  (unavailable: HTTP %ld)\n", status);
+    httpc_answer_release(&a);
+    return *out ? 0 : status == 404 ? 404 : -1;
+}
+
+/* Every page, merged: a campaign's deliveries may be many thousands. */
+static void show_releases_of(const client *cl, const char *id)
+{
+    json_t *all, *page;
+    long rc = releases_page(cl, id, NULL, &all);
+    if (rc == 404)
         printf("releases  none armed yet (the scheduler arms a stored campaign within a "
                "minute)\n");
-    else
-        printf("releases  (unavailable: HTTP %ld)\n", a.status);
-    json_decref(answer);
-    httpc_answer_release(&a);
+    if (rc != 0)
+        return;
+    const char *next;
+    char cursor[32];
+    while ((next = json_string_value(json_object_get(all, "next_cursor"))) &&
+           strlen(next) < sizeof cursor) {
+        snprintf(cursor, sizeof cursor, "%s", next);
+        if (releases_page(cl, id, cursor, &page) != 0)
+            break;
+        releases_merge(all, page);
+        json_decref(page);
+    }
+    show_releases(all, cl);
+    json_decref(all);
 }
 
 static void show_changed(json_t *answer, const client *cl)
@@ -565,8 +670,9 @@ CLIENT_VERB(
     "is refused (409) unless --replace, which stores a new version. An invalid\n"
     "campaign prints every error as `haechi validate` does; nothing is stored.\n" COMMON_HELP);
 CLIENT_VERB(list, "list campaigns and their status",
-            "usage: haechi list [options]\n\nLists every campaign with its status and "
-            "version.\n" COMMON_HELP);
+            "usage: haechi list [--limit N] [options]\n\nLists every campaign with its status "
+            "and version, in the order they were\nfirst submitted (the server's pages followed "
+            "to the end), or the first N.\n" COMMON_HELP);
 CLIENT_VERB(status, "show one campaign and its next releases",
             "usage: haechi status [options] ID\n\nShows a campaign: status, version, "
             "window and its next releases.\n" COMMON_HELP);

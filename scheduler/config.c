@@ -17,6 +17,7 @@
 #include "duration.h"
 #include "isotime.h"
 #include "jcheck.h"
+#include "rconn.h"
 
 #define MAX_SECRET_BYTES 4096
 
@@ -45,6 +46,7 @@ void config_defaults(config *c)
     c->redis_port = 6379;
     snprintf(c->redis_prefix, sizeof c->redis_prefix, "haechi");
     c->redis_command_timeout_ms = 5000;
+    c->redis_max_pending = RCONN_MAX_PENDING_DEFAULT;
     snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
     c->listen_port = 8080;
     campaign_limits_default(&c->limits);
@@ -64,6 +66,7 @@ void config_defaults(config *c)
         .reclaim_idle_ms = 30000,
         .expires_after_s = 3600,
         .worker_concurrency = 64,
+        .retention_s = 90 * 86400,
     };
 }
 
@@ -219,6 +222,7 @@ static const jfield redis_fields[] = {
     {.name = "prefix", .kind = JK_STRING, .min = 1, .max = 64, .check = check_prefix},
     {.name = "password_env", .kind = JK_STRING, .min = 1, .max = 128},
     {.name = "command_timeout_ms", .kind = JK_INT, .min = 100, .max = 600000},
+    {.name = "max_pending", .kind = JK_INT, .min = 1, .max = 10000000},
     {0}};
 static const jobject redis_shape = {.fields = redis_fields};
 
@@ -314,10 +318,14 @@ static const jfield engine_fields[] = {
      .max = 32,
      .check = duration_check_expiry},
     {.name = "worker_concurrency", .kind = JK_INT, .min = 1, .max = 10000},
+    {.name = "retention_days", .kind = JK_INT, .min = 1, .max = 36500},
     {0}};
 static const jobject engine_shape = {.fields = engine_fields};
 
-static const jfield testing_fields[] = {{.name = "virtual_clock", .kind = JK_BOOL}, {0}};
+static const jfield testing_fields[] = {
+    {.name = "virtual_clock", .kind = JK_BOOL},
+    {.name = "retention_s", .kind = JK_INT, .min = 1, .max = 86400},
+    {0}};
 static const jobject testing_shape = {.fields = testing_fields};
 
 /* A demo's times are instants: the config has no time zone to read a
@@ -372,6 +380,12 @@ static int check_test_switches(jcheck_ctx *cx, json_t *doc, const char *path)
         jcheck_error(cx, "/demo", "required",
                      "\"environment\": \"demo\" needs a \"demo\" section: "
                      "{\"start\": TIME, \"speed\": N}");
+        rc = -1;
+    }
+    if (json_object_get(testing, "retention_s") && !(env && strcmp(env, "test") == 0)) {
+        jcheck_error(cx, "/testing/retention_s", "not-allowed",
+                     "a retention in seconds is a test switch: it needs \"environment\": "
+                     "\"test\"; use engine.retention_days");
         rc = -1;
     }
     return rc;
@@ -527,6 +541,8 @@ static void copy_engine(json_t *e, engine_conf *out)
         out->reclaim_idle_ms = json_integer_value(v);
     if ((v = json_object_get(e, "worker_concurrency")))
         out->worker_concurrency = (int)json_integer_value(v);
+    if ((v = json_object_get(e, "retention_days")))
+        out->retention_s = json_integer_value(v) * 86400;
     if ((v = json_object_get(e, "expires_after")) &&
         duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
         out->expires_after_s = secs;
@@ -598,6 +614,8 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
         snprintf(c->redis_prefix, sizeof c->redis_prefix, "%s", json_string_value(v));
     if ((v = json_object_get(redis, "command_timeout_ms")))
         c->redis_command_timeout_ms = (int)json_integer_value(v);
+    if ((v = json_object_get(redis, "max_pending")))
+        c->redis_max_pending = (int)json_integer_value(v);
     if ((v = json_object_get(redis, "password_env")) && !c->for_client) {
         const char *pw = getenv(json_string_value(v));
         if (!pw || !*pw)
@@ -637,6 +655,8 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
     c->virtual_clock =
         json_is_true(json_object_get(json_object_get(doc, "testing"), "virtual_clock"));
     copy_demo(json_object_get(doc, "demo"), c);
+    if ((v = json_object_get(json_object_get(doc, "testing"), "retention_s")))
+        c->engine.retention_s = json_integer_value(v);
 }
 
 int config_load_buffer(const char *buf, size_t len, config *c, diag_list *errs)

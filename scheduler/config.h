@@ -56,6 +56,7 @@ typedef struct engine_conf {
     int64_t reclaim_idle_ms; /* an item pending this long on a silent worker is taken over */
     int64_t expires_after_s; /* a release later than this is expired, not sent */
     int worker_concurrency;  /* items one worker process sends at once */
+    int64_t retention_s;     /* a finished or cancelled campaign's engine keys live this long */
 } engine_conf;
 
 typedef struct config {
@@ -65,6 +66,7 @@ typedef struct config {
     char redis_prefix[65];
     char *redis_password;
     int redis_command_timeout_ms;
+    int redis_max_pending; /* commands waiting on one connection before calls get 503 */
 
     char listen_host[256];
     int listen_port;

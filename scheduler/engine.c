@@ -70,6 +70,16 @@ void engine_key(const engine *e, const char *name, char *buf, size_t len)
     snprintf(buf, len, "%s%s", e->prefix, name);
 }
 
+void engine_camp_key(const engine *e, const char *id, char *buf, size_t len)
+{
+    snprintf(buf, len, "%scamp:%s", e->prefix, id);
+}
+
+void engine_events_key(const engine *e, char *buf, size_t len)
+{
+    engine_key(e, "events", buf, len);
+}
+
 void engine_hour(int64_t ms, char *buf, size_t len)
 {
     time_t t = (time_t)(ms / 1000);
@@ -138,10 +148,10 @@ int engine_fcall(engine *e, const char *name, int nkeys, int argc, const char **
                  const size_t *lens, rconn_fn *fn, void *arg)
 {
     if (!rconn_ready(e->redis))
-        return -1;
+        return RCONN_DOWN;
     fcall *f = calloc(1, sizeof *f);
     if (!f)
-        return -1;
+        return RCONN_DOWN;
     f->e = e;
     f->fn = fn;
     f->arg = arg;
@@ -169,11 +179,10 @@ int engine_fcall(engine *e, const char *name, int nkeys, int argc, const char **
         f->argv[i][len] = '\0';
         f->lens[i] = len;
     }
-    if (fcall_send(f) != 0) {
+    int rc = fcall_send(f);
+    if (rc != 0)
         fcall_free(f);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 static void library_loaded(redisReply *reply, const char *error, void *arg)
@@ -305,7 +314,7 @@ int engine_arm(engine *e, const campaign *c, long long version, const char *stat
     args a = {0};
     int rc = -1;
 
-    snprintf(camp_key, sizeof camp_key, "%scamp:%s", e->prefix, c->id);
+    engine_camp_key(e, c->id, camp_key, sizeof camp_key);
     engine_key(e, "due", due_key, sizeof due_key);
     engine_key(e, "armed", armed_key, sizeof armed_key);
     args_add(&a, "%s", camp_key);
@@ -334,9 +343,12 @@ int engine_arm(engine *e, const campaign *c, long long version, const char *stat
         if (n > 0 && (size_t)n < sizeof quiet - qused)
             qused += (size_t)n;
     }
-    args_add(&a, "%d", 1);
+    args_add(&a, "%d", 2);
     args_add(&a, "%s", "quiet");
     args_add(&a, "%s", quiet);
+    /* How long a finished or cancelled campaign's engine keys are kept. */
+    args_add(&a, "%s", "retention");
+    args_add(&a, "%lld", (long long)e->cfg->engine.retention_s);
 
     args_add(&a, "%zu", c->nreleases);
     for (size_t i = 0; i < c->nreleases; i++) {
@@ -367,9 +379,93 @@ int engine_set_status(engine *e, const char *id, const char *action, int catch_u
 {
     char camp_key[192], now[24], hour[16];
     int64_t ms = clock_wall_ms();
-    snprintf(camp_key, sizeof camp_key, "%scamp:%s", e->prefix, id);
+    engine_camp_key(e, id, camp_key, sizeof camp_key);
     snprintf(now, sizeof now, "%lld", (long long)ms);
     engine_hour(ms, hour, sizeof hour);
     const char *argv[] = {camp_key, action, e->prefix, now, hour, catch_up ? "1" : "0"};
     return engine_fcall(e, "haechi_status", 1, 6, argv, NULL, fn, arg);
+}
+
+/* ---- reads and small writes for the API, reconcile and rehearse ----------- */
+
+int engine_campaign_view(engine *e, const char *id, rconn_fn *fn, void *arg)
+{
+    char camp_key[192];
+    engine_camp_key(e, id, camp_key, sizeof camp_key);
+    const char *argv[] = {"HMGET", camp_key, "version", "status"};
+    return rconn_command(e->redis, fn, arg, 4, argv, NULL);
+}
+
+int engine_releases(engine *e, const char *id, int upcoming, const char *cursor, int count,
+                    rconn_fn *fn, void *arg)
+{
+    char camp_key[192], max[16], n[16];
+    engine_camp_key(e, id, camp_key, sizeof camp_key);
+    snprintf(max, sizeof max, "%d", upcoming);
+    snprintf(n, sizeof n, "%d", count);
+    const char *argv[] = {camp_key, e->prefix, max, cursor && *cursor ? cursor : "0", n};
+    return engine_fcall(e, "haechi_releases", 1, 5, argv, NULL, fn, arg);
+}
+
+int engine_send_now(engine *e, const char *id, const char *rid, rconn_fn *fn, void *arg)
+{
+    char camp_key[192], now[24], hour[16];
+    int64_t ms = clock_wall_ms();
+    engine_camp_key(e, id, camp_key, sizeof camp_key);
+    snprintf(now, sizeof now, "%lld", (long long)ms);
+    engine_hour(ms, hour, sizeof hour);
+    const char *argv[] = {camp_key, e->prefix, rid, now, hour};
+    return engine_fcall(e, "haechi_send_now", 1, 5, argv, NULL, fn, arg);
+}
+
+int engine_dead_list(engine *e, int count, rconn_fn *fn, void *arg)
+{
+    char key[160], n[16];
+    engine_key(e, "dead", key, sizeof key);
+    snprintf(n, sizeof n, "%d", count);
+    const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", n};
+    return rconn_command(e->redis, fn, arg, 6, argv, NULL);
+}
+
+int engine_dead_retry(engine *e, const char *which, const char *channel, rconn_fn *fn, void *arg)
+{
+    char key[160], now[24], hour[16];
+    int64_t ms = clock_wall_ms();
+    engine_key(e, "dead", key, sizeof key);
+    snprintf(now, sizeof now, "%lld", (long long)ms);
+    engine_hour(ms, hour, sizeof hour);
+    const char *argv[] = {key, e->prefix, now, hour, which, channel ? channel : ""};
+    return engine_fcall(e, "haechi_dead_retry", 1, 6, argv, NULL, fn, arg);
+}
+
+static void clock_announced(redisReply *reply, const char *error, void *arg)
+{
+    (void)arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        log_warn("engine: clock change not published: %s", reply ? reply->str : error);
+}
+
+int engine_publish_clock(engine *e, int64_t now_ms, rconn_fn *fn, void *arg)
+{
+    char key[160], events[160], value[24];
+    engine_key(e, "vclock", key, sizeof key);
+    engine_events_key(e, events, sizeof events);
+    snprintf(value, sizeof value, "%lld", (long long)now_ms);
+    const char *set[] = {"SET", key, value};
+    const char *pub[] = {"PUBLISH", events, "clock"};
+    int rc = rconn_command(e->redis, fn, arg, 3, set, NULL);
+    if (rc != 0)
+        return rc;
+    /* FN has SET's answer; the PUBLISH follows it on the link. */
+    if (rconn_command(e->redis, clock_announced, NULL, 3, pub, NULL) != 0)
+        log_warn("engine: clock change not published: %s", rconn_state(e->redis));
+    return 0;
+}
+
+int engine_read_clock(engine *e, rconn_fn *fn, void *arg)
+{
+    char key[160];
+    engine_key(e, "vclock", key, sizeof key);
+    const char *argv[] = {"GET", key};
+    return rconn_command(e->redis, fn, arg, 2, argv, NULL);
 }

@@ -28,8 +28,11 @@ const char *engine_prefix(const engine *e);
 const config *engine_config(const engine *e);
 rconn *engine_redis(const engine *e);
 
-/* Writes the key PREFIX:{e}:NAME into buf. */
+/* The engine's keys are named here and in engine.lua only: PREFIX:{e}:NAME,
+ * a campaign's engine view PREFIX:{e}:camp:ID, the pub/sub channel. */
 void engine_key(const engine *e, const char *name, char *buf, size_t len);
+void engine_camp_key(const engine *e, const char *id, char *buf, size_t len);
+void engine_events_key(const engine *e, char *buf, size_t len);
 
 /*
  * Calls the library function NAME (e.g. "haechi_claim") with NKEYS keys
@@ -54,6 +57,35 @@ int engine_arm(engine *e, const campaign *c, long long version, const char *stat
  * The reply is {status, affected}. */
 int engine_set_status(engine *e, const char *id, const char *action, int catch_up, rconn_fn *fn,
                       void *arg);
+
+/*
+ * The calls below return 0 and call FN once, or rconn's refusal
+ * (RCONN_DOWN, RCONN_BUSY) without calling it.
+ */
+
+/* Reply [version, status] of the engine's view of campaign ID (nils when
+ * it was never armed). */
+int engine_campaign_view(engine *e, const char *id, rconn_fn *fn, void *arg);
+
+/* One page of campaign ID's deliveries (haechi_releases; releases.h shapes
+ * it): CURSOR NULL or "0" for the first, which also carries up to UPCOMING
+ * firings ahead per release; COUNT is a hint of deliveries per page. */
+int engine_releases(engine *e, const char *id, int upcoming, const char *cursor, int count,
+                    rconn_fn *fn, void *arg);
+
+/* Sends the latest expired firing of release RID of campaign ID now. */
+int engine_send_now(engine *e, const char *id, const char *rid, rconn_fn *fn, void *arg);
+
+/* The newest COUNT dead letters (XREVRANGE reply). */
+int engine_dead_list(engine *e, int count, rconn_fn *fn, void *arg);
+
+/* Requeues dead letter WHICH, or all ("*") of CHANNEL (NULL: every one). */
+int engine_dead_retry(engine *e, const char *which, const char *channel, rconn_fn *fn, void *arg);
+
+/* Test clocks: stores NOW_MS for every process and announces it; FN gets
+ * the store's answer. engine_read_clock's reply is the stored value. */
+int engine_publish_clock(engine *e, int64_t now_ms, rconn_fn *fn, void *arg);
+int engine_read_clock(engine *e, rconn_fn *fn, void *arg);
 
 /* "2026112709": the hour bucket of metrics, in UTC. */
 void engine_hour(int64_t ms, char *buf, size_t len);

@@ -30,7 +30,12 @@
 --   P..q:CH             STREAM work items of channel CH (group "workers")
 --   P..dead             STREAM dead letters
 --   P..metrics:ID       HASH  "CH|YYYYMMDDHH|outcome" -> count
+--   P..totals           HASH  "CH|outcome" -> count over every campaign, written
+--                             with metrics:ID (so /metrics reads one key)
 --   P..events           pub/sub channel: "wake" when something earlier is due
+-- A finished or cancelled campaign's fires:, metrics:, expired:, held:,
+-- heldq: and occ: keys expire after camp:ID's "retention" seconds (retain());
+-- arming it again keeps them (keep()).
 -- An item id is "ID|RID|due|CH": one delivery, stable across retries; a
 -- fanned-out release's targets are "ID|RID|due|CH|TARGET", with their
 -- states in fires:ID under "RID|due|CH|TARGET" and rolled up into the
@@ -102,25 +107,54 @@ local function count(p, id, ch, hour, what, n, tally)
     byid[k] = (byid[k] or 0) + (n or 1)
   else
     redis.call('HINCRBY', p .. 'metrics:' .. id, ch .. '|' .. hour .. '|' .. what, n or 1)
+    redis.call('HINCRBY', p .. 'totals', ch .. '|' .. what, n or 1)
   end
 end
 
-local function flush(p, tally)
+-- The engine keys of a campaign that grow with its deliveries.
+local function history_keys(p, id, releases)
+  local keys = { p .. 'fires:' .. id, p .. 'metrics:' .. id, p .. 'expired:' .. id,
+    p .. 'held:' .. id, p .. 'heldq:' .. id }
+  for _, rid in ipairs(split(releases, ',')) do keys[#keys + 1] = p .. 'occ:' .. id .. ':' .. rid end
+  return keys
+end
+
+-- A campaign that is over keeps its history for its retention, then Redis
+-- drops it; late outcomes written meanwhile keep the TTL (HSET, HINCRBY).
+local function retain(p, id)
+  local v = redis.call('HMGET', p .. 'camp:' .. id, 'retention', 'releases')
+  local secs = tonumber(v[1] or '0') or 0
+  if secs <= 0 then return end
+  for _, key in ipairs(history_keys(p, id, v[2] or '')) do redis.call('EXPIRE', key, secs) end
+end
+
+-- A campaign armed again (a new version of a finished one) keeps its history.
+local function keep(p, id, releases)
+  for _, key in ipairs(history_keys(p, id, releases)) do redis.call('PERSIST', key) end
+end
+
+-- FINISHED: the ids of campaigns that ended in this step; they are
+-- retain()ed last, once every key they write exists.
+local function flush(p, tally, finished)
+  local totals = {}
   for id, byid in pairs(tally.counts) do
     local key = p .. 'metrics:' .. id
     for k, n in pairs(byid) do
       if k ~= 'hour' then
         local ch, what = string.match(k, '^([^|]+)|(.+)$')
         redis.call('HINCRBY', key, ch .. '|' .. byid.hour .. '|' .. what, n)
+        totals[k] = (totals[k] or 0) + n
       end
     end
   end
+  for k, n in pairs(totals) do redis.call('HINCRBY', p .. 'totals', k, n) end
   for key, pairs_ in pairs(tally.fires) do
     -- In slices: unpack() is limited by Lua's C stack.
     for i = 1, #pairs_, 4000 do
       redis.call('HSET', key, unpack(pairs_, i, math.min(i + 3999, #pairs_)))
     end
   end
+  for _, id in ipairs(finished or {}) do retain(p, id) end
 end
 
 -- Wakes the schedulers when SCORE became the earliest due entry.
@@ -301,7 +335,7 @@ local function claim(keys, args)
     end
   end
   for id, n in pairs(claimed) do settle(p, camps[id], n, finished) end
-  flush(p, tally)
+  flush(p, tally, finished)
   local first = redis.call('ZRANGE', due_key, 0, 0, 'WITHSCORES')
   local out = { taken, stats.released, stats.items, stats.expired, stats.held,
     first[2] and tonumber(first[2]) or -1 }
@@ -358,6 +392,11 @@ local function arm(keys, args)
   redis.call('HSET', camp_key, 'id', id, 'version', version, 'status', status, 'tz', tz,
     'releases', table.concat(rids, ','), 'pending', pending)
   redis.call('HSET', armed_key, id, version)
+  if status == 'finished' or status == 'cancelled' then
+    retain(p, id)
+  else
+    keep(p, id, table.concat(rids, ','))
+  end
   if earliest then wake_if_first(p, earliest) end
   return { pending, status }
 end
@@ -423,6 +462,7 @@ local function set_status(keys, args)
     redis.call('DEL', p .. 'held:' .. camp.id, p .. 'heldq:' .. camp.id)
   end
   redis.call('HSET', camp_key, 'status', camp.status)
+  if camp.status == 'finished' or camp.status == 'cancelled' then retain(p, camp.id) end
   return { camp.status, affected }
 end
 
@@ -643,15 +683,21 @@ local function send_now(keys, args)
   return out
 end
 
--- What status ID and the releases route show. KEYS camp:ID. ARGV P, max
--- upcoming per release. Returns {fires flat HGETALL, upcoming flat
--- (rid, ms)..., status, tz, releases flat (rid, "ch:expiry,...")}.
+-- What status ID and the releases route show, a page at a time: a
+-- campaign's deliveries may be many thousands. KEYS camp:ID. ARGV P, max
+-- upcoming per release, cursor ('0': the first page), count (a hint, as
+-- HSCAN takes it). Returns {fires flat (one HSCAN page), upcoming flat
+-- (rid, ms)... (first page only), status, tz, releases flat
+-- (rid, "ch:expiry,..."), next cursor ('0' after the last page)}.
 local function releases(keys, args)
   local p, max = args[1], tonumber(args[2])
+  local cursor, count = args[3] or '0', args[4] or '1000'
   local id = string.match(keys[1], 'camp:(.+)$')
-  local fires = redis.call('HGETALL', p .. 'fires:' .. id)
+  local page = redis.call('HSCAN', p .. 'fires:' .. id, cursor, 'COUNT', count)
+  local fires = page[2]
   local upcoming = {}
-  for _, rid in ipairs(split(redis.call('HGET', keys[1], 'releases'), ',')) do
+  local rids = cursor == '0' and redis.call('HGET', keys[1], 'releases') or ''
+  for _, rid in ipairs(split(rids, ',')) do
     local nxt = redis.call('ZSCORE', p .. 'due', member_of(keys[1], id, rid))
     if nxt then
       upcoming[#upcoming + 1] = rid
@@ -668,7 +714,7 @@ local function releases(keys, args)
     rels[#rels + 1] = redis.call('HGET', keys[1], 'rel:' .. rid) or ''
   end
   return { fires, upcoming, redis.call('HGET', keys[1], 'status') or '',
-    redis.call('HGET', keys[1], 'tz') or 'UTC', rels }
+    redis.call('HGET', keys[1], 'tz') or 'UTC', rels, page[1] }
 end
 
 redis.register_function('haechi_claim', claim)

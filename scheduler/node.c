@@ -44,6 +44,7 @@ static rconn *connect_redis(node *n, const char *name)
         .unix_path = n->cfg->redis_unix,
         .password = n->cfg->redis_password,
         .timeout_ms = n->cfg->redis_command_timeout_ms,
+        .max_pending = n->cfg->redis_max_pending,
         .name = name,
     };
     return rconn_new(n->base, &ro);
@@ -70,10 +71,7 @@ static void events_cb(redisReply *reply, const char *error, void *arg)
     (void)reply;
     (void)error;
     if (clock_is_virtual()) {
-        char key[128];
-        engine_key(n->e, "vclock", key, sizeof key);
-        const char *argv[] = {"GET", key};
-        if (rconn_command(n->redis, vclock_read, n, 2, argv, NULL) == 0)
+        if (engine_read_clock(n->e, vclock_read, n) == 0)
             return;
     }
     if (n->sched)
@@ -99,7 +97,7 @@ int node_start(node *n, struct event_base *base, const config *cfg, unsigned rol
     }
     if ((roles & ROLE_SCHEDULER) || clock_is_virtual()) {
         char events[128];
-        engine_key(n->e, "events", events, sizeof events);
+        engine_events_key(n->e, events, sizeof events);
         if (!(n->sub = connect_redis(n, "redis-events")) ||
             rconn_subscribe(n->sub, events, events_cb, n) != 0)
             goto fail;

@@ -28,6 +28,9 @@ struct rconn {
     char *password;
     int timeout_ms;
     char name[32];
+    int max_pending;
+    int pending; /* commands sent whose callbacks have not run yet */
+    char refusal[96];
 
     redisAsyncContext *ac;
     rc_state state;
@@ -49,6 +52,7 @@ struct rconn {
 };
 
 typedef struct pending {
+    rconn *r;
     rconn_fn *fn;
     void *arg;
 } pending;
@@ -122,6 +126,9 @@ static void trampoline(redisAsyncContext *ac, void *reply, void *privdata)
     const char *err = NULL;
     if (!reply)
         err = ac->err && ac->errstr[0] ? ac->errstr : "connection to redis lost";
+    /* hiredis runs every callback before the rconn is freed, also from
+     * rconn_free, so p->r is still there. */
+    p->r->pending--;
     p->fn(reply, err, p->arg);
     free(p);
 }
@@ -173,12 +180,14 @@ static int send_raw(rconn *r, rconn_fn *fn, void *arg, int argc, const char **ar
     pending *p = malloc(sizeof *p);
     if (!p)
         return -1;
+    p->r = r;
     p->fn = fn;
     p->arg = arg;
     if (redisAsyncCommandArgv(r->ac, trampoline, p, argc, argv, argvlen) != REDIS_OK) {
         free(p);
         return -1;
     }
+    r->pending++;
     return 0;
 }
 
@@ -271,6 +280,7 @@ rconn *rconn_new(struct event_base *base, const rconn_options *opt)
     r->password = opt->password ? strdup(opt->password) : NULL;
     r->timeout_ms = opt->timeout_ms > 0 ? opt->timeout_ms : 5000;
     snprintf(r->name, sizeof r->name, "%s", opt->name ? opt->name : "redis");
+    r->max_pending = opt->max_pending > 0 ? opt->max_pending : RCONN_MAX_PENDING_DEFAULT;
     r->retry_timer = evtimer_new(base, retry_cb, r);
     r->watchdog = event_new(base, -1, EV_PERSIST, watchdog_cb, r);
     if (!r->retry_timer || !r->watchdog) {
@@ -344,10 +354,31 @@ const char *rconn_state(const rconn *r)
     return m->state_text;
 }
 
+int rconn_pending(const rconn *r)
+{
+    return r->pending;
+}
+
+const char *rconn_refusal(const rconn *r, int rc)
+{
+    rconn *m = (rconn *)r;
+    if (rc != RCONN_BUSY)
+        return rconn_state(r);
+    snprintf(m->refusal, sizeof m->refusal,
+             "too many commands waiting on redis (%d, the limit "
+             "of redis.max_pending)",
+             r->pending);
+    return m->refusal;
+}
+
+/* The handshake and the watchdog's PING bypass the cap (send_raw): a link
+ * full of commands to a stalled Redis must still be found dead. */
 int rconn_command(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
                   const size_t *argvlen)
 {
     if (r->state != RC_READY || !r->ac)
-        return -1;
-    return send_raw(r, fn, arg, argc, argv, argvlen);
+        return RCONN_DOWN;
+    if (r->pending >= r->max_pending)
+        return RCONN_BUSY;
+    return send_raw(r, fn, arg, argc, argv, argvlen) == 0 ? 0 : RCONN_DOWN;
 }

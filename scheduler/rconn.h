@@ -4,8 +4,10 @@
  * backoff when Redis goes away, and a watchdog PING declares the link dead
  * when Redis stops answering, so that no caller waits forever.
  *
- * Commands are refused (-1) while the link is not ready; callers answer
- * "unavailable" rather than queue work that may never run.
+ * Commands are refused (RCONN_DOWN) while the link is not ready, and
+ * (RCONN_BUSY) while max_pending commands already wait for their answers:
+ * callers answer "unavailable" or "busy" rather than queue work that may
+ * never run, or let a stalled Redis grow the daemon's memory without bound.
  */
 #ifndef HAECHI_RCONN_H
 #define HAECHI_RCONN_H
@@ -23,7 +25,13 @@ typedef struct rconn_options {
     const char *password;  /* AUTH on every connect; may be NULL */
     int timeout_ms;        /* a command or connect slower than this kills the link */
     const char *name;      /* for log lines */
+    int max_pending;       /* commands waiting for an answer; 0: RCONN_MAX_PENDING_DEFAULT */
 } rconn_options;
+
+#define RCONN_MAX_PENDING_DEFAULT 10000
+
+/* rconn_command's refusals (0 is sent). */
+enum { RCONN_DOWN = -1, RCONN_BUSY = -2 };
 
 /*
  * Called with the reply, or with reply NULL and a reason when the command
@@ -44,11 +52,18 @@ int rconn_ready(const rconn *r);
 const char *rconn_state(const rconn *r);
 
 /*
- * Sends a command. Returns 0 and calls FN exactly once later, or -1
- * (FN never called) when the link is not ready.
+ * Sends a command. Returns 0 and calls FN exactly once later, or (FN never
+ * called) RCONN_DOWN when the link is not ready, RCONN_BUSY when
+ * max_pending commands are already waiting.
  */
 int rconn_command(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
                   const size_t *argvlen);
+
+/* Commands sent and not yet answered. */
+int rconn_pending(const rconn *r);
+
+/* Why RC (a refusal of rconn_command) happened, for messages. */
+const char *rconn_refusal(const rconn *r, int rc);
 
 /* Calls FN(arg) each time the link becomes ready, before anything else is
  * sent on it: the place to (re)load server-side state such as functions. */

@@ -8,6 +8,10 @@
  * status the engine does not have is applied; a campaign the engine found
  * finished is marked finished in the store. One campaign at a time, so a
  * pass never floods Redis.
+ *
+ * A pass walks the whole index, a page (PAGE campaigns) at a time, with a
+ * cursor: every campaign is looked at once per pass, however many there
+ * are, and no more than one page is held in memory.
  */
 #include "reconcile.h"
 
@@ -19,13 +23,18 @@
 #include "log.h"
 
 #define PASS_INTERVAL_S 60
+#define PAGE 500
+/* Between pages: lets the claims and the API's calls in between. */
+#define PAGE_GAP_US 50000
 
 struct reconciler {
     engine *e;
     store *st;
     struct event *timer;
-    json_t *metas; /* the store's campaigns, this pass */
-    size_t next;   /* index into metas */
+    struct event *page_timer;
+    json_t *metas;   /* the store's campaigns, this page */
+    size_t next;     /* index into metas */
+    char cursor[80]; /* the next page starts after this id; "" when this is the last */
     int running;
     long long fixed;
 };
@@ -37,6 +46,19 @@ static void pass_done(reconciler *r)
     json_decref(r->metas);
     r->metas = NULL;
     r->running = 0;
+}
+
+/* The page is done: the next one after a short gap, or the pass is over. */
+static void page_done(reconciler *r)
+{
+    json_decref(r->metas);
+    r->metas = NULL;
+    if (!r->cursor[0]) {
+        r->running = 0;
+        return;
+    }
+    struct timeval gap = {0, PAGE_GAP_US};
+    evtimer_add(r->page_timer, &gap);
 }
 
 static void after_fix(redisReply *reply, const char *error, void *arg)
@@ -135,15 +157,12 @@ static void got_engine_view(redisReply *reply, const char *error, void *arg)
 static void step(reconciler *r)
 {
     if (r->next >= json_array_size(r->metas)) {
-        pass_done(r);
+        page_done(r);
         return;
     }
     json_t *meta = json_array_get(r->metas, r->next++);
     const char *id = json_string_value(json_object_get(meta, "id"));
-    char camp[192];
-    snprintf(camp, sizeof camp, "%scamp:%s", engine_prefix(r->e), id ? id : "");
-    const char *argv[] = {"HMGET", camp, "version", "status"};
-    if (!id || rconn_command(engine_redis(r->e), got_engine_view, r, 4, argv, NULL) != 0)
+    if (!id || engine_campaign_view(r->e, id, got_engine_view, r) != 0)
         pass_done(r);
 }
 
@@ -151,20 +170,37 @@ static void listed(const store_result *res, void *arg)
 {
     reconciler *r = arg;
     if (res->code != STORE_OK) {
+        log_warn("reconcile: cannot list campaigns: %s", res->error);
         r->running = 0;
         return;
     }
-    r->metas = json_incref(res->data);
+    const char *next = json_string_value(json_object_get(res->data, "next_cursor"));
+    snprintf(r->cursor, sizeof r->cursor, "%s", next ? next : "");
+    r->metas = json_incref(json_object_get(res->data, "campaigns"));
     r->next = 0;
     step(r);
+}
+
+static void next_page(reconciler *r)
+{
+    if (store_list(r->st, r->cursor, PAGE, listed, r) != 0)
+        r->running = 0;
+}
+
+static void page_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    next_page(arg);
 }
 
 void reconcile_now(reconciler *r)
 {
     if (r->running)
         return;
-    if (store_list(r->st, listed, r) == 0)
-        r->running = 1;
+    r->running = 1;
+    r->cursor[0] = '\0';
+    next_page(r);
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -185,8 +221,9 @@ reconciler *reconcile_new(struct event_base *base, engine *e, store *st)
     r->e = e;
     r->st = st;
     r->timer = evtimer_new(base, timer_cb, r);
-    if (!r->timer) {
-        free(r);
+    r->page_timer = evtimer_new(base, page_cb, r);
+    if (!r->timer || !r->page_timer) {
+        reconcile_free(r);
         return NULL;
     }
     /* The first pass a second after start, when Redis is likely there. */
@@ -199,7 +236,10 @@ void reconcile_free(reconciler *r)
 {
     if (!r)
         return;
-    event_free(r->timer);
+    if (r->timer)
+        event_free(r->timer);
+    if (r->page_timer)
+        event_free(r->page_timer);
     json_decref(r->metas);
     free(r);
 }

@@ -103,29 +103,48 @@ static void stop_redis(pid_t pid, const char *dir)
 
 /* ---- driving the clock ---------------------------------------------------- */
 
+static void collect_page(rehearsal *r, const char *cursor);
+
+/* The results come a page at a time; each page is merged into the first. */
 static void collected(redisReply *reply, const char *error, void *arg)
 {
     rehearsal *r = arg;
-    r->result = releases_to_json(reply);
-    if (!r->result) {
+    json_t *page = releases_to_json(reply);
+    if (!page) {
         snprintf(r->error, sizeof r->error, "could not read the results: %s",
-                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                 : error                                   ? error
+                                                           : "an answer of the wrong shape");
         r->failed = 1;
+        event_base_loopexit(r->base, NULL);
+        return;
     }
-    event_base_loopexit(r->base, NULL);
+    if (r->result) {
+        releases_merge(r->result, page);
+        json_decref(page);
+    } else {
+        r->result = page;
+    }
+    const char *next = json_string_value(json_object_get(r->result, "next_cursor"));
+    if (next)
+        collect_page(r, next);
+    else
+        event_base_loopexit(r->base, NULL);
 }
 
-static void collect(rehearsal *r)
+static void collect_page(rehearsal *r, const char *cursor)
 {
-    char camp[192];
-    snprintf(camp, sizeof camp, "%scamp:%s", engine_prefix(r->n.e), r->c->id);
-    const char *argv[] = {camp, engine_prefix(r->n.e), "1"};
-    r->finished = 1;
-    if (engine_fcall(r->n.e, "haechi_releases", 1, 3, argv, NULL, collected, r) != 0) {
+    if (engine_releases(r->n.e, r->c->id, 1, cursor, 10000, collected, r) != 0) {
         snprintf(r->error, sizeof r->error, "redis went away");
         r->failed = 1;
         event_base_loopexit(r->base, NULL);
     }
+}
+
+static void collect(rehearsal *r)
+{
+    r->finished = 1;
+    collect_page(r, "0");
 }
 
 /* Everything queued so far has an outcome, and nothing is in flight. */

@@ -83,9 +83,24 @@ static int by_due(const void *a, const void *b)
                   json_string_value(json_object_get(fb, "release")));
 }
 
+static void sort_firings(json_t *arr)
+{
+    size_t n = json_array_size(arr);
+    json_t **list = calloc(n ? n : 1, sizeof *list);
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        list[i] = json_incref(json_array_get(arr, i));
+    qsort(list, n, sizeof *list, by_due);
+    json_array_clear(arr);
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, list[i]);
+    free(list);
+}
+
 json_t *releases_to_json(redisReply *reply)
 {
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 5)
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 6)
         return NULL;
     redisReply *fires = reply->element[0], *upcoming = reply->element[1];
     redisReply *status = reply->element[2], *tzname = reply->element[3];
@@ -150,20 +165,52 @@ json_t *releases_to_json(redisReply *reply)
         }
     }
 
-    size_t n = json_object_size(index), k = 0;
-    json_t **list = calloc(n ? n : 1, sizeof *list);
+    json_t *arr = json_array();
     const char *key;
     json_t *v;
-    json_object_foreach(index, key, v) list[k++] = v;
-    qsort(list, n, sizeof *list, by_due);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_object_del(list[i], "due_ms");
-        json_array_append(arr, list[i]);
-    }
-    free(list);
+    json_object_foreach(index, key, v) json_array_append(arr, v);
+    sort_firings(arr);
     json_decref(index);
-    return json_pack("{s:s, s:s, s:o, s:o}", "status",
+    redisReply *cursor = reply->element[5];
+    int last = cursor->type != REDIS_REPLY_STRING || strcmp(cursor->str, "0") == 0;
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "status",
                      status->type == REDIS_REPLY_STRING ? status->str : "", "timezone",
-                     tz_name(zone), "releases", arr, "counts", counts);
+                     tz_name(zone), "releases", arr, "counts", counts, "next_cursor",
+                     last ? json_null() : json_string(cursor->str));
+}
+
+static void firing_key(json_t *f, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s|%lld", json_string_value(json_object_get(f, "release")),
+             (long long)json_integer_value(json_object_get(f, "due_ms")));
+}
+
+void releases_merge(json_t *into, json_t *page)
+{
+    json_t *all = json_object_get(into, "releases"), *counts = json_object_get(into, "counts");
+    json_t *f, *n, *index = json_object();
+    size_t i;
+    const char *key;
+    char k[160];
+    json_array_foreach(all, i, f)
+    {
+        firing_key(f, k, sizeof k);
+        json_object_set(index, k, f);
+    }
+    /* The deliveries of one firing may come on different pages. */
+    json_array_foreach(json_object_get(page, "releases"), i, f)
+    {
+        firing_key(f, k, sizeof k);
+        json_t *g = json_object_get(index, k);
+        if (g)
+            json_object_update(json_object_get(g, "channels"), json_object_get(f, "channels"));
+        else
+            json_array_append(all, f);
+    }
+    json_object_foreach(json_object_get(page, "counts"), key, n) json_object_set_new(
+        counts, key,
+        json_integer(json_integer_value(json_object_get(counts, key)) + json_integer_value(n)));
+    json_object_set(into, "next_cursor", json_object_get(page, "next_cursor"));
+    json_decref(index);
+    sort_firings(all);
 }

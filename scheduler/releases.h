@@ -10,10 +10,17 @@
 #include <jansson.h>
 
 /*
- * {"status", "timezone", "releases": [{"release", "due", "fired", "late_ms",
- *  "channels": {CH: {"state", "reason", "attempts", ...}}}], "counts": {state: n}}
- * in due order. New reference, or NULL for a reply of the wrong shape.
+ * {"status", "timezone", "releases": [{"release", "due", "due_ms", "fired",
+ *  "late_ms", "channels": {CH: {"state", "reason", "attempts", ...}}}],
+ *  "counts": {state: n}, "next_cursor": text or null} in due order: one
+ * page of haechi_releases (the first also carries the upcoming firings).
+ * New reference, or NULL for a reply of the wrong shape.
  */
 json_t *releases_to_json(redisReply *reply);
+
+/* Adds PAGE (a later page of the same campaign) to INTO: firings merged by
+ * release and due time, counts summed, next_cursor taken from PAGE. A
+ * firing's deliveries (one per channel) may be split across pages. */
+void releases_merge(json_t *into, json_t *page);
 
 #endif

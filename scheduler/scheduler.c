@@ -34,9 +34,10 @@ static void claim(sched *s);
 static void finished_recorded(const store_result *res, void *arg)
 {
     (void)arg;
+    /* The store's reason names the campaign ("no campaign \"x\" in the
+     * store": one armed in the engine alone, as the bench does). */
     if (res->code != STORE_OK && res->code != STORE_CONFLICT)
-        log_warn("scheduler: could not mark a campaign finished: %s",
-                 res->error ? res->error : "?");
+        log_warn("scheduler: could not mark a campaign finished in the store: %s", res->error);
 }
 
 static void arm_timer(sched *s, int64_t next_due)

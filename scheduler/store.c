@@ -11,7 +11,6 @@
 #include "log.h"
 
 #define AUDIT_MAXLEN "100000"
-#define LIST_MAX 1000
 
 struct store {
     rconn *redis;
@@ -93,10 +92,13 @@ typedef struct op {
     store *s;
     store_fn *fn;
     void *arg;
+    char id[65]; /* the campaign asked about, for the reasons of NOT_FOUND and CONFLICT */
+    char reason[160];
     /* list: the ids still to be answered, and what has come back */
     json_t *items;
     size_t waiting;
-    int failed;
+    int failed; /* 1, or RCONN_BUSY when rconn refused a command for being full */
+    long long limit;
     char error[160];
 } op;
 
@@ -111,9 +113,40 @@ static op *op_new(store *s, store_fn *fn, void *arg)
     return o;
 }
 
+static op *op_for(store *s, const char *id, store_fn *fn, void *arg)
+{
+    op *o = op_new(s, fn, arg);
+    if (o)
+        snprintf(o->id, sizeof o->id, "%s", id);
+    return o;
+}
+
+/* A result that is not OK always says why, so that no caller has to
+ * print a bare "?". */
+static const char *reason_of(op *o, const store_result *res)
+{
+    switch (res->code) {
+    case STORE_OK: return NULL;
+    case STORE_NOT_FOUND:
+        snprintf(o->reason, sizeof o->reason, "no campaign \"%s\" in the store", o->id);
+        break;
+    case STORE_CONFLICT:
+        snprintf(o->reason, sizeof o->reason, "campaign \"%s\" is %s", o->id,
+                 res->status ? res->status : "in another state");
+        break;
+    case STORE_UNAVAILABLE: return "redis is unavailable";
+    case STORE_BUSY: return "too many commands waiting on redis";
+    case STORE_ERROR: return "an answer from redis that the store did not expect";
+    }
+    return o->reason;
+}
+
 static void op_finish(op *o, const store_result *res)
 {
-    o->fn(res, o->arg);
+    store_result copy = *res;
+    if (!copy.error)
+        copy.error = reason_of(o, &copy);
+    o->fn(&copy, o->arg);
     json_decref(o->items);
     free(o);
 }
@@ -151,16 +184,17 @@ static const char *element_str(redisReply *reply, size_t i)
     return reply->element[i]->str;
 }
 
+/* Returns 0, or rconn's refusal (RCONN_DOWN, RCONN_BUSY): callers tell
+ * "unavailable" from "busy". */
 static int send_or_drop(store *s, op *o, int argc, const char **argv, const size_t *lens,
                         rconn_fn *cb)
 {
     if (!o)
-        return -1;
-    if (rconn_command(s->redis, cb, o, argc, argv, lens) != 0) {
+        return RCONN_DOWN;
+    int rc = rconn_command(s->redis, cb, o, argc, argv, lens);
+    if (rc != 0)
         free(o);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- submit ---------------------------------------------------------------- */
@@ -197,8 +231,9 @@ int store_submit(store *s, const store_submission *sub, store_fn *fn, void *arg)
 
     /* The index first: a crash after it leaves an id readers skip. */
     const char *zadd[] = {"ZADD", index, "NX", at, sub->id};
-    if (rconn_command(s->redis, index_added, NULL, 5, zadd, NULL) != 0)
-        return -1;
+    int rc = rconn_command(s->redis, index_added, NULL, 5, zadd, NULL);
+    if (rc != 0)
+        return rc;
 
     const char *argv[] = {"EVAL",     submit_lua, "3",
                           meta,       versions,   history,
@@ -208,8 +243,8 @@ int store_submit(store *s, const store_submission *sub, store_fn *fn, void *arg)
     size_t lens[sizeof argv / sizeof argv[0]];
     for (size_t i = 0; i < sizeof argv / sizeof argv[0]; i++)
         lens[i] = strlen(argv[i]);
-    return send_or_drop(s, op_new(s, fn, arg), (int)(sizeof argv / sizeof argv[0]), argv, lens,
-                        submit_reply);
+    return send_or_drop(s, op_for(s, sub->id, fn, arg), (int)(sizeof argv / sizeof argv[0]), argv,
+                        lens, submit_reply);
 }
 
 /* ---- status ----------------------------------------------------------------- */
@@ -240,7 +275,7 @@ int store_set_status(store *s, const char *id, const char *action, const char *b
     campaign_key(s, id, "meta", meta, sizeof meta);
     snprintf(at, sizeof at, "%lld", (long long)at_ms);
     const char *argv[] = {"EVAL", status_lua, "1", meta, action, by, at};
-    return send_or_drop(s, op_new(s, fn, arg), 7, argv, NULL, status_reply);
+    return send_or_drop(s, op_for(s, id, fn, arg), 7, argv, NULL, status_reply);
 }
 
 /* ---- get -------------------------------------------------------------------- */
@@ -316,7 +351,7 @@ int store_get(store *s, const char *id, long long version, store_fn *fn, void *a
     campaign_key(s, id, "versions", versions, sizeof versions);
     snprintf(v, sizeof v, "%lld", version);
     const char *argv[] = {"EVAL", get_lua, "2", meta, versions, v};
-    return send_or_drop(s, op_new(s, fn, arg), 6, argv, NULL, get_reply);
+    return send_or_drop(s, op_for(s, id, fn, arg), 6, argv, NULL, get_reply);
 }
 
 static void document_reply(redisReply *reply, const char *error, void *arg)
@@ -346,17 +381,43 @@ int store_document(store *s, const char *id, long long version, store_fn *fn, vo
     campaign_key(s, id, "versions", versions, sizeof versions);
     snprintf(v, sizeof v, "%lld", version);
     const char *argv[] = {"HGET", versions, v};
-    return send_or_drop(s, op_new(s, fn, arg), 3, argv, NULL, document_reply);
+    return send_or_drop(s, op_for(s, id, fn, arg), 3, argv, NULL, document_reply);
 }
 
 /* ---- list ------------------------------------------------------------------- */
+
+/* KEYS index. ARGV after (an id, '' for the start), limit. The page after
+ * AFTER in the index's order (first submission, then id); ids are never
+ * removed from the index, so a cursor stays valid while campaigns are
+ * added. Returns {total, ids...} or {'no-cursor'}. */
+static const char list_lua[] = "local start = 0\n"
+                               "if ARGV[1] ~= '' then\n"
+                               "  local r = redis.call('ZRANK', KEYS[1], ARGV[1])\n"
+                               "  if not r then return {'no-cursor'} end\n"
+                               "  start = r + 1\n"
+                               "end\n"
+                               "local out = {tostring(redis.call('ZCARD', KEYS[1]))}\n"
+                               "local ids = redis.call('ZRANGE', KEYS[1], start,\n"
+                               "  start + tonumber(ARGV[2]) - 1)\n"
+                               "for _, id in ipairs(ids) do out[#out + 1] = id end\n"
+                               "return out\n";
+
+/* Why a reply is a failure: Redis's error text, or the link's. */
+static const char *failure_text(redisReply *reply, const char *error)
+{
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        return reply->str;
+    if (reply)
+        return "unexpected reply from redis";
+    return error ? error : "connection to redis lost";
+}
 
 static void list_done_if_complete(op *o)
 {
     if (o->waiting > 0)
         return;
     if (o->failed) {
-        op_fail(o, STORE_UNAVAILABLE, o->error);
+        op_fail(o, o->failed == RCONN_BUSY ? STORE_BUSY : STORE_UNAVAILABLE, o->error);
         return;
     }
     store_result res = {.code = STORE_OK, .data = o->items};
@@ -369,16 +430,13 @@ static void list_meta_reply(redisReply *reply, const char *error, void *arg)
     o->waiting--;
     if (!reply || reply->type != REDIS_REPLY_ARRAY) {
         if (!o->failed)
-            snprintf(o->error, sizeof o->error, "%s",
-                     reply && reply->type == REDIS_REPLY_ERROR ? reply->str
-                     : error                                   ? error
-                                                               : "unexpected reply");
+            snprintf(o->error, sizeof o->error, "%s", failure_text(reply, error));
         o->failed = 1;
     } else if (reply->elements > 0) {
         /* An id without meta is a submission that never completed: skip it. */
         json_t *meta = meta_object(reply);
         if (meta)
-            json_array_append_new(o->items, meta);
+            json_array_append_new(json_object_get(o->items, "campaigns"), meta);
     }
     list_done_if_complete(o);
 }
@@ -386,37 +444,55 @@ static void list_meta_reply(redisReply *reply, const char *error, void *arg)
 static void list_index_reply(redisReply *reply, const char *error, void *arg)
 {
     op *o = arg;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        op_fail(o, reply ? STORE_ERROR : STORE_UNAVAILABLE,
-                reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements == 0 ||
+        reply->element[0]->type != REDIS_REPLY_STRING) {
+        op_fail(o, reply ? STORE_ERROR : STORE_UNAVAILABLE, failure_text(reply, error));
         return;
     }
-    o->items = json_array();
-    /* The answers come back in order on one connection, so the list keeps
+    if (strcmp(reply->element[0]->str, "no-cursor") == 0) {
+        store_result res = {.code = STORE_NOT_FOUND, .error = "the cursor names no campaign"};
+        op_finish(o, &res);
+        return;
+    }
+    size_t n = reply->elements - 1;
+    long long total = strtoll(reply->element[0]->str, NULL, 10);
+    const char *last = n ? reply->element[n]->str : NULL;
+    /* A full page may be the last one; the next read then answers none. */
+    o->items = json_pack("{s:[], s:I, s:o}", "campaigns", "total", (json_int_t)total, "next_cursor",
+                         last && (long long)n == o->limit ? json_string(last) : json_null());
+    /* The answers come back in order on one connection, so the page keeps
      * the index's order. */
-    for (size_t i = 0; i < reply->elements; i++) {
+    for (size_t i = 1; o->items && i < reply->elements; i++) {
         if (reply->element[i]->type != REDIS_REPLY_STRING)
             continue;
         char meta[160];
         campaign_key(o->s, reply->element[i]->str, "meta", meta, sizeof meta);
         const char *argv[] = {"HGETALL", meta};
-        if (rconn_command(o->s->redis, list_meta_reply, o, 2, argv, NULL) != 0) {
-            o->failed = 1;
-            snprintf(o->error, sizeof o->error, "connection to redis lost");
+        int rc = rconn_command(o->s->redis, list_meta_reply, o, 2, argv, NULL);
+        if (rc != 0) {
+            o->failed = rc;
+            snprintf(o->error, sizeof o->error, "%s", rconn_refusal(o->s->redis, rc));
             break;
         }
         o->waiting++;
     }
+    if (!o->items)
+        o->failed = 1;
     list_done_if_complete(o);
 }
 
-int store_list(store *s, store_fn *fn, void *arg)
+int store_list(store *s, const char *after, int limit, store_fn *fn, void *arg)
 {
-    char index[96], stop[16];
+    char index[96], n[16];
     snprintf(index, sizeof index, "%s:campaigns", s->prefix);
-    snprintf(stop, sizeof stop, "%d", LIST_MAX - 1);
-    const char *argv[] = {"ZRANGE", index, "0", stop};
-    return send_or_drop(s, op_new(s, fn, arg), 4, argv, NULL, list_index_reply);
+    if (limit < 1 || limit > STORE_LIST_MAX)
+        limit = STORE_LIST_MAX;
+    snprintf(n, sizeof n, "%d", limit);
+    op *o = op_new(s, fn, arg);
+    if (o)
+        o->limit = limit;
+    const char *argv[] = {"EVAL", list_lua, "1", index, after ? after : "", n};
+    return send_or_drop(s, o, 6, argv, NULL, list_index_reply);
 }
 
 /* ---- audit ------------------------------------------------------------------ */
@@ -448,8 +524,7 @@ static void audit_reply(redisReply *reply, const char *error, void *arg)
 {
     op *o = arg;
     if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-        op_fail(o, reply ? STORE_ERROR : STORE_UNAVAILABLE,
-                reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
+        op_fail(o, reply ? STORE_ERROR : STORE_UNAVAILABLE, failure_text(reply, error));
         return;
     }
     o->items = json_array();

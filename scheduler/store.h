@@ -28,6 +28,7 @@ typedef enum store_code {
     STORE_NOT_FOUND,
     STORE_CONFLICT,    /* exists / wrong state; status says which */
     STORE_UNAVAILABLE, /* Redis is down or did not answer */
+    STORE_BUSY,        /* too many commands wait on Redis: nothing (more) was sent */
     STORE_ERROR        /* an answer we did not expect */
 } store_code;
 
@@ -37,7 +38,7 @@ typedef struct store_result {
     const char *status; /* the campaign's status after the call, when known */
     int changed;        /* status calls: 0 when it already was so */
     json_t *data;       /* borrowed: get/list/audit answers */
-    const char *error;  /* for UNAVAILABLE / ERROR */
+    const char *error;  /* what went wrong, for every code but OK */
 } store_result;
 
 typedef void store_fn(const store_result *res, void *arg);
@@ -72,8 +73,18 @@ int store_get(store *s, const char *id, long long version, store_fn *fn, void *a
 /* data: the campaign document of VERSION alone (for workers). */
 int store_document(store *s, const char *id, long long version, store_fn *fn, void *arg);
 
-/* data: [{"id","version","status","title","owner","updated_at"}...] */
-int store_list(store *s, store_fn *fn, void *arg);
+/*
+ * One page of campaigns in the order they were first submitted: up to
+ * LIMIT (1..STORE_LIST_MAX; other values mean the maximum) after the id
+ * AFTER (NULL or "" for the first page). data: {"campaigns":
+ * [{"id","version","status","title","owner","updated_at"}...],
+ * "total": ids in the index, "next_cursor": the id to pass as AFTER for
+ * the next page, or null after the last}. NOT_FOUND when AFTER is not a
+ * campaign id. A page may hold fewer than LIMIT while more follow: ids
+ * whose submission never completed are skipped.
+ */
+#define STORE_LIST_MAX 1000
+int store_list(store *s, const char *after, int limit, store_fn *fn, void *arg);
 
 /* Appends to the audit stream; fire and forget (failures are logged). */
 void store_audit(store *s, const char *who, const char *role, const char *action,

@@ -98,6 +98,12 @@ static const struct {
      "{\"environment\":\"demo\",\"demo\":{\"start\":\"2020-03-21T14:50Z\",\"speed\":60},"
      "\"testing\":{\"virtual_clock\":true}}",
      "/testing/virtual_clock: a virtual clock is a test switch"},
+    {"retention in seconds in production", "{\"testing\":{\"retention_s\":5}}",
+     "/testing/retention_s: a retention in seconds is a test switch"},
+    {"retention range", "{\"engine\":{\"retention_days\":0}}",
+     "/engine/retention_days: 0 is out of range 1-36500"},
+    {"max_pending range", "{\"redis\":{\"max_pending\":0}}",
+     "/redis/max_pending: 0 is out of range 1-10000000"},
     {"engine range", "{\"engine\":{\"max_attempts\":0}}",
      "/engine/max_attempts: 0 is out of range 1-100"},
     {"limit too small", "{\"limits\":{\"max_campaign_bytes\":10}}",
@@ -146,6 +152,8 @@ static void test_good_config(void)
     CHECK_INT(c.limits.max_bytes, 2048);
     CHECK_INT(c.limits.max_occurrences, 7);
     CHECK_INT(c.ntokens, 2);
+    CHECK_INT(c.redis_max_pending, 10000);       /* the default */
+    CHECK_INT(c.engine.retention_s, 90 * 86400); /* the default */
 
     const config_token *t = auth_find(&c, "Bearer inline-secret-012345");
     CHECK(t && strcmp(t->name, "ed") == 0);
@@ -165,8 +173,9 @@ static void test_channels_and_engine(void)
     config c;
     char first[512];
     int rc = load(
-        "{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true},"
-        "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\"},"
+        "{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true,\"retention_s\":7},"
+        "\"redis\":{\"max_pending\":50},"
+        "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\",\"retention_days\":2},"
         "\"channels\":{\"kakao\":{\"adapter\":\"log\",\"quiet_hours\":false,"
         "\"fail_attempts\":2,\"max_inflight\":4},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
         "\"end\":\"06:00\"},\"expires_after\":\"30m\"}}}",
@@ -176,6 +185,8 @@ static void test_channels_and_engine(void)
     CHECK_INT(c.virtual_clock, 1);
     CHECK_INT(c.engine.max_attempts, 3);
     CHECK_INT(c.engine.expires_after_s, 7200);
+    CHECK_INT(c.engine.retention_s, 7); /* the test switch over retention_days */
+    CHECK_INT(c.redis_max_pending, 50);
     CHECK_INT(c.engine.claim_batch, 1000); /* untouched default */
     CHECK_INT(c.channels[CHANNEL_KAKAO].quiet.on, 0);
     CHECK_INT(c.channels[CHANNEL_NEWSLETTER].quiet.on, 1); /* default night */
