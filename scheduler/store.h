@@ -8,8 +8,9 @@
  *   PREFIX:{c:ID}:versions       HASH  N -> the campaign document of version N
  *   PREFIX:{c:ID}:history        HASH  N -> {"version","by","at","client"}
  *   PREFIX:audit                 STREAM who did what, when, from where
- * All keys of one campaign share the hash tag {c:ID}, so each Lua script
- * touches one slot. The index is written before the campaign itself, and
+ * All of a campaign's definition keys share the hash tag {c:ID} (its engine
+ * keys live under {e}: engine.lua), so each Lua script touches one slot.
+ * The index is written before the campaign itself, and
  * readers skip ids without a meta hash, so a crash between the two leaves
  * nothing half-visible.
  */
