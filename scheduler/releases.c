@@ -185,6 +185,37 @@ static void firing_key(json_t *f, char *buf, size_t len)
              (long long)json_integer_value(json_object_get(f, "due_ms")));
 }
 
+/* Channel CH's record REC from a later page into CHANNELS. A fanned-out
+ * channel's record and its targets may come on different pages: a record
+ * that holds nothing but "targets" is a placeholder (add_target). */
+static void merge_channel(json_t *channels, const char *ch, json_t *rec)
+{
+    json_t *have = json_object_get(channels, ch);
+    json_t *targets = json_object_get(rec, "targets");
+    if (!have) {
+        json_object_set(channels, ch, rec);
+        return;
+    }
+    json_t *kept = json_object_get(have, "targets");
+    if (json_object_size(rec) > (targets ? 1u : 0u)) {
+        /* REC is the channel's own record: it takes the targets seen so far. */
+        json_incref(kept);
+        json_object_set(channels, ch, rec);
+        if (kept && targets)
+            json_object_update(targets, kept);
+        else if (kept)
+            json_object_set(rec, "targets", kept);
+        json_decref(kept);
+        return;
+    }
+    if (!targets)
+        return;
+    if (kept)
+        json_object_update(kept, targets);
+    else
+        json_object_set(have, "targets", targets);
+}
+
 void releases_merge(json_t *into, json_t *page)
 {
     json_t *all = json_object_get(into, "releases"), *counts = json_object_get(into, "counts");
@@ -202,8 +233,11 @@ void releases_merge(json_t *into, json_t *page)
     {
         firing_key(f, k, sizeof k);
         json_t *g = json_object_get(index, k);
+        const char *ch;
+        json_t *rec;
         if (g)
-            json_object_update(json_object_get(g, "channels"), json_object_get(f, "channels"));
+            json_object_foreach(json_object_get(f, "channels"), ch, rec)
+                merge_channel(json_object_get(g, "channels"), ch, rec);
         else
             json_array_append(all, f);
     }
