@@ -32,6 +32,38 @@
 
 /* ---- replies ------------------------------------------------------------- */
 
+static void client_gone(call *c)
+{
+    /* libevent frees the request with its connection: never touch it again. */
+    c->req = NULL;
+    c->conn = NULL;
+    api_call_unref(c);
+}
+
+static void client_gone_cb(struct evhttp_connection *conn, void *arg)
+{
+    (void)conn;
+    client_gone(arg);
+}
+
+static void watch_client(call *c)
+{
+    if (c->conn)
+        api_conn_set_call(c->conn, c, client_gone);
+    else
+        evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), client_gone_cb, c);
+}
+
+/* Once answered, the connection may be freed at any time: forget it first. */
+static void forget_client(call *c)
+{
+    if (c->conn)
+        api_conn_set_call(c->conn, NULL, NULL);
+    else
+        evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
+    c->conn = NULL;
+}
+
 void api_call_unref(call *c)
 {
     if (--c->refs > 0)
@@ -59,12 +91,16 @@ void api_send_json(call *c, int code, json_t *body)
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     if (code == 401)
         evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"haechi\"");
-    if (out && text) {
+    if (out && text && evhttp_request_get_command(c->req) == EVHTTP_REQ_HEAD) {
+        /* libevent 2.1 would send the body of a HEAD answer: only its size. */
+        char len[24];
+        snprintf(len, sizeof len, "%zu", strlen(text) + 1);
+        evhttp_add_header(h, "Content-Length", len);
+    } else if (out && text) {
         evbuffer_add(out, text, strlen(text));
         evbuffer_add(out, "\n", 1);
     }
-    /* After this the connection may be freed: forget it first. */
-    evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
+    forget_client(c);
     evhttp_send_reply(c->req, code, NULL, out);
     if (c->route && c->route->action)
         store_audit(c->api->st, c->who ? c->who->name : "-", c->who ? c->who->role : "-",
@@ -311,15 +347,6 @@ static int is_slug(const char *s)
     return 1;
 }
 
-static void client_gone(struct evhttp_connection *conn, void *arg)
-{
-    call *c = arg;
-    (void)conn;
-    /* libevent frees the request with its connection: never touch it again. */
-    c->req = NULL;
-    api_call_unref(c);
-}
-
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     call *c = arg;
@@ -364,6 +391,20 @@ static int authorize(call *c, const route *r)
     return 0;
 }
 
+/* What api_conn.c refused before evhttp saw it, answered as JSON and
+ * audited like any anonymous refusal; 1 when it was one. */
+static int answered_refusal(call *c)
+{
+    static const route refused = {EVHTTP_REQ_GET, API_CONN_REFUSED_PATH, 0, "refused", NULL};
+    const char *error = NULL, *message = NULL;
+    int code = api_conn_refusal(c->conn, &error, &message);
+    if (!code)
+        return 0;
+    c->route = &refused;
+    api_send_error(c, code, error, "%s", message);
+    return 1;
+}
+
 static void dispatch(struct evhttp_request *req, void *arg)
 {
     api *a = arg;
@@ -384,8 +425,13 @@ static void dispatch(struct evhttp_request *req, void *arg)
      * handler may answer (and drop the first) before it returns. */
     c->refs = 2;
     peer_name(req, c->client, sizeof c->client);
+    c->conn = api_conns_find(a->conns, evhttp_request_get_connection(req));
     if (!path)
         path = "/";
+    if (strcmp(path, API_CONN_REFUSED_PATH) == 0 && answered_refusal(c)) {
+        api_call_unref(c);
+        return;
+    }
 
     const route *match = NULL;
     int id_ok = 1;
@@ -418,7 +464,7 @@ static void dispatch(struct evhttp_request *req, void *arg)
         return;
     }
     c->route = match;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), client_gone, c);
+    watch_client(c);
     c->deadline = evtimer_new(a->base, deadline_cb, c);
 
     if (authorize(c, match) != 0)
@@ -464,8 +510,18 @@ api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st
     /* Every buffer fed by the network has a ceiling. Bodies up to twice the
      * campaign limit reach us so that the answer is our JSON 413; beyond
      * that libevent refuses them itself. */
-    evhttp_set_max_body_size(a->http, (ev_ssize_t)(cfg->limits.max_bytes * 2 + 65536));
-    evhttp_set_max_headers_size(a->http, HEADERS_MAX);
+    api_conn_limits lim = {.max_connections = cfg->max_connections,
+                           .header_timeout_ms = cfg->header_timeout_ms,
+                           .max_head = HEADERS_MAX,
+                           .max_body = cfg->limits.max_bytes * 2 + 65536};
+    if (!(a->conns = api_conns_new(base, a->http, &lim))) {
+        evhttp_free(a->http);
+        free(a);
+        return NULL;
+    }
+    /* api_conn.c refuses first, as JSON; libevent's own caps stay behind it. */
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)(lim.max_body + 1));
+    evhttp_set_max_headers_size(a->http, HEADERS_MAX * 2);
     evhttp_set_timeout(a->http, CLIENT_TIMEOUT_S);
     /* Every method reaches the router, so that even PATCH gets a JSON 405. */
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
@@ -482,6 +538,7 @@ int api_listen(api *a, const char *host, int port, int *bound)
         evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port);
     if (!sock)
         return -1;
+    api_conns_listen(a->conns, evhttp_bound_socket_get_listener(sock));
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     *bound = port;
@@ -499,5 +556,6 @@ void api_free(api *a)
     if (!a)
         return;
     evhttp_free(a->http);
+    api_conns_free(a->conns);
     free(a);
 }

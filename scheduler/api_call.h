@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_conn.h"
 #include "campaign.h"
 #include "config.h"
 #include "engine.h"
@@ -22,6 +23,7 @@ struct api {
     store *st;
     engine *e;
     struct evhttp *http;
+    api_conns *conns;
 };
 
 typedef struct call call;
@@ -39,6 +41,7 @@ struct call {
     struct evhttp_request *req; /* NULL once answered or the client left */
     const route *route;
     const config_token *who;
+    api_conn *conn; /* NULL once the client left */
     char client[64];
     char id[65];
     char sub[65]; /* a second path segment: a release id */

@@ -51,6 +51,7 @@ void config_defaults(config *c)
     c->listen_port = 8080;
     campaign_limits_default(&c->limits);
     c->max_connections = 1024;
+    c->header_timeout_ms = 10000;
     /* Promotional channels stay silent at night by default. */
     quiet_hours night = {.on = 1, .start_min = 21 * 60, .end_min = 8 * 60};
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
@@ -230,6 +231,7 @@ static const jfield limits_fields[] = {
     {.name = "max_campaign_bytes", .kind = JK_INT, .min = 1024, .max = 64 * 1024 * 1024},
     {.name = "max_occurrences", .kind = JK_INT, .min = 1, .max = 1000000},
     {.name = "max_connections", .kind = JK_INT, .min = 1, .max = 100000},
+    {.name = "header_timeout_ms", .kind = JK_INT, .min = 100, .max = 600000},
     {0}};
 static const jobject limits_shape = {.fields = limits_fields};
 
@@ -630,6 +632,8 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
         c->limits.max_occurrences = (size_t)json_integer_value(v);
     if ((v = json_object_get(limits, "max_connections")))
         c->max_connections = (int)json_integer_value(v);
+    if ((v = json_object_get(limits, "header_timeout_ms")))
+        c->header_timeout_ms = (int)json_integer_value(v);
     if ((v = json_object_get(client, "url")))
         snprintf(c->client_url, sizeof c->client_url, "%s", json_string_value(v));
     if (c->for_client && client &&

@@ -76,6 +76,7 @@ typedef struct config {
 
     campaign_limits limits;
     int max_connections;
+    int header_timeout_ms; /* a request's head must arrive within it */
 
     char client_url[512]; /* for CLI verbs: where the API is */
     char *client_token;   /* for CLI verbs */
