@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "log.h"
+#include "numparse.h"
 
 #define HEADERS_MAX (16 * 1024)
 #define CLIENT_TIMEOUT_S 30
@@ -76,6 +77,17 @@ void api_call_unref(call *c)
     free(c);
 }
 
+static void audit(call *c, int code)
+{
+    audit_entry e = {.status = code, .at_ms = clock_wall_ms()};
+    snprintf(e.who, sizeof e.who, "%s", c->who ? c->who->name : "-");
+    snprintf(e.role, sizeof e.role, "%s", c->who ? c->who->role : "-");
+    snprintf(e.action, sizeof e.action, "%s", c->route->action);
+    snprintf(e.target, sizeof e.target, "%s", c->id[0] ? c->id : "-");
+    snprintf(e.client, sizeof e.client, "%s", c->client);
+    api_audit_add(c->api->audit, &e);
+}
+
 void api_send_json(call *c, int code, json_t *body)
 {
     if (!c->req) {
@@ -103,8 +115,7 @@ void api_send_json(call *c, int code, json_t *body)
     forget_client(c);
     evhttp_send_reply(c->req, code, NULL, out);
     if (c->route && c->route->action)
-        store_audit(c->api->st, c->who ? c->who->name : "-", c->who ? c->who->role : "-",
-                    c->route->action, c->id[0] ? c->id : "-", code, c->client, clock_wall_ms());
+        audit(c, code);
     c->req = NULL;
     if (c->deadline)
         event_del(c->deadline);
@@ -209,6 +220,19 @@ int api_query_param(call *c, const char *key, char *buf, size_t len)
     return found;
 }
 
+int api_query_whole_or_reply(call *c, const char *key, long long min, long long max, long long *out)
+{
+    char v[64], rule[128];
+    if (!api_query_param(c, key, v, sizeof v))
+        return 0;
+    if (numparse_whole(v, min, max, out) == NUM_OK)
+        return 1;
+    numparse_rule(min, max, rule, sizeof rule);
+    api_send_error(c, 400, "bad-request", "query parameter %s must be %s; not \"%s\"", key, rule,
+                   v);
+    return -1;
+}
+
 int api_flag_value(const char *v)
 {
     return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0);
@@ -263,7 +287,39 @@ json_t *api_small_body(call *c)
     return body;
 }
 
-/* A Redis stream entry id: MS-SEQ. */
+json_t *api_health_stats(call *c)
+{
+    const api_conns *cs = c->api->conns;
+    return json_pack("{s:o, s:{s:i, s:i, s:I}}", "audit", api_audit_stats(c->api->audit),
+                     "connections", "open", api_conns_open(cs), "max", api_conns_max(cs), "refused",
+                     (json_int_t)api_conns_refused(cs));
+}
+
+json_t *api_checked_body_or_reply(call *c, const jobject *shape)
+{
+    json_t *body = api_small_body(c);
+    if (!body)
+        return NULL;
+    diag_list errs;
+    jcheck_ctx cx;
+    diag_list_init(&errs);
+    jcheck_init(&cx, &errs, NULL);
+    jcheck_object(&cx, body, shape);
+    jcheck_release(&cx);
+    if (diag_any(&errs)) {
+        json_decref(body);
+        body = NULL;
+        const diag *first = errs.len ? &errs.items[0] : NULL;
+        api_send_json(c, 400,
+                      json_pack("{s:s, s:s++, s:o}", "error", "invalid-body", "message",
+                                first ? first->path[0] ? first->path : "/" : "",
+                                first ? ": " : "the body is invalid", first ? first->message : "",
+                                "errors", diag_to_json(&errs)));
+    }
+    diag_list_release(&errs);
+    return body;
+}
+
 static const route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", 0, NULL, api_handle_health},
     {EVHTTP_REQ_GET, "/api/v1/campaigns", PERM_READ, NULL, api_handle_list},
@@ -514,7 +570,9 @@ api *api_new(struct event_base *base, const config *cfg, rconn *redis, store *st
                            .header_timeout_ms = cfg->header_timeout_ms,
                            .max_head = HEADERS_MAX,
                            .max_body = cfg->limits.max_bytes * 2 + 65536};
-    if (!(a->conns = api_conns_new(base, a->http, &lim))) {
+    if (!(a->conns = api_conns_new(base, a->http, &lim)) ||
+        !(a->audit = api_audit_new(base, st, redis))) {
+        api_conns_free(a->conns);
         evhttp_free(a->http);
         free(a);
         return NULL;
@@ -557,5 +615,6 @@ void api_free(api *a)
         return;
     evhttp_free(a->http);
     api_conns_free(a->conns);
+    api_audit_free(a->audit);
     free(a);
 }

@@ -10,10 +10,12 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "api_audit.h"
 #include "api_conn.h"
 #include "campaign.h"
 #include "config.h"
 #include "engine.h"
+#include "jcheck.h"
 #include "store.h"
 
 struct api {
@@ -24,6 +26,7 @@ struct api {
     engine *e;
     struct evhttp *http;
     api_conns *conns;
+    api_audit *audit;
 };
 
 typedef struct call call;
@@ -83,10 +86,22 @@ int api_engine_failed(call *c, redisReply *reply, const char *error);
 /* Query parameter KEY copied into buf; 1 when present. */
 int api_query_param(call *c, const char *key, char *buf, size_t len);
 int api_flag_value(const char *v);
+
+/* Query parameter KEY as a strict whole number in [MIN, MAX] (numparse.h):
+ * 1 when given (*out set), 0 when absent, -1 after answering 400. */
+int api_query_whole_or_reply(call *c, const char *key, long long min, long long max,
+                             long long *out);
 int api_is_json_type(const char *type);
 
 /* A small JSON object body, or NULL after answering 400/413/415. */
 json_t *api_small_body(call *c);
+
+/* A small body checked against SHAPE (jcheck.h): new reference, or NULL
+ * after answering; a 400 "invalid-body" lists every error with its path. */
+json_t *api_checked_body_or_reply(call *c, const jobject *shape);
+
+/* {"audit": {...}, "connections": {...}} for /healthz; new reference. */
+json_t *api_health_stats(call *c);
 
 /* The handlers of the route table. */
 void api_handle_health(call *c);

@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,15 +231,21 @@ static void got_audit(const store_result *res, void *arg)
     api_call_unref(c);
 }
 
+static json_t *health(call *c, const char *status, const char *redis)
+{
+    json_t *body = api_health_stats(c);
+    json_object_set_new(body, "status", json_string(status));
+    json_object_set_new(body, "redis", json_string(redis));
+    return body;
+}
+
 static void health_pong(redisReply *reply, const char *error, void *arg)
 {
     call *c = arg;
     if (reply && reply->type != REDIS_REPLY_ERROR)
-        api_send_json(c, 200, json_pack("{s:s, s:s}", "status", "ok", "redis", "ready"));
+        api_send_json(c, 200, health(c, "ok", "ready"));
     else
-        api_send_json(
-            c, 503,
-            json_pack("{s:s, s:s}", "status", "unavailable", "redis", reply ? reply->str : error));
+        api_send_json(c, 503, health(c, "unavailable", reply ? reply->str : error));
     api_call_unref(c);
 }
 
@@ -336,17 +343,9 @@ void api_handle_status(call *c)
 
 void api_handle_get(call *c)
 {
-    char v[64];
     long long version = 0;
-    if (api_query_param(c, "version", v, sizeof v)) {
-        char *end;
-        version = strtoll(v, &end, 10);
-        if (*end || end == v || version < 1) {
-            api_send_error(c, 400, "bad-request",
-                           "version must be a whole number from 1, not \"%s\"", v);
-            return;
-        }
-    }
+    if (api_query_whole_or_reply(c, "version", 1, LLONG_MAX, &version) < 0)
+        return;
     c->version_asked = version;
     api_start_store(c, store_get(c->api->st, c->id, version, got_campaign, c));
 }
@@ -355,17 +354,10 @@ void api_handle_get(call *c)
  * before), of up to N (1..1000, default 1000) campaigns. */
 void api_handle_list(call *c)
 {
-    char cursor[80] = "", v[32];
-    long limit = STORE_LIST_MAX;
-    if (api_query_param(c, "limit", v, sizeof v)) {
-        char *end;
-        limit = strtol(v, &end, 10);
-        if (*end || end == v || limit < 1 || limit > STORE_LIST_MAX) {
-            api_send_error(c, 400, "bad-request", "limit must be 1-%d, not \"%s\"", STORE_LIST_MAX,
-                           v);
-            return;
-        }
-    }
+    char cursor[80] = "";
+    long long limit = STORE_LIST_MAX;
+    if (api_query_whole_or_reply(c, "limit", 1, STORE_LIST_MAX, &limit) < 0)
+        return;
     /* Any text is safe to pass: the store answers an unknown one NOT_FOUND. */
     api_query_param(c, "cursor", cursor, sizeof cursor);
     api_start_store(c, store_list(c->api->st, cursor, (int)limit, got_list, c));
@@ -373,26 +365,17 @@ void api_handle_list(call *c)
 
 void api_handle_audit(call *c)
 {
-    char v[64];
-    long count = 100;
-    if (api_query_param(c, "count", v, sizeof v)) {
-        char *end;
-        count = strtol(v, &end, 10);
-        if (*end || end == v || count < 1 || count > 1000) {
-            api_send_error(c, 400, "bad-request", "count must be 1-1000, not \"%s\"", v);
-            return;
-        }
-    }
-    api_start_store(c, store_audit_read(c->api->st, count, got_audit, c));
+    long long count = 100;
+    if (api_query_whole_or_reply(c, "count", 1, 1000, &count) < 0)
+        return;
+    api_start_store(c, store_audit_read(c->api->st, (long)count, got_audit, c));
 }
 
 void api_handle_health(call *c)
 {
     const char *ping[] = {"PING"};
     if (rconn_command(c->api->redis, health_pong, c, 1, ping, NULL) != 0) {
-        api_send_json(
-            c, 503,
-            json_pack("{s:s, s:s}", "status", "unavailable", "redis", rconn_state(c->api->redis)));
+        api_send_json(c, 503, health(c, "unavailable", rconn_state(c->api->redis)));
         return;
     }
     c->refs++;

@@ -39,6 +39,7 @@ struct api_conn {
     enum chunk_state chunk;
     size_t body_left, scanned, chunk_total;
     int screening; /* our own changes to the input come back through the watch */
+    int over_cap;  /* counted at accept: more than max_connections were open */
     int refusal;
     const char *refusal_error;
     char refusal_message[200];
@@ -523,7 +524,7 @@ static void adopt_cb(evutil_socket_t fd, short what, void *arg)
     }
     k->evcon = evcon;
     evhttp_connection_set_closecb(k->evcon, conn_closed, k);
-    if (k->cs->open > k->cs->lim.max_connections) {
+    if (k->over_cap) {
         k->screening = 1;
         refuse(k, 503, "too-many-connections", "this server takes at most %d connections",
                k->cs->lim.max_connections);
@@ -556,7 +557,7 @@ static struct bufferevent *new_bufferevent(struct event_base *base, void *arg)
     k->cs = cs;
     k->bev = bev;
     LIST_INSERT_HEAD(&cs->all, k, link);
-    cs->open++;
+    k->over_cap = ++cs->open > cs->lim.max_connections;
     /* Keeps BEV's memory until adopt_cb, even if evhttp frees it first. */
     bufferevent_incref(bev);
     event_active(k->adopt, EV_TIMEOUT, 1);

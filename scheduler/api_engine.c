@@ -34,30 +34,14 @@ static void got_releases(redisReply *reply, const char *error, void *arg)
 #define RELEASES_PAGE 1000
 #define RELEASES_PAGE_MAX 10000
 
-/* A whole-number query parameter in MIN..MAX, or DEF when absent; -1
- * after answering 400. */
-static long number_param(call *c, const char *key, long min, long max, long def)
-{
-    char v[32];
-    if (!api_query_param(c, key, v, sizeof v))
-        return def;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (*end || end == v || n < min || n > max) {
-        api_send_error(c, 400, "bad-request", "%s must be %ld-%ld, not \"%s\"", key, min, max, v);
-        return -1;
-    }
-    return n;
-}
-
 /* ?cursor=&limit=: a page of the deliveries (next_cursor of the page
  * before; limit, a hint, 1-10000, default 1000). */
 void api_handle_releases(call *c)
 {
     char cursor[32] = "0";
-    long upcoming = number_param(c, "upcoming", 1, 1000, 5);
-    long limit = upcoming < 0 ? -1 : number_param(c, "limit", 1, RELEASES_PAGE_MAX, RELEASES_PAGE);
-    if (limit < 0)
+    long long upcoming = 5, limit = RELEASES_PAGE;
+    if (api_query_whole_or_reply(c, "upcoming", 1, 1000, &upcoming) < 0 ||
+        api_query_whole_or_reply(c, "limit", 1, RELEASES_PAGE_MAX, &limit) < 0)
         return;
     if (api_query_param(c, "cursor", cursor, sizeof cursor) &&
         (!cursor[0] || strspn(cursor, "0123456789") != strlen(cursor))) {
@@ -155,7 +139,7 @@ static void dead_retried(redisReply *reply, const char *error, void *arg)
     api_call_unref(c);
 }
 
-/* Reads a small JSON object body; answers 400/415 itself and returns NULL. */
+/* A Redis stream entry id: MS-SEQ. */
 static int is_stream_id(const char *s)
 {
     const char *p = s;
@@ -170,30 +154,49 @@ static int is_stream_id(const char *s)
     return *p == '\0' && strlen(s) < 48;
 }
 
+static int check_dead_id(jcheck_ctx *cx, json_t *value, const char *path)
+{
+    if (is_stream_id(json_string_value(value)))
+        return 0;
+    jcheck_error(cx, path, "format", "a dead letter id looks like 1795774711961-0");
+    return -1;
+}
+
+static int check_dead_retry(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    json_t *id = json_object_get(obj, "id"), *all = json_object_get(obj, "all");
+    if (!id == !all) {
+        jcheck_error(cx, path, "one-of",
+                     "send {\"id\": \"<dead letter id>\"} or {\"all\": true}, not %s",
+                     id ? "both" : "neither");
+        return -1;
+    }
+    if (all && !json_is_true(all)) {
+        jcheck_error(cx, "/all", "value", "all must be true when given");
+        return -1;
+    }
+    if (id && json_object_get(obj, "channel")) {
+        jcheck_error(cx, "/channel", "one-of", "channel filters {\"all\": true} only");
+        return -1;
+    }
+    return 0;
+}
+
+static const jfield dead_retry_fields[] = {
+    {.name = "id", .kind = JK_STRING, .min = 1, .max = 47, .check = check_dead_id},
+    {.name = "all", .kind = JK_BOOL},
+    {.name = "channel", .kind = JK_STRING, .choices = channel_names},
+    {0}};
+static const jobject dead_retry_shape = {.fields = dead_retry_fields, .check = check_dead_retry};
+
 void api_handle_dead_retry(call *c)
 {
-    json_t *body = api_small_body(c);
+    json_t *body = api_checked_body_or_reply(c, &dead_retry_shape);
     if (!body)
         return;
     const char *id = json_string_value(json_object_get(body, "id"));
-    int all = json_is_true(json_object_get(body, "all"));
     const char *only = json_string_value(json_object_get(body, "channel"));
-    if (id && !is_stream_id(id)) {
-        char shown[64];
-        snprintf(shown, sizeof shown, "%s", id);
-        json_decref(body);
-        api_send_error(c, 404, "not-found", "no dead letter \"%s\" (ids look like 1795774711961-0)",
-                       shown);
-        return;
-    }
-    if (!id == !all || (only && channel_from_name(only) < 0)) {
-        json_decref(body);
-        api_send_error(c, 400, "bad-request",
-                       "send {\"id\": \"<dead letter id>\"} or {\"all\": true} (optionally "
-                       "with \"channel\")");
-        return;
-    }
-    snprintf(c->id, sizeof c->id, "%s", all ? "*" : id);
+    snprintf(c->id, sizeof c->id, "%s", id ? id : "*");
     /* engine_fcall copies its arguments; ONLY points into the body. */
     api_start_fcall(c, engine_dead_retry(c->api->e, c->id, only, dead_retried, c));
     json_decref(body);
@@ -211,6 +214,22 @@ static void clock_published(redisReply *reply, const char *error, void *arg)
     api_call_unref(c);
 }
 
+static int check_clock(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    if (!json_object_get(obj, "now_ms") == !json_object_get(obj, "advance_ms")) {
+        jcheck_error(cx, path, "one-of", "send {\"now_ms\": N} or {\"advance_ms\": N}");
+        return -1;
+    }
+    return 0;
+}
+
+/* Up to the year 9999, in milliseconds. */
+static const jfield clock_fields[] = {
+    {.name = "now_ms", .kind = JK_INT, .min = 0, .max = 253402300799999LL},
+    {.name = "advance_ms", .kind = JK_INT, .min = 0, .max = 253402300799999LL},
+    {0}};
+static const jobject clock_shape = {.fields = clock_fields, .check = check_clock};
+
 /* Test environments only: moves the virtual clock of every process. */
 void api_handle_clock(call *c)
 {
@@ -218,7 +237,7 @@ void api_handle_clock(call *c)
         api_send_error(c, 404, "not-found", "no virtual clock here (a test-only switch)");
         return;
     }
-    json_t *body = api_small_body(c);
+    json_t *body = api_checked_body_or_reply(c, &clock_shape);
     if (!body)
         return;
     json_t *now = json_object_get(body, "now_ms"), *adv = json_object_get(body, "advance_ms");

@@ -520,6 +520,43 @@ void store_audit(store *s, const char *who, const char *role, const char *action
                   target, status, who, client, at);
 }
 
+typedef struct audit_send {
+    void (*done)(int stored, void *arg);
+    void *arg;
+} audit_send;
+
+static void audit_sent(redisReply *reply, const char *error, void *arg)
+{
+    audit_send *a = arg;
+    (void)error;
+    a->done(reply && reply->type != REDIS_REPLY_ERROR, a->arg);
+    free(a);
+}
+
+int store_audit_send(store *s, const char *who, const char *role, const char *action,
+                     const char *target, int http_status, const char *client, int64_t at_ms,
+                     void (*done)(int stored, void *arg), void *arg)
+{
+    char key[96], status[16], at[24];
+    audit_send *a = malloc(sizeof *a);
+    if (!a)
+        return -1;
+    a->done = done;
+    a->arg = arg;
+    snprintf(key, sizeof key, "%s:audit", s->prefix);
+    snprintf(status, sizeof status, "%d", http_status);
+    snprintf(at, sizeof at, "%lld", (long long)at_ms);
+    const char *argv[] = {"XADD",   key,    "MAXLEN", "~",    AUDIT_MAXLEN, "*",      "at",
+                          at,       "who",  who,      "role", role,         "action", action,
+                          "target", target, "status", status, "client",     client};
+    if (rconn_command(s->redis, audit_sent, a, (int)(sizeof argv / sizeof argv[0]), argv, NULL) !=
+        0) {
+        free(a);
+        return -1;
+    }
+    return 0;
+}
+
 static void audit_reply(redisReply *reply, const char *error, void *arg)
 {
     op *o = arg;

@@ -87,6 +87,13 @@ int store_document(store *s, const char *id, long long version, store_fn *fn, vo
 #define STORE_LIST_MAX 1000
 int store_list(store *s, const char *after, int limit, store_fn *fn, void *arg);
 
+/* Appends one entry to the audit stream and calls DONE(stored, ARG) once
+ * (stored 0: Redis went away or refused); -1 (DONE never called) when the
+ * link is not ready. The API keeps what could not be stored (api_audit.c). */
+int store_audit_send(store *s, const char *who, const char *role, const char *action,
+                     const char *target, int http_status, const char *client, int64_t at_ms,
+                     void (*done)(int stored, void *arg), void *arg);
+
 /* Appends to the audit stream; fire and forget (failures are logged). */
 void store_audit(store *s, const char *who, const char *role, const char *action,
                  const char *target, int http_status, const char *client, int64_t at_ms);

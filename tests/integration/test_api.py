@@ -352,8 +352,8 @@ def run_engine_routes(api):
     api.case("POST", "/api/v1/dead/retry", "editor", 404, name="dead retry of an unknown id "
              "-> 404", action="dead-retry", target="1-0", body=b'{"id": "1-0"}',
              content_type=jt)
-    api.case("POST", "/api/v1/dead/retry", "editor", 404, name="dead retry of a malformed id "
-             "-> 404", action="dead-retry", body=b'{"id": "not-an-id"}', content_type=jt)
+    api.case("POST", "/api/v1/dead/retry", "editor", 400, name="dead retry of a malformed id "
+             "-> 400", action="dead-retry", body=b'{"id": "not-an-id"}', content_type=jt)
     api.case("POST", "/api/v1/dead/retry", "editor", 400, name="dead retry without id or all "
              "-> 400", action="dead-retry", body=b'{}', content_type=jt)
     api.case("POST", "/api/v1/dead/retry", "editor", 415, name="dead retry as text -> 415",
@@ -372,7 +372,9 @@ def run_engine_routes(api):
 def run_health(api):
     for role in ANYONE:
         api.case("GET", "/healthz", role, 200,
-                 verify=lambda s, hd, b: [] if b == {"status": "ok", "redis": "ready"}
+                 verify=lambda s, hd, b: [] if b.get("status") == "ok"
+                 and b.get("redis") == "ready" and set(b.get("audit", {})) ==
+                 {"buffered", "lost", "suppressed"} and b["connections"]["open"] >= 1
                  else ["body %r" % (b,)])
 
 
@@ -439,7 +441,7 @@ def run_versions(api):
              verify=version_is(2, "m-base as replaced by editor"))
     api.case("GET", "/api/v1/campaigns/m-base?version=4", "viewer", 404,
              verify=expect_error("not-found"))
-    api.case("GET", "/api/v1/campaigns/m-base?version=99999999999999999999999", "viewer", 404)
+    api.case("GET", "/api/v1/campaigns/m-base?version=99999999999999999999999", "viewer", 400)
     for bad in ("0", "-1", "abc", "1.5", "2x", ""):
         api.case("GET", "/api/v1/campaigns/m-base?version=%s" % bad, "viewer", 400,
                  verify=expect_error("bad-request"))

@@ -156,7 +156,7 @@ def run_json_everywhere(d, limit):
     token = d.tokens["editor"].encode()
     s, hd, body = exchange(d.url, chunked_post(b"/api/v1/dead/retry", token,
                                                b"2\r\n{}\r\n0\r\n\r\n"))
-    ok = s == 400 and b"bad-request" in body
+    ok = s == 400 and b"invalid-body" in body
     check("a well-formed chunked body reaches the handler (400 for {} from the route itself)",
           ok, "status %s body %r" % (s, body[:200]))
     doc = b'{"all": true, "channel": "sns"}'
