@@ -91,6 +91,13 @@ static void audit(call *c, int code)
 void api_send_json(call *c, int code, json_t *body)
 {
     if (!c->req) {
+        /* Answered already (a 503 at the deadline) or the client left: the
+         * real outcome still belongs to its Idempotency-Key. */
+        if (c->idem == IDEM_RESERVED && body) {
+            char *late = json_dumps(body, JSON_INDENT(2));
+            api_idem_record(c, code, late);
+            free(late);
+        }
         json_decref(body);
         return;
     }
@@ -112,6 +119,7 @@ void api_send_json(call *c, int code, json_t *body)
         evbuffer_add(out, text, strlen(text));
         evbuffer_add(out, "\n", 1);
     }
+    api_idem_record(c, code, text);
     forget_client(c);
     evhttp_send_reply(c->req, code, NULL, out);
     if (c->route && c->route->action)
@@ -447,6 +455,16 @@ static int authorize(call *c, const route *r)
     return 0;
 }
 
+void api_run_handler(call *c)
+{
+    if (c->deadline) {
+        int ms = c->api->cfg->redis_command_timeout_ms;
+        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+        evtimer_add(c->deadline, &tv);
+    }
+    c->route->handle(c);
+}
+
 /* What api_conn.c refused before evhttp saw it, answered as JSON and
  * audited like any anonymous refusal; 1 when it was one. */
 static int answered_refusal(call *c)
@@ -536,12 +554,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
                        shown);
         goto out;
     }
-    if (c->deadline) {
-        int ms = a->cfg->redis_command_timeout_ms;
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-        evtimer_add(c->deadline, &tv);
-    }
-    match->handle(c);
+    if (!api_idem_begin_or_reply(c))
+        api_run_handler(c);
 out:
     api_call_unref(c); /* the guard reference */
 }

@@ -56,6 +56,8 @@ struct call {
     int answer_code;
     int catch_up; /* resume --catch-up */
     long long version_asked;
+    enum { IDEM_NONE, IDEM_RESERVED, IDEM_REPLAYED, IDEM_DONE } idem;
+    char idem_key[160]; /* PREFIX:idem:HASH while idem is not IDEM_NONE */
 };
 
 /* Drops a reference; the last one frees the call. */
@@ -102,6 +104,16 @@ json_t *api_checked_body_or_reply(call *c, const jobject *shape);
 
 /* {"audit": {...}, "connections": {...}} for /healthz; new reference. */
 json_t *api_health_stats(call *c);
+
+/* Arms the call's Redis deadline and runs its route's handler. */
+void api_run_handler(call *c);
+
+/* Idempotency-Key (api_idem.c): 0 when the call has none (go on); 1 when
+ * it took the call over (it runs the handler itself, replays the first
+ * outcome, or has answered). */
+int api_idem_begin_or_reply(call *c);
+/* Keeps the outcome of a call that reserved a key; TEXT is its body. */
+void api_idem_record(call *c, int code, const char *text);
 
 /* The handlers of the route table. */
 void api_handle_health(call *c);

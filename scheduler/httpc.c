@@ -4,6 +4,7 @@
 #include "httpc.h"
 
 #include <curl/curl.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,11 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
     return add;
 }
 
-int httpc_request(const char *method, const char *url, const char *token, const char *body,
-                  size_t len, httpc_answer *out)
+static int attempt(const char *method, const char *url, const char *token, const char *idem,
+                   const char *body, size_t len, httpc_answer *out)
 {
     struct curl_slist *headers = NULL;
-    char auth[600];
+    char auth[600], key[96];
     int rc = -1;
 
     memset(out, 0, sizeof *out);
@@ -44,6 +45,10 @@ int httpc_request(const char *method, const char *url, const char *token, const 
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         headers = curl_slist_append(headers, auth);
+    }
+    if (idem) {
+        snprintf(key, sizeof key, "Idempotency-Key: %s", idem);
+        headers = curl_slist_append(headers, key);
     }
     if (body) {
         headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -72,6 +77,34 @@ int httpc_request(const char *method, const char *url, const char *token, const 
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return rc;
+}
+
+/* A fresh key per CLI call: 128 random bits in hex. */
+static int new_key(char *buf, size_t len)
+{
+    unsigned char raw[16];
+    if (len < 2 * sizeof raw + 1 || RAND_bytes(raw, sizeof raw) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+int httpc_request(const char *method, const char *url, const char *token, const char *body,
+                  size_t len, httpc_answer *out)
+{
+    char key[40];
+    int mutating = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+    if (!mutating || new_key(key, sizeof key) != 0)
+        return attempt(method, url, token, NULL, body, len, out);
+    int rc = attempt(method, url, token, key, body, len, out);
+    /* A 503 or a lost answer may hide a call that was carried out: the
+     * retry carries the same key, so the server answers its first outcome
+     * instead of running it twice. */
+    if (rc == 0 && out->status != 503)
+        return rc;
+    httpc_answer_release(out);
+    return attempt(method, url, token, key, body, len, out);
 }
 
 void httpc_answer_release(httpc_answer *a)

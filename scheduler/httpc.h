@@ -14,7 +14,9 @@ typedef struct httpc_answer {
 } httpc_answer;
 
 /* Sends METHOD URL with a bearer TOKEN (may be NULL) and an optional JSON
- * body. Returns 0 when an answer came (any status), -1 otherwise. */
+ * body. Returns 0 when an answer came (any status), -1 otherwise. A
+ * mutating METHOD carries a fresh Idempotency-Key and is sent once more,
+ * with the same key, after a 503 or no answer. */
 int httpc_request(const char *method, const char *url, const char *token, const char *body,
                   size_t len, httpc_answer *out);
 
