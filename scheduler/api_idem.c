@@ -116,7 +116,16 @@ static void recorded(redisReply *reply, const char *error, void *arg)
 
 void api_idem_record(call *c, int code, const char *text)
 {
-    if (c->idem != IDEM_RESERVED || code == 503 || !text)
+    if (c->idem != IDEM_RESERVED || !text)
+        return;
+    if (code == 503 && strstr(text, "\"error\": \"redis-busy\"")) {
+        /* Nothing was sent: the key is free for the retry at once. */
+        const char *del[] = {"DEL", c->idem_key};
+        rconn_command(c->api->redis, recorded, NULL, 2, del, NULL);
+        c->idem = IDEM_DONE;
+        return;
+    }
+    if (code == 503)
         return;
     size_t len = strlen(text) + 16;
     char *value = malloc(len);
