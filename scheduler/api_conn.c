@@ -650,12 +650,15 @@ void api_conns_free(api_conns *cs)
     if (!cs)
         return;
     api_conn *k;
-    /* Only connections never adopted are left: evhttp_free closed the rest. */
+    /* evhttp_free closed every adopted connection; what is left was never
+     * adopted, and only those still hold a reference on their bufferevent
+     * (an adopted one left here is forgotten, its bufferevent already gone). */
     while ((k = LIST_FIRST(&cs->all))) {
-        struct bufferevent *bev = k->bev;
+        struct bufferevent *bev = k->evcon ? NULL : k->bev;
         k->watch = NULL;
         conn_free(k);
-        bufferevent_decref(bev);
+        if (bev)
+            bufferevent_decref(bev);
     }
     event_free(cs->resume);
     LIST_REMOVE(cs, link);

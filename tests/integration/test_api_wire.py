@@ -250,9 +250,20 @@ def run_audited(d):
           "status %s, refused statuses %s" % (status, sorted(codes)))
 
 
+def open_at_exit(d):
+    """Connections the daemon must free at exit: idle, mid-head, kept alive."""
+    idle, partial, alive = Wire(d.url), Wire(d.url), Wire(d.url)
+    partial.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Half: ")
+    alive.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s, _, _ = alive.response()
+    check("a kept-alive connection is answered before the exit", s == 200, "status %s" % s)
+    return [idle, partial, alive]
+
+
 def main():
     redis = h.Redis("wire-redis")
     d = None
+    held = []
     try:
         if not check("private redis-server answers PING", redis.start(), "see stderr"):
             return
@@ -267,11 +278,15 @@ def main():
         run_slow_client(d)
         run_audited(d)
         check("/healthz still answers after all that", h.healthz(d.url) == 200)
+        held = open_at_exit(d)
     finally:
         if d and d.process:
             status = d.stop()
-            check("haechi serve exits 0 on SIGTERM (no leak, no sanitizer report)",
-                  status == 0, "exit status %s" % status)
+            check("haechi serve exits 0 on SIGTERM with connections open: idle, mid-head, "
+                  "kept alive (no leak, no sanitizer report)", status == 0,
+                  "exit status %s" % status)
+        for w in held:
+            w.close()
         redis.stop()
 
 
