@@ -68,6 +68,7 @@ void config_defaults(config *c)
         .expires_after_s = 3600,
         .worker_concurrency = 64,
         .retention_s = 90 * 86400,
+        .drain_timeout_ms = 10000,
     };
 }
 
@@ -321,6 +322,7 @@ static const jfield engine_fields[] = {
      .check = duration_check_expiry},
     {.name = "worker_concurrency", .kind = JK_INT, .min = 1, .max = 10000},
     {.name = "retention_days", .kind = JK_INT, .min = 1, .max = 36500},
+    {.name = "drain_timeout_ms", .kind = JK_INT, .min = 0, .max = 3600000},
     {0}};
 static const jobject engine_shape = {.fields = engine_fields};
 
@@ -545,6 +547,8 @@ static void copy_engine(json_t *e, engine_conf *out)
         out->worker_concurrency = (int)json_integer_value(v);
     if ((v = json_object_get(e, "retention_days")))
         out->retention_s = json_integer_value(v) * 86400;
+    if ((v = json_object_get(e, "drain_timeout_ms")))
+        out->drain_timeout_ms = json_integer_value(v);
     if ((v = json_object_get(e, "expires_after")) &&
         duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
         out->expires_after_s = secs;

@@ -57,6 +57,8 @@ typedef struct engine_conf {
     int64_t expires_after_s; /* a release later than this is expired, not sent */
     int worker_concurrency;  /* items one worker process sends at once */
     int64_t retention_s;     /* a finished or cancelled campaign's engine keys live this long */
+    /* On SIGTERM, how long sends in flight may take to finish (then cancelled). */
+    int64_t drain_timeout_ms;
 } engine_conf;
 
 typedef struct config {

@@ -28,6 +28,8 @@
 --   P..expired:ID       HASH  "RID|due" -> channels that expired
 --   P..delayed          HASH  ITEM -> JSON {attempt, version, fired}
 --   P..q:CH             STREAM work items of channel CH (group "workers")
+--   P..pause:CH         STRING {until, reason, item}: channel CH paused (expires itself)
+--   P..rate:CH          HASH  tokens, at: channel CH's token bucket
 --   P..dead             STREAM dead letters
 --   P..metrics:ID       HASH  "CH|YYYYMMDDHH|outcome" -> count
 --   P..totals           HASH  "CH|outcome" -> count over every campaign, written
@@ -535,8 +537,54 @@ local function fanout(keys, args)
   return n
 end
 
--- A worker got an item. KEYS q:CH. ARGV P, entry id, item, attempt, now, group, fired.
--- Returns {'go', version} or {'cancelled'} / {'held'} (then it is acknowledged).
+-- A channel-wide pause (an adapter's AGAIN for the whole channel: a 429),
+-- or nil: {until = ms, reason = text, ttl = ms left}.
+local function channel_pause(p, ch)
+  local key = p .. 'pause:' .. ch
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local d = cjson.decode(v)
+  d.ttl = redis.call('PTTL', key)
+  return d
+end
+
+-- A token bucket per channel, shared by every worker: RATE sends a second,
+-- up to BURST at once. Takes a token and returns 0, or returns the ms until
+-- there will be one. A clock a moment behind another worker's refills nothing.
+local function take_token(p, ch, now, rate, burst)
+  if rate <= 0 then return 0 end
+  if burst <= 0 then burst = rate end
+  local key = p .. 'rate:' .. ch
+  local v = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens, at = tonumber(v[1]) or burst, tonumber(v[2]) or now
+  if now > at then
+    tokens = math.min(burst, tokens + (now - at) * rate / 1000)
+    at = now
+  end
+  if tokens < 1 then return math.ceil((1 - tokens) * 1000 / rate) end
+  redis.call('HSET', key, 'tokens', tostring(tokens - 1), 'at', string.format('%d', at))
+  redis.call('PEXPIRE', key, math.ceil(burst * 1000 / rate) + 1000)
+  return 0
+end
+
+-- Puts an item back in the due set until TILL without using an attempt,
+-- and acknowledges its entry.
+local function park(p, stream, group, entry, item, attempt, fired, till, now, reason)
+  local id, rid, due, ch, target = item_parts(item)
+  redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = tonumber(attempt),
+    fired = tonumber(fired) }))
+  redis.call('ZADD', p .. 'due', till, 'i:' .. item)
+  done(stream, group, entry)
+  set_state(p, id, rid, due, chkey(ch, target), { state = 'held', at = tonumber(now),
+    reason = reason, until_ms = tonumber(till) })
+  wake_if_first(p, till)
+end
+
+-- A worker got an item. KEYS q:CH. ARGV P, entry id, item, attempt, now, group, fired,
+-- and the channel's rate and burst (0: unlimited).
+-- Returns {'go'}; {'cancelled'} / {'held'} / {'paused', ms left, reason} (then it
+-- is acknowledged; paused: back in the due set until the channel's pause ends,
+-- no attempt used); or {'wait', ms}: no token yet, nothing changed.
 local function begin(keys, args)
   local p, entry, item, attempt, now = args[1], args[2], args[3], tonumber(args[4]),
     tonumber(args[5])
@@ -556,29 +604,31 @@ local function begin(keys, args)
     set_state(p, id, rid, due, key, { state = 'held', at = now, reason = 'campaign paused' })
     return { 'held' }
   end
+  local pause = channel_pause(p, ch)
+  if pause then
+    park(p, keys[1], args[6], entry, item, attempt, args[7], pause['until'], now,
+      'channel ' .. ch .. ' paused: ' .. (pause.reason or ''))
+    return { 'paused', pause.ttl, pause.reason or '' }
+  end
+  local wait = take_token(p, ch, now, tonumber(args[8] or '0'), tonumber(args[9] or '0'))
+  if wait > 0 then return { 'wait', wait } end
   set_state(p, id, rid, due, key, { state = 'sending', at = now, attempts = attempt })
   return { 'go' }
 end
 
--- Parks an item until UNTIL (quiet hours). KEYS q:CH. ARGV P, entry, item,
+-- Parks an item until UNTIL (quiet hours, a drain). KEYS q:CH. ARGV P, entry, item,
 -- attempt, fired, until, now, reason, group.
 local function hold(keys, args)
-  local p, entry, item = args[1], args[2], args[3]
-  local id, rid, due, ch, target = item_parts(item)
-  redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = tonumber(args[4]),
-    fired = tonumber(args[5]) }))
-  redis.call('ZADD', p .. 'due', args[6], 'i:' .. item)
-  done(keys[1], args[9], entry)
-  set_state(p, id, rid, due, chkey(ch, target), { state = 'held', at = tonumber(args[7]), reason = args[8],
-    until_ms = tonumber(args[6]) })
-  wake_if_first(p, args[6])
+  park(args[1], keys[1], args[9], args[2], args[3], args[4], args[5], args[6], args[7], args[8])
   return 1
 end
 
 -- The outcome of one send, stored and acknowledged in one step.
 -- KEYS q:CH. ARGV P, entry, item, attempt, outcome (ok|retry|declined|dead), now,
 -- hour, group, external_id, reach, reason, next_at, fired, accepted, rejected
--- (a target's recipients; optional).
+-- (a target's recipients; optional), and pause_ms: when over 0, the adapter
+-- held back the whole channel (a 429): every worker stops sending on it for
+-- that long (PREFIX:{e}:pause:CH = {until, reason, item}).
 -- A target's end (ok, declined, dead) also rolls up into its parent.
 local function complete(keys, args)
   local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
@@ -627,8 +677,42 @@ local function complete(keys, args)
   if target and outcome ~= 'retry' then
     rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now)
   end
+  local pause_ms = tonumber(args[16] or '0')
+  local pkey = p .. 'pause:' .. ch
+  if pause_ms > 0 and redis.call('PTTL', pkey) < pause_ms then
+    redis.call('SET', pkey, cjson.encode({ ['until'] = now + pause_ms, reason = args[11],
+      item = item }), 'PX', pause_ms)
+  end
   done(keys[1], group, entry)
   return 1
+end
+
+-- A worker's read of one channel, for at most COUNT items, unless the
+-- channel is paused. KEYS q:CH. ARGV P, CH, group, consumer, count.
+-- Returns {'ok', entries} or {'paused', ms left, reason}.
+local function read(keys, args)
+  local pause = channel_pause(args[1], args[2])
+  if pause then return { 'paused', pause.ttl, pause.reason or '' } end
+  local got = redis.call('XREADGROUP', 'GROUP', args[3], args[4], 'COUNT', args[5],
+    'STREAMS', keys[1], '>')
+  return { 'ok', got and got[1][2] or {} }
+end
+
+-- Keeps a live worker's entries fresh: resets the idle time of each entry
+-- still pending to CONSUMER, so that XAUTOCLAIM takes over only a silent
+-- worker's items. One another worker took over meanwhile stays that one's.
+-- KEYS q:CH. ARGV group, consumer, entry ids. Returns the ids no longer ours.
+local function touch(keys, args)
+  local group, consumer, lost = args[1], args[2], {}
+  for i = 3, #args do
+    local mine = redis.call('XPENDING', keys[1], group, args[i], args[i], 1, consumer)
+    if #mine == 1 then
+      redis.call('XCLAIM', keys[1], group, consumer, 0, args[i], 'JUSTID')
+    else
+      lost[#lost + 1] = args[i]
+    end
+  end
+  return lost
 end
 
 -- Replays dead letters. KEYS dead. ARGV P, now, hour, id or '*' (all),
@@ -724,6 +808,8 @@ redis.register_function('haechi_begin', begin)
 redis.register_function('haechi_hold', hold)
 redis.register_function('haechi_complete', complete)
 redis.register_function('haechi_fanout', fanout)
+redis.register_function('haechi_touch', touch)
+redis.register_function('haechi_read', read)
 redis.register_function('haechi_dead_retry', dead_retry)
 redis.register_function('haechi_send_now', send_now)
 redis.register_function('haechi_releases', releases)

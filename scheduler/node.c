@@ -119,6 +119,14 @@ fail:
     return -1;
 }
 
+void node_drain(node *n, void (*done)(void *arg), void *arg)
+{
+    if (n->worker)
+        worker_drain(n->worker, n->cfg->engine.drain_timeout_ms, done, arg);
+    else
+        done(arg);
+}
+
 void node_stop(node *n)
 {
     /* No new work first; then the links, whose pending callbacks still

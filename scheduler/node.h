@@ -48,6 +48,10 @@ int node_parse_roles(const char *text, unsigned *roles, char *err, size_t errlen
 int node_start(node *n, struct event_base *base, const config *cfg, unsigned roles, char *err,
                size_t errlen);
 
+/* Stops taking work and calls DONE(ARG) once what is in flight has ended
+ * (worker_drain, with engine.drain_timeout_ms); at once without a worker. */
+void node_drain(node *n, void (*done)(void *arg), void *arg);
+
 /* Frees everything, in the order that lets callbacks in flight end. */
 void node_stop(node *n);
 

@@ -19,11 +19,32 @@
 #include "node.h"
 #include "verbs.h"
 
+typedef struct serve_run {
+    struct event_base *base;
+    node *n;
+    int signals;
+} serve_run;
+
+static void drained(void *arg)
+{
+    serve_run *run = arg;
+    log_info("drained: shutting down");
+    event_base_loopexit(run->base, NULL);
+}
+
+/* The first signal drains (sends in flight finish or are cancelled at
+ * engine.drain_timeout_ms); a second one stops at once. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+    serve_run *run = arg;
     (void)what;
-    log_info("signal %d: shutting down", (int)sig);
-    event_base_loopexit(arg, NULL);
+    if (run->signals++ == 0) {
+        log_info("signal %d: stopping; sends in flight may finish", (int)sig);
+        node_drain(run->n, drained, run);
+        return;
+    }
+    log_warn("signal %d again: shutting down now", (int)sig);
+    event_base_loopexit(run->base, NULL);
 }
 
 /* Tells whoever started us (make run, the tests) where we listen, once we do. */
@@ -134,8 +155,9 @@ static int run_serve(int argc, char **argv)
     struct event_base *base = ecfg ? event_base_new_with_config(ecfg) : NULL;
     if (ecfg)
         event_config_free(ecfg);
-    struct event *sigint = base ? evsignal_new(base, SIGINT, on_signal, base) : NULL;
-    struct event *sigterm = base ? evsignal_new(base, SIGTERM, on_signal, base) : NULL;
+    serve_run run = {.base = base, .n = &n};
+    struct event *sigint = base ? evsignal_new(base, SIGINT, on_signal, &run) : NULL;
+    struct event *sigterm = base ? evsignal_new(base, SIGTERM, on_signal, &run) : NULL;
     int port = 0;
 
     if (!sigint || !sigterm) {
@@ -184,7 +206,9 @@ const verb verb_serve = {
     .help = "usage: haechi serve [--config PATH] [--roles LIST] [--ready-file PATH]\n"
             "                    [--verbose]\n"
             "\n"
-            "Runs the daemon until SIGINT or SIGTERM. It keeps running while Redis is\n"
+            "Runs the daemon until SIGINT or SIGTERM. On the first signal it stops\n"
+            "taking work and lets sends in flight finish (engine.drain_timeout_ms),\n"
+            "a second one ends it at once. It keeps running while Redis is\n"
             "away, answers /healthz and changes with 503 meanwhile, and reconnects by\n"
             "itself.\n"
             "\n"

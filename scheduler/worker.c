@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
 
 #include "adapter.h"
@@ -22,7 +23,7 @@
 
 #define GROUP "workers"
 #define DOC_CACHE 16
-#define RECLAIM_COUNT "100"
+#define RECLAIM_MAX 100
 
 typedef struct cached_doc {
     char id[65];
@@ -31,10 +32,22 @@ typedef struct cached_doc {
     long long used;
 } cached_doc;
 
+typedef struct job job;
+
 typedef struct channel_slot {
     const adapter_desc *desc;
     void *state;
     char stream[160];
+    int priority;              /* CHANNEL_PRIORITY: read first, from reserved slots */
+    int cap;                   /* its own in-flight cap */
+    int in_flight;             /* jobs of this channel */
+    int reserved;              /* slots held for reads on their way */
+    int more;                  /* its stream may hold items this worker has not read */
+    int64_t paused_until;      /* monotonic ms: a channel-wide pause (PREFIX:{e}:pause:CH) */
+    int rate, burst;           /* the token bucket shared by every worker; rate 0: none */
+    job *probe;                /* the one job asking for a token */
+    TAILQ_HEAD(, job) waiters; /* in line behind it */
+    struct event *token_timer; /* when the probe asks again */
 } channel_slot;
 
 struct worker {
@@ -46,19 +59,38 @@ struct worker {
     char consumer[96];
     channel_slot channels[CHANNEL_COUNT];
     int groups_ready;
-    int reading;
+    int order[CHANNEL_COUNT]; /* priority channels first */
+    int npriority;            /* of them */
+    unsigned rr;              /* where the next round of bulk reads starts */
+    int reserve;              /* slots of worker_concurrency only priority channels take */
+    int reading;              /* a haechi_read on its way (one at a time) */
+    int read_ch, read_count;
+    int waiting;        /* the blocking XREADGROUP on the queue link */
+    unsigned wait_mask; /* the channels it holds a slot for */
     int stopped;
+    int freeing; /* adapters are being destroyed: outcomes are only counted */
     int in_flight;
-    struct event *tick; /* starts reads after an outage; reclaims */
-    int64_t last_reclaim_ms;
+    int reclaiming;         /* XAUTOCLAIM replies still due */
+    TAILQ_HEAD(, job) jobs; /* every job in flight, whatever step it is at */
+    struct event *tick;     /* starts reads after an outage; reclaims; touches */
+    int64_t last_reclaim_ms, last_touch_ms, last_sweep_ms;
+    /* Draining (worker_drain): the deadline, then the call that says done. */
+    struct event *drain_timer, *drain_done;
+    void (*drained)(void *arg);
+    void *drained_arg;
+    int drain_cancelled, drain_over;
     cached_doc docs[DOC_CACHE];
     long long doc_clock;
     worker_stats stats;
 };
 
-typedef struct job {
+struct job {
+    TAILQ_ENTRY(job) link;
+    TAILQ_ENTRY(job) wait_link; /* in line for a token */
+    int in_line;
     worker *w;
     int ch;
+    int sending; /* in the adapter's hands */
     char entry[64];
     char item[300];
     char campaign_id[65];
@@ -71,10 +103,12 @@ typedef struct job {
     int attempt;
     int planned;          /* the adapter's plan said: no fan-out */
     const campaign *camp; /* borrowed from the cache */
-} job;
+};
 
 static void read_more(worker *w);
 static void send_item(job *j);
+static void check_drained(worker *w);
+static void park(job *j, int64_t until_ms, const char *reason);
 
 /* ---- small helpers ----------------------------------------------------------- */
 
@@ -89,13 +123,81 @@ int64_t worker_backoff_ms(const engine_conf *conf, int attempt, int64_t retry_af
     return retry_after_ms > delay ? retry_after_ms : delay;
 }
 
+/*
+ * Free slots for channel CH: under its own cap, under the process's
+ * (worker_concurrency), and, for a bulk channel, outside the part of the
+ * process's cap reserved for priority channels. Slots of reads still on
+ * their way count as taken.
+ */
+static int room(const worker *w, int ch)
+{
+    const channel_slot *s = &w->channels[ch];
+    int total = 0, bulk = 0;
+    for (int i = 0; i < CHANNEL_COUNT; i++) {
+        int n = w->channels[i].in_flight + w->channels[i].reserved;
+        total += n;
+        if (!w->channels[i].priority)
+            bulk += n;
+    }
+    int wc = w->cfg->engine.worker_concurrency;
+    int r = s->cap - s->in_flight - s->reserved;
+    if (wc - total < r)
+        r = wc - total;
+    if (!s->priority && wc - w->reserve - bulk < r)
+        r = wc - w->reserve - bulk;
+    return r > 0 ? r : 0;
+}
+
+/* The I-th channel to read: priority channels first, then the bulk ones
+ * round-robin, so that one with a backlog does not starve the others. */
+static int nth_channel(const worker *w, int i)
+{
+    if (i < w->npriority)
+        return w->order[i];
+    int nbulk = CHANNEL_COUNT - w->npriority;
+    return w->order[w->npriority + (int)((unsigned)(i - w->npriority + w->rr) % (unsigned)nbulk)];
+}
+
+static int paused(const channel_slot *s, int64_t now)
+{
+    return s->paused_until > now;
+}
+
+/* Every worker learns of a channel pause from Redis (PREFIX:{e}:pause:CH)
+ * when it reads or begins an item there; it reads nothing of the channel
+ * until the pause ends. */
+static void note_pause(worker *w, int ch, long long ms, const char *reason)
+{
+    channel_slot *s = &w->channels[ch];
+    int64_t now = clock_mono_ms();
+    if (ms <= 0)
+        return;
+    if (!paused(s, now))
+        log_warn("worker: channel %s paused for %lld ms: %s", channel_names[ch], ms,
+                 reason ? reason : "");
+    if (now + ms > s->paused_until)
+        s->paused_until = now + ms;
+    s->more = 1; /* read it again once the pause is over */
+}
+
 static void job_done(job *j)
 {
     worker *w = j->w;
+    /* A full channel was not read: whatever came meanwhile is unread. */
+    if (room(w, j->ch) == 0)
+        for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+            w->channels[ch].more = 1;
+    TAILQ_REMOVE(&w->jobs, j, link);
+    if (j->in_line)
+        TAILQ_REMOVE(&w->channels[j->ch].waiters, j, wait_link);
+    if (w->channels[j->ch].probe == j)
+        w->channels[j->ch].probe = NULL;
+    w->channels[j->ch].in_flight--;
     w->in_flight--;
     free(j);
     if (!w->stopped)
         read_more(w);
+    check_drained(w);
 }
 
 static void fmt_ms(int64_t v, char *buf, size_t len)
@@ -115,10 +217,12 @@ static void completed(redisReply *reply, const char *error, void *arg)
     job_done(j);
 }
 
-static void complete(job *j, const char *outcome, const adapter_outcome *o, int64_t next_at)
+static void complete(job *j, const char *outcome, const adapter_outcome *o, int64_t next_at,
+                     int64_t pause_ms)
 {
     worker *w = j->w;
-    char attempt[16], now[24], hour[16], reach[24], next[24], fired[24], accepted[24], rejected[24];
+    char attempt[16], now[24], hour[16], reach[24], next[24], fired[24], accepted[24], rejected[24],
+        pause[24];
     int64_t ms = clock_wall_ms();
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     fmt_ms(ms, now, sizeof now);
@@ -128,6 +232,7 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
     fmt_ms(j->fired_ms, fired, sizeof fired);
     fmt_ms(o ? o->accepted : 0, accepted, sizeof accepted);
     fmt_ms(o ? o->rejected : 0, rejected, sizeof rejected);
+    fmt_ms(pause_ms, pause, sizeof pause);
     const char *argv[] = {w->channels[j->ch].stream,
                           engine_prefix(w->e),
                           j->entry,
@@ -143,8 +248,9 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
                           next,
                           fired,
                           accepted,
-                          rejected};
-    if (engine_fcall(w->e, "haechi_complete", 1, 16, argv, NULL, completed, j) != 0) {
+                          rejected,
+                          pause};
+    if (engine_fcall(w->e, "haechi_complete", 1, 17, argv, NULL, completed, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending and will be retried", j->item);
         job_done(j);
     }
@@ -156,17 +262,36 @@ static void sent(const adapter_outcome *o, void *arg)
     worker *w = j->w;
     const engine_conf *conf = &w->cfg->engine;
 
+    j->sending = 0;
+    if (w->freeing) {
+        /* Redis is gone by now: the item stays pending and is reclaimed. */
+        job_done(j);
+        return;
+    }
+    if (o->status == ADAPTER_CANCELLED && o->error == ADAPTER_ERR_NONE) {
+        /* Surely not sent (a drain cancelled it): back in line, no attempt used. */
+        w->stats.put_back++;
+        park(j, clock_wall_ms(), o->reason);
+        return;
+    }
+    /* A 429 for the whole channel: one failed attempt here, and a pause every
+     * worker honours, instead of one failure per item in flight or queued. */
+    int64_t pause = 0;
+    if (o->status == ADAPTER_AGAIN && o->scope == ADAPTER_SCOPE_CHANNEL) {
+        pause = o->retry_after_ms > 0 ? o->retry_after_ms : worker_backoff_ms(conf, j->attempt, 0);
+        note_pause(w, j->ch, pause, o->reason);
+    }
     if (o->status == ADAPTER_OK) {
         w->stats.sent++;
-        complete(j, "ok", o, 0);
+        complete(j, "ok", o, 0, 0);
     } else if (o->status == ADAPTER_DECLINED) {
         w->stats.declined++;
-        complete(j, "declined", o, 0);
+        complete(j, "declined", o, 0, 0);
     } else if ((o->status == ADAPTER_AGAIN || o->status == ADAPTER_CANCELLED) &&
                j->attempt < conf->max_attempts) {
         w->stats.retried++;
         int64_t next = clock_wall_ms() + worker_backoff_ms(conf, j->attempt, o->retry_after_ms);
-        complete(j, "retry", o, next);
+        complete(j, "retry", o, next, pause);
     } else {
         adapter_outcome last = *o;
         if (o->status != ADAPTER_FAILED) {
@@ -176,7 +301,7 @@ static void sent(const adapter_outcome *o, void *arg)
             snprintf(last.reason, sizeof last.reason, "%s", reason);
         }
         w->stats.dead++;
-        complete(j, "dead", &last, 0);
+        complete(j, "dead", &last, 0, pause);
     }
 }
 
@@ -251,6 +376,12 @@ static int targets_usable(const json_t *targets)
 static void planned(json_t *targets, const adapter_outcome *o, void *arg)
 {
     job *j = arg;
+    j->sending = 0;
+    if (j->w->freeing) {
+        json_decref(targets);
+        job_done(j);
+        return;
+    }
     if (!targets && o->status == ADAPTER_OK) {
         j->planned = 1; /* no fan-out needed: the item goes as it is */
         send_item(j);
@@ -296,20 +427,25 @@ static void send_item(job *j)
         .campaign = j->camp->doc,
         .zone = j->camp->zone,
     };
-    if (is_parent && !j->planned && slot->desc->ops->plan) {
+    if (w->freeing) {
+        job_done(j); /* the adapters are going: the item stays pending */
+        return;
+    }
+    j->sending = 1;
+    if (slot->state && is_parent && !j->planned && slot->desc->ops->plan) {
         haechi_status rc = slot->desc->ops->plan(slot->state, &item, planned, j);
         if (rc == HAECHI_OK)
             return;
         j->planned = rc == HAECHI_DECLINED;
     }
-    if (is_parent && !j->planned && slot->desc->ops->plan) {
+    if (slot->state && is_parent && !j->planned && slot->desc->ops->plan) {
         adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
         snprintf(o.reason, sizeof o.reason, "the %s adapter could not start its plan",
                  slot->desc->name);
         sent(&o, j);
         return;
     }
-    if (slot->desc->ops->send(slot->state, &item, sent, j) != HAECHI_OK) {
+    if (!slot->state || slot->desc->ops->send(slot->state, &item, sent, j) != HAECHI_OK) {
         adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
         snprintf(o.reason, sizeof o.reason, "the %s adapter could not start the send",
                  slot->desc->name);
@@ -375,23 +511,98 @@ static void got_document(const store_result *res, void *arg)
     send_item(j);
 }
 
+static void begin(job *j);
+
+/*
+ * On a rate-limited channel one job at a time asks Redis for a token (the
+ * probe); the others wait in line here, so that a slow bucket costs one
+ * call per token, not one per waiting job.
+ */
+static void next_probe(channel_slot *s)
+{
+    job *j = TAILQ_FIRST(&s->waiters);
+    s->probe = j;
+    if (j) {
+        TAILQ_REMOVE(&s->waiters, j, wait_link);
+        j->in_line = 0;
+        begin(j);
+    }
+}
+
+static void token_due(evutil_socket_t fd, short what, void *arg)
+{
+    channel_slot *s = arg;
+    (void)fd;
+    (void)what;
+    job *j = s->probe;
+    if (!j)
+        return;
+    if (j->w->stopped) {
+        next_probe(s);
+        park(j, clock_wall_ms(), "the worker stopped before sending it");
+        return;
+    }
+    begin(j);
+}
+
+/* After a quiet-hours check: in line for a token, or straight to begin. */
+static void start(job *j)
+{
+    channel_slot *s = &j->w->channels[j->ch];
+    if (s->rate > 0 && s->probe) {
+        TAILQ_INSERT_TAIL(&s->waiters, j, wait_link);
+        j->in_line = 1;
+        return;
+    }
+    if (s->rate > 0)
+        s->probe = j;
+    begin(j);
+}
+
 static void begun(redisReply *reply, const char *error, void *arg)
 {
     job *j = arg;
     worker *w = j->w;
-    if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-        reply->element[0]->type != REDIS_REPLY_STRING) {
+    channel_slot *s = &w->channels[j->ch];
+    const char *verdict = "";
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+        reply->element[0]->type == REDIS_REPLY_STRING)
+        verdict = reply->element[0]->str;
+    if (strcmp(verdict, "wait") == 0 && !w->freeing && reply->elements >= 2 &&
+        reply->element[1]->type == REDIS_REPLY_INTEGER) {
+        if (w->stopped) {
+            next_probe(s);
+            park(j, clock_wall_ms(), "the worker stopped before sending it");
+            return;
+        }
+        long long ms = reply->element[1]->integer;
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+        if (s->probe == j && evtimer_add(s->token_timer, &tv) == 0)
+            return;
+        job_done(j); /* stays pending; reclaimed later */
+        return;
+    }
+    if (s->probe == j)
+        next_probe(s);
+    if (w->freeing || !verdict[0]) {
         log_warn("worker: could not start %s (%s); it stays pending", j->item,
                  reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
         job_done(j);
         return;
     }
-    const char *verdict = reply->element[0]->str;
     if (strcmp(verdict, "go") != 0) {
-        if (strcmp(verdict, "held") == 0)
+        if (strcmp(verdict, "paused") == 0) {
+            w->stats.put_back++;
+            note_pause(w, j->ch,
+                       reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_INTEGER
+                           ? reply->element[1]->integer
+                           : 1000,
+                       reply->elements > 2 ? reply->element[2]->str : NULL);
+        } else if (strcmp(verdict, "held") == 0) {
             w->stats.held++;
-        else
+        } else {
             w->stats.cancelled++;
+        }
         job_done(j);
         return;
     }
@@ -410,59 +621,44 @@ static void begun(redisReply *reply, const char *error, void *arg)
 static void begin(job *j)
 {
     worker *w = j->w;
-    char attempt[16], now[24], fired[24];
+    channel_slot *s = &w->channels[j->ch];
+    char attempt[16], now[24], fired[24], rate[16], burst[16];
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     fmt_ms(clock_wall_ms(), now, sizeof now);
     fmt_ms(j->fired_ms, fired, sizeof fired);
-    const char *argv[] = {w->channels[j->ch].stream,
-                          engine_prefix(w->e),
-                          j->entry,
-                          j->item,
-                          attempt,
-                          now,
-                          GROUP,
-                          fired};
-    if (engine_fcall(w->e, "haechi_begin", 1, 8, argv, NULL, begun, j) != 0) {
+    snprintf(rate, sizeof rate, "%d", s->rate);
+    snprintf(burst, sizeof burst, "%d", s->burst);
+    const char *argv[] = {
+        s->stream, engine_prefix(w->e), j->entry, j->item, attempt, now, GROUP, fired, rate, burst};
+    if (engine_fcall(w->e, "haechi_begin", 1, 10, argv, NULL, begun, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending", j->item);
+        if (s->probe == j)
+            next_probe(s);
         job_done(j);
     }
 }
 
-/* ---- quiet hours ----------------------------------------------------------------- */
+/* ---- parking: quiet hours, a drain ------------------------------------------------ */
 
-static void held(redisReply *reply, const char *error, void *arg)
+static void parked(redisReply *reply, const char *error, void *arg)
 {
     job *j = arg;
     if (!reply || reply->type == REDIS_REPLY_ERROR)
-        log_warn("worker: could not hold %s (%s); it stays pending", j->item,
+        log_warn("worker: could not park %s (%s); it stays pending", j->item,
                  reply ? reply->str : error);
-    else
-        j->w->stats.held++;
     job_done(j);
 }
 
-/* Returns 1 when the item was parked until the quiet hours end. */
-static int hold_if_quiet(job *j)
+/* Puts the item back in the due set until UNTIL_MS with REASON, without
+ * counting an attempt (haechi_hold), and ends the job. */
+static void park(job *j, int64_t until_ms, const char *reason)
 {
     worker *w = j->w;
-    quiet_hours q = {0};
-    char why[128];
-    if (sscanf(j->quiet, "%d-%d", &q.start_min, &q.end_min) != 2)
-        return 0;
-    q.on = q.start_min != q.end_min;
-    const tz *zone = tz_get(j->tzname, why, sizeof why);
-    int64_t now = clock_wall_ms(), until;
-    if (!zone || !quiet_hold(&q, zone, now / 1000, &until))
-        return 0;
-
-    char window[32], end[64], reason[160], attempt[16], fired[24], until_s[24], now_s[24];
-    quiet_format(&q, window, sizeof window);
-    isotime_format_human(until, zone, end, sizeof end);
-    snprintf(reason, sizeof reason, "quiet hours %s: waits until %s", window, end);
+    char attempt[16], fired[24], until_s[24], now_s[24];
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     fmt_ms(j->fired_ms, fired, sizeof fired);
-    fmt_ms(until * 1000, until_s, sizeof until_s);
-    fmt_ms(now, now_s, sizeof now_s);
+    fmt_ms(until_ms, until_s, sizeof until_s);
+    fmt_ms(clock_wall_ms(), now_s, sizeof now_s);
     const char *argv[] = {w->channels[j->ch].stream,
                           engine_prefix(w->e),
                           j->entry,
@@ -473,8 +669,29 @@ static int hold_if_quiet(job *j)
                           now_s,
                           reason,
                           GROUP};
-    if (engine_fcall(w->e, "haechi_hold", 1, 10, argv, NULL, held, j) != 0)
+    if (w->freeing || engine_fcall(w->e, "haechi_hold", 1, 10, argv, NULL, parked, j) != 0)
         job_done(j);
+}
+
+/* Returns 1 when the item was parked until the quiet hours end. */
+static int hold_if_quiet(job *j)
+{
+    quiet_hours q = {0};
+    char why[128];
+    if (sscanf(j->quiet, "%d-%d", &q.start_min, &q.end_min) != 2)
+        return 0;
+    q.on = q.start_min != q.end_min;
+    const tz *zone = tz_get(j->tzname, why, sizeof why);
+    int64_t now = clock_wall_ms(), until;
+    if (!zone || !quiet_hold(&q, zone, now / 1000, &until))
+        return 0;
+
+    char window[32], end[64], reason[160];
+    quiet_format(&q, window, sizeof window);
+    isotime_format_human(until, zone, end, sizeof end);
+    snprintf(reason, sizeof reason, "quiet hours %s: waits until %s", window, end);
+    j->w->stats.held++;
+    park(j, until * 1000, reason);
     return 1;
 }
 
@@ -505,6 +722,18 @@ static void ack_malformed(worker *w, int ch, const char *entry)
     rconn_command(engine_redis(w->e), acked, NULL, 4, argv, NULL);
 }
 
+/* Whether a job of this process holds entry ID of channel CH. */
+static int holds(const worker *w, int ch, const char *id)
+{
+    const job *j;
+    TAILQ_FOREACH(j, &w->jobs, link)
+    {
+        if (j->ch == ch && strcmp(j->entry, id) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Starts one job from a stream entry [id, [field, value, ...]]. */
 static void take(worker *w, int ch, redisReply *entry)
 {
@@ -526,6 +755,9 @@ static void take(worker *w, int ch, redisReply *entry)
         ack_malformed(w, ch, entry->element[0]->str);
         return;
     }
+    const char *id = entry->element[0]->str;
+    if (holds(w, ch, id))
+        return; /* reclaimed while this process still sends it: never twice */
     job *j = calloc(1, sizeof *j);
     if (!j)
         return; /* stays pending; reclaimed later */
@@ -544,11 +776,20 @@ static void take(worker *w, int ch, redisReply *entry)
     j->attempt = (int)strtol(attempt, NULL, 10);
     if (j->attempt < 1)
         j->attempt = 1;
+    TAILQ_INSERT_TAIL(&w->jobs, j, link);
+    w->channels[ch].in_flight++;
     w->in_flight++;
     w->stats.taken++;
-    if (!hold_if_quiet(j))
-        begin(j);
+    if (w->stopped) {
+        /* Read as the drain began: back in line for another worker. */
+        w->stats.put_back++;
+        park(j, clock_wall_ms(), "the worker stopped before sending it");
+    } else if (!hold_if_quiet(j)) {
+        start(j);
+    }
 }
+
+/* ---- capacity and reads -------------------------------------------------------------- */
 
 static int channel_of_stream(worker *w, const char *name)
 {
@@ -558,63 +799,158 @@ static int channel_of_stream(worker *w, const char *name)
     return -1;
 }
 
+static int read_failed(worker *w, redisReply *reply, const char *what)
+{
+    if (!reply)
+        return 1; /* the link was lost: the tick retries once it is back */
+    if (reply->type != REDIS_REPLY_ERROR)
+        return 0;
+    log_error("worker: %s failed: %s", what, reply->str);
+    if (strstr(reply->str, "NOGROUP"))
+        w->groups_ready = 0;
+    return 1;
+}
+
+/* FCALL haechi_read's answer: {"ok", entries} or {"paused", ms, reason}. */
+static void channel_read(redisReply *reply, const char *error, void *arg)
+{
+    worker *w = arg;
+    int ch = w->read_ch;
+    channel_slot *s = &w->channels[ch];
+    (void)error;
+    w->reading = 0;
+    s->reserved -= w->read_count;
+    if (read_failed(w, reply, "haechi_read")) {
+        s->more = 0; /* not again before the tick says so */
+    } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
+               reply->element[0]->type == REDIS_REPLY_STRING) {
+        redisReply *r1 = reply->element[1];
+        if (strcmp(reply->element[0]->str, "paused") == 0) {
+            note_pause(w, ch, r1->type == REDIS_REPLY_INTEGER ? r1->integer : 1000,
+                       reply->elements > 2 ? reply->element[2]->str : NULL);
+        } else if (r1->type == REDIS_REPLY_ARRAY) {
+            for (size_t i = 0; i < r1->elements; i++)
+                take(w, ch, r1->element[i]);
+            s->more = (int)r1->elements >= w->read_count;
+        } else {
+            s->more = 0;
+        }
+        read_more(w);
+    }
+    check_drained(w);
+}
+
+/* Reads channel CH for up to N items, without blocking, on the command link. */
+static void read_channel(worker *w, int ch, int n)
+{
+    channel_slot *s = &w->channels[ch];
+    char count[16];
+    snprintf(count, sizeof count, "%d", n);
+    const char *argv[] = {s->stream, engine_prefix(w->e), channel_names[ch],
+                          GROUP,     w->consumer,         count};
+    if (engine_fcall(w->e, "haechi_read", 1, 6, argv, NULL, channel_read, w) != 0)
+        return;
+    w->reading = 1;
+    w->read_ch = ch;
+    w->read_count = n;
+    s->reserved += n;
+}
+
+/* The blocking read's answer: at most one entry from each stream. */
 static void got_items(redisReply *reply, const char *error, void *arg)
 {
     worker *w = arg;
-    w->reading = 0;
     (void)error;
-    if (reply && reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t s = 0; s < reply->elements; s++) {
-            redisReply *pair = reply->element[s];
-            if (pair->type != REDIS_REPLY_ARRAY || pair->elements != 2 ||
-                pair->element[0]->type != REDIS_REPLY_STRING)
-                continue;
-            int ch = channel_of_stream(w, pair->element[0]->str);
-            if (ch < 0)
-                continue;
-            redisReply *entries = pair->element[1];
-            for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++)
-                take(w, ch, entries->element[i]);
-        }
-    } else if (reply && reply->type == REDIS_REPLY_ERROR) {
-        log_error("worker: XREADGROUP failed: %s", reply->str);
-        if (strstr(reply->str, "NOGROUP"))
-            w->groups_ready = 0;
-        return; /* the tick retries */
-    } else if (!reply) {
-        return; /* link lost: the tick retries once it is back */
+    w->waiting = 0;
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        if (w->wait_mask & (1u << ch))
+            w->channels[ch].reserved--;
+    w->wait_mask = 0;
+    if (read_failed(w, reply, "XREADGROUP")) {
+        check_drained(w);
+        return;
     }
-    if (!w->stopped)
-        read_more(w);
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        redisReply *pair = reply->element[i];
+        if (pair->type != REDIS_REPLY_ARRAY || pair->elements != 2 ||
+            pair->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        int ch = channel_of_stream(w, pair->element[0]->str);
+        redisReply *entries = pair->element[1];
+        if (ch < 0 || entries->type != REDIS_REPLY_ARRAY)
+            continue;
+        for (size_t k = 0; k < entries->elements; k++)
+            take(w, ch, entries->element[k]);
+        w->channels[ch].more = 1; /* woken by it: there may be more behind */
+    }
+    read_more(w);
+    check_drained(w);
 }
 
-static void read_more(worker *w)
+/*
+ * Every stream with room came back empty: wait on the worker's own link
+ * for the next entry of any of them, one entry per stream, each one's slot
+ * reserved until the answer comes. Priority channels are named first, so
+ * Redis serves them first.
+ */
+static void wait_for_items(worker *w, int64_t now)
 {
-    int want = w->cfg->engine.worker_concurrency - w->in_flight;
-    if (w->reading || w->stopped || !w->groups_ready || want <= 0 || !rconn_ready(w->queue))
+    if (w->waiting || !rconn_ready(w->queue))
         return;
-    char count[16], block[16];
-    snprintf(count, sizeof count, "%d", want);
+    char block[16];
     /* Short enough for the link's watchdog PING to get through between reads. */
     int block_ms = w->cfg->redis_command_timeout_ms / 3;
     snprintf(block, sizeof block, "%d", block_ms < 1000 ? block_ms : 1000);
     const char *argv[9 + 2 * CHANNEL_COUNT];
-    int n = 0;
+    int n = 0, k = 0;
     argv[n++] = "XREADGROUP";
     argv[n++] = "GROUP";
     argv[n++] = GROUP;
     argv[n++] = w->consumer;
     argv[n++] = "COUNT";
-    argv[n++] = count;
+    argv[n++] = "1";
     argv[n++] = "BLOCK";
     argv[n++] = block;
     argv[n++] = "STREAMS";
-    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+    unsigned mask = 0;
+    for (int i = 0; i < CHANNEL_COUNT; i++) {
+        int ch = nth_channel(w, i);
+        if (paused(&w->channels[ch], now) || room(w, ch) < 1)
+            continue;
+        w->channels[ch].reserved++;
+        mask |= 1u << ch;
         argv[n++] = w->channels[ch].stream;
-    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        k++;
+    }
+    for (int i = 0; i < k; i++)
         argv[n++] = ">";
-    if (rconn_command(w->queue, got_items, w, n, argv, NULL) == 0)
-        w->reading = 1;
+    if (k > 0 && rconn_command(w->queue, got_items, w, n, argv, NULL) == 0) {
+        w->waiting = 1;
+        w->wait_mask = mask;
+        return;
+    }
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        if (mask & (1u << ch))
+            w->channels[ch].reserved--;
+}
+
+/* Reads the first channel, in priority order, that may have items and has
+ * room for them; when none may, waits for the next item of any. */
+static void read_more(worker *w)
+{
+    if (w->reading || w->stopped || w->groups_ready != CHANNEL_COUNT)
+        return;
+    int64_t now = clock_mono_ms();
+    for (int i = 0; i < CHANNEL_COUNT; i++) {
+        int ch = nth_channel(w, i), n;
+        if (w->channels[ch].more && !paused(&w->channels[ch], now) && (n = room(w, ch)) > 0) {
+            if (!w->channels[ch].priority)
+                w->rr++; /* the next read starts at the next bulk channel */
+            read_channel(w, ch, n);
+            return;
+        }
+    }
+    wait_for_items(w, now);
 }
 
 /* ---- groups, reclaiming and the tick -------------------------------------------------- */
@@ -625,8 +961,11 @@ static void group_created(redisReply *reply, const char *error, void *arg)
     (void)error;
     if (reply && (reply->type == REDIS_REPLY_STATUS ||
                   (reply->type == REDIS_REPLY_ERROR && strstr(reply->str, "BUSYGROUP")))) {
-        if (++w->groups_ready == CHANNEL_COUNT)
+        if (++w->groups_ready == CHANNEL_COUNT) {
+            for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+                w->channels[ch].more = 1;
             read_more(w);
+        }
     } else {
         w->groups_ready = 0;
     }
@@ -644,7 +983,7 @@ static void create_groups(worker *w)
 
 typedef struct reclaim_call {
     worker *w;
-    int ch;
+    int ch, count;
 } reclaim_call;
 
 static void reclaim_reply(redisReply *reply, const char *error, void *arg)
@@ -652,8 +991,10 @@ static void reclaim_reply(redisReply *reply, const char *error, void *arg)
     reclaim_call *rc = arg;
     worker *w = rc->w;
     (void)error;
+    w->reclaiming--;
+    w->channels[rc->ch].reserved -= rc->count;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
-        reply->element[1]->type == REDIS_REPLY_ARRAY && !w->stopped) {
+        reply->element[1]->type == REDIS_REPLY_ARRAY) {
         redisReply *entries = reply->element[1];
         for (size_t i = 0; i < entries->elements; i++) {
             if (entries->element[i]->type == REDIS_REPLY_ARRAY) {
@@ -663,22 +1004,83 @@ static void reclaim_reply(redisReply *reply, const char *error, void *arg)
         }
     }
     free(rc);
+    check_drained(w);
 }
 
+/* Takes over what silent workers left pending, no more than there is room
+ * for: XAUTOCLAIM hands each entry it claims to this consumer at once. */
 static void reclaim(worker *w)
 {
-    char idle[24];
+    char idle[24], count[16];
+    int64_t now = clock_mono_ms();
     snprintf(idle, sizeof idle, "%lld", (long long)w->cfg->engine.reclaim_idle_ms);
-    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+    /* A fair share each, so that one channel's claim cannot starve the rest. */
+    int share = w->cfg->engine.worker_concurrency / CHANNEL_COUNT;
+    for (int i = 0; i < CHANNEL_COUNT; i++) {
+        int ch = nth_channel(w, i), n = room(w, ch);
+        if (n > RECLAIM_MAX)
+            n = RECLAIM_MAX;
+        if (n > share && share > 0)
+            n = share;
+        if (n <= 0 || paused(&w->channels[ch], now))
+            continue;
         reclaim_call *rc = malloc(sizeof *rc);
         if (!rc)
             return;
         rc->w = w;
         rc->ch = ch;
-        const char *argv[] = {"XAUTOCLAIM", w->channels[ch].stream, GROUP, w->consumer, idle, "0-0",
-                              "COUNT",      RECLAIM_COUNT};
-        if (rconn_command(engine_redis(w->e), reclaim_reply, rc, 8, argv, NULL) != 0)
+        rc->count = n;
+        snprintf(count, sizeof count, "%d", n);
+        const char *argv[] = {
+            "XAUTOCLAIM", w->channels[ch].stream, GROUP, w->consumer, idle, "0-0", "COUNT", count};
+        if (rconn_command(engine_redis(w->e), reclaim_reply, rc, 8, argv, NULL) != 0) {
             free(rc);
+            continue;
+        }
+        w->reclaiming++;
+        w->channels[ch].reserved += n;
+    }
+}
+
+static void touched(redisReply *reply, const char *error, void *arg)
+{
+    const char *stream = arg;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0)
+        log_warn("worker: %zu items of %s were taken over while this worker still held "
+                 "them (was it stalled longer than engine.reclaim_idle_ms?)",
+                 reply->elements, stream);
+    else if (!reply || reply->type == REDIS_REPLY_ERROR)
+        log_warn("worker: could not keep the items of %s fresh: %s", stream,
+                 reply ? reply->str : error);
+}
+
+/*
+ * Resets the idle time of every entry this process holds, so that
+ * XAUTOCLAIM (here or in another worker) takes over only the items of a
+ * worker that went silent, never those of a slow send.
+ */
+static void touch(worker *w)
+{
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        channel_slot *slot = &w->channels[ch];
+        if (slot->in_flight == 0)
+            continue;
+        const char **argv = malloc((size_t)(3 + slot->in_flight) * sizeof *argv);
+        if (!argv)
+            return;
+        int n = 0;
+        argv[n++] = slot->stream;
+        argv[n++] = GROUP;
+        argv[n++] = w->consumer;
+        const job *j;
+        TAILQ_FOREACH(j, &w->jobs, link)
+        {
+            if (j->ch == ch && n < 3 + slot->in_flight)
+                argv[n++] = j->entry;
+        }
+        /* The stream name outlives the reply: it is the worker's. */
+        engine_fcall(w->e, "haechi_touch", 1, n, argv, NULL, touched, slot->stream);
+        free(argv);
     }
 }
 
@@ -687,21 +1089,159 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     worker *w = arg;
     (void)fd;
     (void)what;
+    int64_t now = clock_mono_ms();
+    /* Well within reclaim_idle_ms, also while draining: sends in flight stay ours. */
+    if (now - w->last_touch_ms >= w->cfg->engine.reclaim_idle_ms / 4) {
+        w->last_touch_ms = now;
+        touch(w);
+    }
     if (w->stopped)
         return;
+    /* Each second, every stream is read again whatever the last read said:
+     * a lost wake-up costs a second, not a stall. */
+    if (now - w->last_sweep_ms >= 1000) {
+        w->last_sweep_ms = now;
+        for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+            w->channels[ch].more = 1;
+    }
     if (!w->groups_ready && rconn_ready(engine_redis(w->e)))
         create_groups(w);
     read_more(w);
-    int64_t now = clock_mono_ms();
     if (w->groups_ready == CHANNEL_COUNT &&
-        now - w->last_reclaim_ms >= w->cfg->engine.reclaim_idle_ms / 2 &&
-        w->in_flight < w->cfg->engine.worker_concurrency) {
+        now - w->last_reclaim_ms >= w->cfg->engine.reclaim_idle_ms / 2) {
         w->last_reclaim_ms = now;
         reclaim(w);
     }
 }
 
+/* ---- draining ------------------------------------------------------------------------ */
+
+static void check_drained(worker *w)
+{
+    if (w->drained && !w->drain_over && !w->freeing && w->in_flight == 0 && !w->reading &&
+        !w->waiting && !w->reclaiming)
+        event_active(w->drain_done, EV_TIMEOUT, 1);
+}
+
+static void drain_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (w->drain_over)
+        return;
+    w->drain_over = 1;
+    evtimer_del(w->drain_timer);
+    w->drained(w->drained_arg);
+}
+
+/* Ends every send still in flight: cancel() where the adapter has it (the
+ * outcomes come back through the loop), else destroy(), which answers them
+ * at once; this worker sends nothing more either way. */
+static void cancel_sends(worker *w)
+{
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        channel_slot *slot = &w->channels[ch];
+        if (!slot->state)
+            continue;
+        if (slot->desc->ops->cancel) {
+            slot->desc->ops->cancel(slot->state, NULL);
+        } else {
+            void *state = slot->state;
+            slot->state = NULL;
+            slot->desc->ops->destroy(state);
+        }
+    }
+}
+
+static void drain_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (!w->drain_cancelled) {
+        int sending = 0;
+        const job *j;
+        TAILQ_FOREACH(j, &w->jobs, link)
+        sending += j->sending;
+        log_warn("worker: drain deadline passed; cancelling %d sends in flight", sending);
+        w->drain_cancelled = 1;
+        /* Time for the cancelled outcomes to be stored, then give up. */
+        int64_t grace = 2 * (int64_t)w->cfg->redis_command_timeout_ms + 1000;
+        struct timeval tv = {(time_t)(grace / 1000), (suseconds_t)(grace % 1000) * 1000};
+        evtimer_add(w->drain_timer, &tv);
+        cancel_sends(w);
+        return;
+    }
+    log_warn("worker: %d items still unsettled after the drain; they stay pending and "
+             "another worker takes them over",
+             w->in_flight);
+    event_active(w->drain_done, EV_TIMEOUT, 1);
+}
+
+void worker_drain(worker *w, int64_t timeout_ms, void (*drained)(void *arg), void *arg)
+{
+    if (w->drained)
+        return;
+    w->stopped = 1;
+    w->drained = drained;
+    w->drained_arg = arg;
+    log_info("worker: draining: %d items in flight, up to %lld ms", w->in_flight,
+             (long long)timeout_ms);
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+    evtimer_add(w->drain_timer, &tv);
+    /* Those in line for a token have not begun: back to the due set. */
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        channel_slot *s = &w->channels[ch];
+        job *j;
+        while ((j = TAILQ_FIRST(&s->waiters))) {
+            TAILQ_REMOVE(&s->waiters, j, wait_link);
+            j->in_line = 0;
+            park(j, clock_wall_ms(), "the worker stopped before sending it");
+        }
+        if (s->probe && evtimer_pending(s->token_timer, NULL)) {
+            evtimer_del(s->token_timer);
+            j = s->probe;
+            s->probe = NULL;
+            park(j, clock_wall_ms(), "the worker stopped before sending it");
+        }
+    }
+    check_drained(w);
+}
+
 /* ---- life ------------------------------------------------------------------------- */
+
+/*
+ * Each channel's cap: its config's max_inflight, else its adapter's, else
+ * the whole worker_concurrency (a priority channel: a quarter of it). What
+ * priority channels may hold together is kept out of the bulk channels'
+ * reach, short of one slot; they may also use free bulk slots.
+ */
+static void set_caps(worker *w)
+{
+    int wc = w->cfg->engine.worker_concurrency, n = 0, reserve = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+            if (channel_has(ch, CHANNEL_PRIORITY) == (pass == 0))
+                w->order[n++] = ch;
+        if (pass == 0)
+            w->npriority = n;
+    }
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        channel_slot *s = &w->channels[ch];
+        const channel_conf *cc = &w->cfg->channels[ch];
+        s->priority = channel_has(ch, CHANNEL_PRIORITY);
+        s->cap = cc->max_inflight                          ? cc->max_inflight
+                 : s->desc && s->desc->limits.max_inflight ? s->desc->limits.max_inflight
+                 : s->priority                             ? (wc / 4 > 0 ? wc / 4 : 1)
+                                                           : wc;
+        s->rate = cc->rate_per_s ? cc->rate_per_s : s->desc ? s->desc->limits.rate_per_s : 0;
+        s->burst = cc->burst ? cc->burst : s->desc ? s->desc->limits.burst : 0;
+        if (s->priority)
+            reserve += s->cap;
+    }
+    w->reserve = reserve < wc - 1 ? reserve : (wc > 1 ? wc - 1 : 0);
+}
 
 worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, char *err,
                    size_t errlen)
@@ -716,7 +1256,8 @@ worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, 
     w->queue = queue;
     w->st = st;
     w->cfg = engine_config(e);
-    w->last_reclaim_ms = clock_mono_ms();
+    w->last_reclaim_ms = w->last_touch_ms = w->last_sweep_ms = clock_mono_ms();
+    TAILQ_INIT(&w->jobs);
     char host[64] = "host";
     gethostname(host, sizeof host - 1);
     snprintf(w->consumer, sizeof w->consumer, "%s:%d", host, (int)getpid());
@@ -737,8 +1278,19 @@ worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, 
             return NULL;
         }
     }
+    set_caps(w);
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        TAILQ_INIT(&w->channels[ch].waiters);
+        if (!(w->channels[ch].token_timer = evtimer_new(base, token_due, &w->channels[ch]))) {
+            snprintf(err, errlen, "out of memory");
+            worker_free(w);
+            return NULL;
+        }
+    }
     w->tick = event_new(base, -1, EV_PERSIST, tick_cb, w);
-    if (!w->tick) {
+    w->drain_timer = evtimer_new(base, drain_timer_cb, w);
+    w->drain_done = event_new(base, -1, 0, drain_done_cb, w);
+    if (!w->tick || !w->drain_timer || !w->drain_done) {
         snprintf(err, errlen, "out of memory");
         worker_free(w);
         return NULL;
@@ -758,11 +1310,30 @@ void worker_free(worker *w)
 {
     if (!w)
         return;
+    /* Outcomes the adapters still owe come back inside destroy(); with
+     * Redis gone they are only counted (the items stay pending). */
+    w->freeing = 1;
+    w->stopped = 1;
     if (w->tick)
         event_free(w->tick);
+    if (w->drain_timer)
+        event_free(w->drain_timer);
+    if (w->drain_done)
+        event_free(w->drain_done);
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
+        if (w->channels[ch].token_timer)
+            event_free(w->channels[ch].token_timer);
+        w->channels[ch].token_timer = NULL;
+        w->channels[ch].probe = NULL;
+    }
     for (int ch = 0; ch < CHANNEL_COUNT; ch++)
         if (w->channels[ch].desc && w->channels[ch].state)
             w->channels[ch].desc->ops->destroy(w->channels[ch].state);
+    job *j;
+    while ((j = TAILQ_FIRST(&w->jobs))) {
+        TAILQ_REMOVE(&w->jobs, j, link);
+        free(j);
+    }
     for (int i = 0; i < DOC_CACHE; i++)
         campaign_free(w->docs[i].c);
     free(w);
