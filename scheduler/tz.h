@@ -61,4 +61,12 @@ int64_t tz_days_from_civil(int year, int month, int mday);
 void tz_civil_from_days(int64_t days, int *year, int *month, int *mday);
 int tz_days_in_month(int year, int month);
 
+/* A / B rounded towards minus infinity (B != 0), for days and weeks of
+ * instants before the epoch. */
+int64_t tz_floor_div(int64_t a, int64_t b);
+
+/* T clamped to about +-1 million years, so that T plus any UTC offset or a
+ * few days of arithmetic cannot overflow. */
+int64_t tz_clamp(int64_t t);
+
 #endif
