@@ -753,6 +753,21 @@ static unsigned char *load_file(const char *name, const char *dir, const char *p
     return buf;
 }
 
+/* A new zone from the TZif bytes BUF, or NULL with the reason in *why. */
+static tz *zone_parse(const unsigned char *buf, size_t len, const char *name, const char *dir,
+                      const char **why)
+{
+    tz *z = calloc(1, sizeof *z);
+    *why = "out of memory";
+    if (z && (z->name = strdup(name)) && (z->dir = strdup(dir)))
+        *why = parse_tzif(buf, len, z);
+    if (*why) {
+        zone_free(z);
+        return NULL;
+    }
+    return z;
+}
+
 static tz *load_zone(const char *name, const char *dir, char *err, size_t errlen)
 {
     char path[TZ_PATH_MAX];
@@ -765,17 +780,26 @@ static tz *load_zone(const char *name, const char *dir, char *err, size_t errlen
     unsigned char *buf = load_file(name, dir, path, &len, err, errlen);
     if (!buf)
         return NULL;
-    tz *z = calloc(1, sizeof *z);
-    const char *why = "out of memory";
-    if (z && (z->name = strdup(name)) && (z->dir = strdup(dir)))
-        why = parse_tzif(buf, len, z);
+    const char *why;
+    tz *z = zone_parse(buf, len, name, dir, &why);
     free(buf);
-    if (why) {
+    if (!z)
         errmsg_set(err, errlen, "time zone \"%s\": %s is not usable: %s", name, path, why);
-        zone_free(z);
-        return NULL;
-    }
     return z;
+}
+
+tz *tz_from_tzif(const unsigned char *buf, size_t len, const char *name, char *err, size_t errlen)
+{
+    const char *why;
+    tz *z = zone_parse(buf, len, name, "", &why);
+    if (!z)
+        errmsg_set(err, errlen, "time zone \"%s\" is not usable: %s", name, why);
+    return z;
+}
+
+void tz_free(tz *zone)
+{
+    zone_free(zone);
 }
 
 static const char *tz_dir(void)

@@ -38,6 +38,12 @@ const tz *tz_get(const char *name, char *err, size_t errlen);
 
 const char *tz_name(const tz *zone);
 
+/* A zone read from the LEN bytes of a TZif file at BUF, outside the cache:
+ * for tools and tests that have the bytes. The caller frees it with
+ * tz_free(). NULL with a one-line reason in err when BUF is not usable. */
+tz *tz_from_tzif(const unsigned char *buf, size_t len, const char *name, char *err, size_t errlen);
+void tz_free(tz *zone);
+
 /* Calls FN with each zone name tzdata lists (zone.tab), then "UTC": for
  * suggesting a name when one is not known. */
 void tz_each_name(void (*fn)(const char *name, void *arg), void *arg);
