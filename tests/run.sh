@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 # The test build's folder: build/test, or build/test-SANITIZER (Makefile).
 TEST_DIR=${HAECHI_TEST_DIR:-build/test}
-export HAECHI_BIN="$PWD/$TEST_DIR/haechi"
+case "$TEST_DIR" in /*) ;; *) TEST_DIR="$PWD/$TEST_DIR" ;; esac
+export HAECHI_BIN="$TEST_DIR/haechi"
 export HAECHI_ROOT="$PWD"
 HAECHI_TEST_TMP=$(mktemp -d /tmp/haechi-test.XXXXXX)
 export HAECHI_TEST_TMP
@@ -94,6 +95,11 @@ run_one "format" check_format
 
 for script in tests/validate/test_*.py tests/integration/test_*.py; do
     [ -f "$script" ] || continue
+    # HAECHI_TEST_ONLY (script names, e.g. "test_cli") picks a subset.
+    case " ${HAECHI_TEST_ONLY:-$(basename "$script" .py)} " in
+        *" $(basename "$script" .py) "*) ;;
+        *) continue ;;
+    esac
     run_one "$(basename "$(dirname "$script")")/$(basename "$script" .py)" python3 "$script"
 done
 
