@@ -4,25 +4,40 @@
 CC       ?= cc
 CSTD     := -std=c17
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla
+            -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wvla -Wwrite-strings
 CPPFLAGS := -D_GNU_SOURCE -Ischeduler -Iadapters -Ibuild/gen
 OPT      ?= -O2 -g
 # `make V=1` shows the commands.
 Q        := $(if $(V),,@)
-SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
-            -fno-omit-frame-pointer
+# The test build's sanitizers: SANITIZER=address, undefined, none, or the
+# default of both. Objects of different choices do not mix: `make clean`.
+comma    := ,
+SANITIZER ?= address,undefined
+# Each choice builds in its own folder, so that objects never mix.
+TDIR     := $(if $(filter address$(comma)undefined,$(SANITIZER)),build/test,build/test-$(SANITIZER))
+ifeq ($(SANITIZER),none)
+SANITIZE :=
+else ifneq ($(filter-out address undefined address$(comma)undefined,$(SANITIZER)),)
+$(error SANITIZER must be address, undefined, address$(comma)undefined or none)
+else
+SANITIZE := -fsanitize=$(SANITIZER) -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
 LDLIBS   := -lcurl -levent -ljansson -lhiredis -lcrypto -lm
 
 SRC      := $(wildcard scheduler/*.c adapters/*.c)
 LIB_SRC  := $(filter-out scheduler/main.c,$(SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_TGT := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 
 REL_OBJ  := $(SRC:%.c=build/release/%.o)
-TST_OBJ  := $(SRC:%.c=build/test/%.o)
-TST_LIB  := $(LIB_SRC:%.c=build/test/%.o)
-UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/test/unit/%)
+TST_OBJ  := $(SRC:%.c=$(TDIR)/%.o)
+TST_LIB  := $(LIB_SRC:%.c=$(TDIR)/%.o)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(TDIR)/unit/%)
+REPLAY_BIN := $(FUZZ_TGT:%=$(TDIR)/fuzz/replay_%)
 
-.PHONY: all run test bench fuzz clean deps test-build check-banned stop format
+.PHONY: all run test bench fuzz fuzz-build clean deps test-build check-banned stop format \
+        valgrind
 
 all: bin/haechi
 
@@ -39,38 +54,47 @@ build/release/%.o: %.c
 	@echo "CC   $<"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(OPT) -MMD -MP -c -o $@ $<
 
-build/test/%.o: %.c
+$(TDIR)/%.o: %.c
 	@mkdir -p $(@D)
 	@echo "CC   $< (sanitizers)"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -O1 -g $(SANITIZE) -MMD -MP -c -o $@ $<
 
-build/test/haechi: $(TST_OBJ)
+$(TDIR)/haechi: $(TST_OBJ)
 	@echo "LINK $@"
 	$(Q)$(CC) $(SANITIZE) -o $@ $^ $(LDLIBS)
 
-build/test/unit/%: tests/unit/%.c $(TST_LIB)
+$(TDIR)/unit/%: tests/unit/%.c $(TST_LIB)
 	@mkdir -p $(@D)
 	@echo "LINK $@"
 	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -Itests/unit -O1 -g $(SANITIZE) -MMD -MP \
 	    -o $@ $< $(TST_LIB) $(LDLIBS)
+
+# Each fuzz target also builds with the test compiler and a replay main(),
+# so that `make test` runs it over its committed corpus without clang.
+$(TDIR)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(TST_LIB)
+	@mkdir -p $(@D)
+	@echo "LINK $@"
+	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -Itests/fuzz -O1 -g $(SANITIZE) -MMD -MP \
+	    -o $@ $< tests/fuzz/replay.c $(TST_LIB) $(LDLIBS)
 
 # The engine's Redis functions are written in Lua and compiled in as a string.
 build/gen/engine_lua.h: scheduler/engine.lua
 	@mkdir -p $(@D)
 	$(Q)sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
 
-build/release/scheduler/engine.o build/test/scheduler/engine.o: build/gen/engine_lua.h
+build/release/scheduler/engine.o $(TDIR)/scheduler/engine.o build/fuzz/scheduler/engine.o: \
+    build/gen/engine_lua.h
 
 # Functions that invite overflows or silent errors stay out of the tree.
 check-banned:
 	@if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok)\s*\(' \
-	    scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] 2>/dev/null; then \
+	    scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] 2>/dev/null; then \
 	    echo "banned function used (see above)"; exit 1; fi
 
-test-build: deps check-banned build/test/haechi $(UNIT_BIN)
+test-build: deps check-banned $(TDIR)/haechi $(UNIT_BIN) $(REPLAY_BIN)
 
 test: test-build
-	@./tests/run.sh
+	@HAECHI_TEST_DIR=$(TDIR) ./tests/run.sh
 
 run: deps all
 	@./deploy/run.sh
@@ -81,14 +105,54 @@ stop:
 bench: deps all
 	@./tests/bench/run.sh
 
-fuzz:
-	@echo "make fuzz: no fuzz targets yet"
+# libFuzzer with clang (installed by install-deps --fuzz when missing).
+# Each target runs FUZZ_SECONDS (default 60) from its committed seeds in
+# tests/fuzz/corpus/NAME; what it learns goes to build/fuzz/corpus/NAME,
+# crash inputs to build/fuzz/crashes/NAME/. FUZZ_TARGETS picks a subset.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(FUZZ_TGT)
+FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_LIB     := $(LIB_SRC:%.c=build/fuzz/%.o)
+# clang's -Wshadow also counts libc's globals (worker.c's `tzname` meets
+# <time.h>'s); gcc's, which the other builds use, does not.
+FUZZ_WARN    := $(WARN) -Wno-shadow
 
-# The house style lives in .clang-format.
+.SECONDARY: $(FUZZ_LIB) $(FUZZ_TGT:%=build/fuzz/tests/fuzz/fuzz_%.o)
+
+build/fuzz/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "CC   $< (libFuzzer)"
+	$(Q)$(FUZZ_CC) $(CSTD) $(FUZZ_WARN) $(CPPFLAGS) -Itests/fuzz $(FUZZ_FLAGS) \
+	    -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	@echo "LINK $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build:
+	@./deploy/install-deps.sh --fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@./tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The unit tests and the corpus replays under valgrind, on a build without
+# sanitizers (they and valgrind do not mix), then a short integration subset
+# against a daemon built the same way.
+valgrind:
+	@./deploy/install-deps.sh --valgrind
+	@$(MAKE) --no-print-directory SANITIZER=none test-build
+	@HAECHI_TEST_DIR=build/test-none ./tests/valgrind.sh
+
+# The house style lives in .clang-format; `make test` checks it.
+FORMAT_SRC = scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
 format:
-	clang-format -i scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch]
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build bin
 
--include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) $(UNIT_BIN:=.d) $(REPLAY_BIN:=.d) \
+    $(wildcard build/fuzz/*/*.d build/fuzz/*/*/*.d)

@@ -2,11 +2,22 @@
 # Installs the Debian 12 packages haechi builds, runs and tests with.
 # A no-op (one dpkg-query call) when everything is already there, so that
 # `make run` and `make test` can call it every time.
+#
+# Options add what one target needs beyond that: --fuzz (clang and its
+# libFuzzer and sanitizer runtimes, for `make fuzz`), --valgrind.
 set -eu
 
 PACKAGES="build-essential pkg-config ca-certificates curl
 libcurl4-openssl-dev libevent-dev libjansson-dev libhiredis-dev libssl-dev
-redis-server tzdata python3 python3-jsonschema"
+redis-server tzdata python3 python3-jsonschema clang-format"
+
+for opt in "$@"; do
+    case "$opt" in
+        --fuzz) PACKAGES="$PACKAGES clang libclang-rt-14-dev" ;;
+        --valgrind) PACKAGES="$PACKAGES valgrind" ;;
+        *) echo "install-deps: unknown option $opt" >&2; exit 2 ;;
+    esac
+done
 
 missing=""
 for pkg in $PACKAGES; do

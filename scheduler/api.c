@@ -399,18 +399,6 @@ static const char *method_name(enum evhttp_cmd_type m)
     }
 }
 
-static int is_slug(const char *s)
-{
-    if (!*s || *s == '-')
-        return 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == '-' ? (p[1] == '-' || p[1] == '\0')
-                      : !((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
-            return 0;
-    }
-    return 1;
-}
-
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     call *c = arg;
@@ -544,8 +532,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
     if (authorize(c, match) != 0)
         goto out;
     if (strchr(match->pattern, '*') &&
-        (!id_ok || !is_slug(c->id) ||
-         (strstr(match->pattern, "*/releases/*") && !is_slug(c->sub)))) {
+        (!id_ok || !campaign_is_slug(c->id) ||
+         (strstr(match->pattern, "*/releases/*") && !campaign_is_slug(c->sub)))) {
         char shown[65];
         snprintf(shown, sizeof shown, "%s", id_ok ? c->id : "(too long)");
         c->id[0] = '\0';

@@ -39,9 +39,8 @@ typedef struct vstate {
     const tz *zone;
 } vstate;
 
-static int is_slug(const char *s)
+int campaign_is_slug(const char *s)
 {
-    /* lower-case letters and digits in runs joined by single hyphens */
     if (!*s || *s == '-')
         return 0;
     for (const char *p = s; *p; p++) {
@@ -58,7 +57,7 @@ static int is_slug(const char *s)
 static int check_slug(jcheck_ctx *cx, json_t *v, const char *path)
 {
     const char *s = json_string_value(v);
-    if (is_slug(s))
+    if (campaign_is_slug(s))
         return 0;
     jcheck_error(cx, path, "slug",
                  "\"%s\" is not a slug: use lower-case letters a-z, digits and single "
@@ -491,6 +490,18 @@ static window check_window(campaign *c, json_t *sched, diag_list *errs)
         return w;
     w.start = isotime_instant(&s, c->zone, NULL);
     w.end = window_end(&e, c->zone);
+    /* The scheduler reads a negative due time as "nothing armed", so a
+     * firing before the epoch would never be sent: refuse it here, where
+     * the author sees why. */
+    if (w.start < 0) {
+        char a[64];
+        human(c, w.start, a, sizeof a);
+        diag_add(errs, "/schedule/start", "range",
+                 "the window starts at %s, before 1970-01-01T00:00:00Z, the earliest time haechi "
+                 "schedules",
+                 a);
+        return w;
+    }
     if (w.end < w.start) {
         char a[64], b[64];
         human(c, w.end, a, sizeof a);
@@ -650,7 +661,9 @@ static void check_overlaps(const campaign *c, const release *rs, size_t n, firin
         free(reported);
         return;
     }
-    qsort(all->items, all->len, sizeof *all->items, by_instant);
+    /* With no firing the array is NULL, which qsort may not be given. */
+    if (all->len > 1)
+        qsort(all->items, all->len, sizeof *all->items, by_instant);
     for (size_t a = 0; a < all->len; a++) {
         for (size_t b = a + 1; b < all->len && all->items[b].at == all->items[a].at; b++) {
             size_t early = all->items[a].release, late = all->items[b].release;

@@ -80,6 +80,11 @@ typedef struct campaign_firing {
  */
 size_t campaign_next_firings(const campaign *c, int64_t after, campaign_firing *out, size_t max);
 
+/* 1 when S is a valid campaign or release id: lower-case letters and
+ * digits in runs joined by single hyphens. The API checks ids in URLs by
+ * the same rule. */
+int campaign_is_slug(const char *s);
+
 /* "sns, kakao" for a channel bit set. */
 void campaign_channel_list(unsigned channels, char *buf, size_t len);
 

@@ -15,11 +15,13 @@
 
 #include "adapter.h"
 #include "duration.h"
+#include "fileio.h"
 #include "isotime.h"
 #include "jcheck.h"
 #include "rconn.h"
 
 #define MAX_SECRET_BYTES 4096
+#define CONFIG_MAX_BYTES (16u * 1024 * 1024)
 
 static const struct {
     const char *name;
@@ -690,38 +692,18 @@ int config_load_buffer(const char *buf, size_t len, config *c, diag_list *errs)
 
 int config_load_file(const char *path, config *c, diag_list *errs)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag_add(errs, "", "file", "cannot read config \"%s\": %s", path, strerror(errno));
+    char *buf, why[512];
+    size_t len;
+    int over;
+    if (file_read_capped(path, CONFIG_MAX_BYTES, &buf, &len, &over, why, sizeof why) != 0) {
+        diag_add(errs, "", "file", "config: %s", why);
         return -1;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len == cap) {
-            if (cap >= 16u * 1024 * 1024) {
-                diag_add(errs, "", "size", "config \"%s\" is over 16 MiB", path);
-                free(buf);
-                fclose(f);
-                return -1;
-            }
-            cap = cap ? cap * 2 : 8192;
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                diag_add(errs, "", "internal", "out of memory");
-                return -1;
-            }
-            buf = nb;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    fclose(f);
-    int rc = config_load_buffer(buf, len, c, errs);
+    int rc = -1;
+    if (over)
+        diag_add(errs, "", "size", "config \"%s\" is over 16 MiB", path);
+    else
+        rc = config_load_buffer(buf, len, c, errs);
     free(buf);
     return rc;
 }

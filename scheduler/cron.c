@@ -5,7 +5,8 @@
  */
 #include "cron.h"
 
-#include <stdarg.h>
+#include "errmsg.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -49,19 +50,6 @@ static const struct {
     {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
     {"@hourly", "0 * * * *"},
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* LEN bytes of S, made safe to quote in a one-line message: control
  * characters and quotes become '?', other UTF-8 stays ("월" reads as 월),
@@ -120,7 +108,7 @@ static int parse_value(const cron_field *f, span item, size_t *pos, int *value, 
     }
     if (digits) {
         if (v < f->lo || v > f->hi) {
-            set_err(err, errlen, "%s %s is out of range %d-%d", f->name, txt, f->lo, f->hi);
+            errmsg_set(err, errlen, "%s %s is out of range %d-%d", f->name, txt, f->lo, f->hi);
             return -1;
         }
         *value = v;
@@ -134,9 +122,9 @@ static int parse_value(const cron_field *f, span item, size_t *pos, int *value, 
         }
     }
     if (f->names)
-        set_err(err, errlen, "%s \"%s\" is not a number or %s", f->name, txt, f->name_kind);
+        errmsg_set(err, errlen, "%s \"%s\" is not a number or %s", f->name, txt, f->name_kind);
     else
-        set_err(err, errlen, "%s \"%s\" is not a number", f->name, txt);
+        errmsg_set(err, errlen, "%s \"%s\" is not a number", f->name, txt);
     return -1;
 }
 
@@ -148,23 +136,23 @@ static int parse_step(const cron_field *f, span item, size_t *pos, int *step, ch
     shown(tok.s, tok.len, txt, sizeof txt);
     int v = 0, span_size = f->hi - f->lo + 1;
     if (tok.len == 0) {
-        set_err(err, errlen, "%s step is missing after '/'", f->name);
+        errmsg_set(err, errlen, "%s step is missing after '/'", f->name);
         return -1;
     }
     for (size_t i = 0; i < tok.len; i++) {
         if (tok.s[i] < '0' || tok.s[i] > '9') {
-            set_err(err, errlen, "%s step \"%s\" is not a number", f->name, txt);
+            errmsg_set(err, errlen, "%s step \"%s\" is not a number", f->name, txt);
             return -1;
         }
         if (v <= span_size)
             v = v * 10 + (tok.s[i] - '0');
     }
     if (v == 0) {
-        set_err(err, errlen, "%s step 0 must be at least 1", f->name);
+        errmsg_set(err, errlen, "%s step 0 must be at least 1", f->name);
         return -1;
     }
     if (v > span_size) {
-        set_err(err, errlen, "%s step %s is out of range 1-%d", f->name, txt, span_size);
+        errmsg_set(err, errlen, "%s step %s is out of range 1-%d", f->name, txt, span_size);
         return -1;
     }
     *pos = item.len;
@@ -191,7 +179,7 @@ static int parse_item(const cron_field *f, span item, uint64_t *bits, char *err,
                 char a[64], b[64];
                 shown(item.s, dash, a, sizeof a);
                 shown(item.s + dash + 1, pos - dash - 1, b, sizeof b);
-                set_err(err, errlen, "%s range %s-%s runs backwards", f->name, a, b);
+                errmsg_set(err, errlen, "%s range %s-%s runs backwards", f->name, a, b);
                 return -1;
             }
         } else if (pos < item.len && item.s[pos] == '/') {
@@ -207,7 +195,7 @@ static int parse_item(const cron_field *f, span item, uint64_t *bits, char *err,
         char txt[64], rest[64];
         shown(item.s, item.len, txt, sizeof txt);
         shown(item.s + pos, item.len - pos, rest, sizeof rest);
-        set_err(err, errlen, "%s item \"%s\" has unexpected \"%s\"", f->name, txt, rest);
+        errmsg_set(err, errlen, "%s item \"%s\" has unexpected \"%s\"", f->name, txt, rest);
         return -1;
     }
     for (int v = lo; v <= hi; v += step)
@@ -225,7 +213,7 @@ static int parse_field(const cron_field *f, span text, uint64_t *bits, char *err
         if (i == start) {
             char txt[64];
             shown(text.s, text.len, txt, sizeof txt);
-            set_err(err, errlen, "%s has an empty list item in \"%s\"", f->name, txt);
+            errmsg_set(err, errlen, "%s has an empty list item in \"%s\"", f->name, txt);
             return -1;
         }
         span item = {text.s + start, i - start};
@@ -262,8 +250,8 @@ static int parse_fields(const char *text, cron_expr *out, char *err, size_t errl
     span f[F_COUNT];
     size_t n = split_fields(text, f, F_COUNT);
     if (n != F_COUNT) {
-        set_err(err, errlen,
-                "expected 5 fields (minute hour day-of-month month day-of-week), got %zu", n);
+        errmsg_set(err, errlen,
+                   "expected 5 fields (minute hour day-of-month month day-of-week), got %zu", n);
         return -1;
     }
     uint64_t bits[F_COUNT];
@@ -298,32 +286,32 @@ static int parse_macro(const char *text, cron_expr *out, char *err, size_t errle
         if (*rest) {
             char txt[64];
             shown(rest, strlen(rest), txt, sizeof txt);
-            set_err(err, errlen, "%s takes no fields, but \"%s\" follows it", word, txt);
+            errmsg_set(err, errlen, "%s takes no fields, but \"%s\" follows it", word, txt);
             return -1;
         }
         return parse_fields(macros[i].fields, out, err, errlen);
     }
-    set_err(err, errlen,
-            "%s is not supported: only @yearly, @annually, @monthly, @weekly, @daily, "
-            "@midnight, @hourly",
-            word);
+    errmsg_set(err, errlen,
+               "%s is not supported: only @yearly, @annually, @monthly, @weekly, @daily, "
+               "@midnight, @hourly",
+               word);
     return -1;
 }
 
 int cron_parse(const char *text, cron_expr *out, char *err, size_t errlen)
 {
     if (!text || !out) {
-        set_err(err, errlen, "cron expression is missing");
+        errmsg_set(err, errlen, "cron expression is missing");
         return -1;
     }
     if (strnlen(text, CRON_TEXT_MAX + 1) > CRON_TEXT_MAX) {
-        set_err(err, errlen, "cron expression is longer than %d characters", CRON_TEXT_MAX);
+        errmsg_set(err, errlen, "cron expression is longer than %d characters", CRON_TEXT_MAX);
         return -1;
     }
     while (*text && is_space(*text))
         text++;
     if (!*text) {
-        set_err(err, errlen, "cron expression is empty");
+        errmsg_set(err, errlen, "cron expression is empty");
         return -1;
     }
     cron_expr e;
@@ -336,12 +324,6 @@ int cron_parse(const char *text, cron_expr *out, char *err, size_t errlen)
 }
 
 /* ---- evaluation --------------------------------------------------------- */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
 
 static int day_matches(const cron_expr *e, int mday, int wday)
 {
@@ -389,9 +371,10 @@ int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limi
         after = -CRON_T_LIMIT;
     if (limit > CRON_T_LIMIT)
         limit = CRON_T_LIMIT;
-    int64_t from_wall = floor_div(after + tz_offset_at(zone, after, NULL), 60) * 60;
-    int64_t day = floor_div(from_wall, CRON_DAY);
-    int64_t last = floor_div(limit + tz_offset_at(zone, limit, NULL), CRON_DAY) + CRON_SLACK_DAYS;
+    int64_t from_wall = tz_floor_div(after + tz_offset_at(zone, after, NULL), 60) * 60;
+    int64_t day = tz_floor_div(from_wall, CRON_DAY);
+    int64_t last =
+        tz_floor_div(limit + tz_offset_at(zone, limit, NULL), CRON_DAY) + CRON_SLACK_DAYS;
     if (last > day + CRON_CYCLE_DAYS)
         last = day + CRON_CYCLE_DAYS;
     while (day <= last) {
@@ -401,7 +384,7 @@ int cron_next(const cron_expr *expr, const tz *zone, int64_t after, int64_t limi
             day = tz_days_from_civil(y, m + 1, 1);
             continue;
         }
-        int wday = (int)(day - floor_div(day + 4, 7) * 7 + 4);
+        int wday = (int)(day - tz_floor_div(day + 4, 7) * 7 + 4);
         int64_t at;
         if (day_matches(expr, d, wday) && scan_day(expr, zone, day, from_wall, after, &at)) {
             if (at > limit)

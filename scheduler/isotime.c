@@ -5,52 +5,18 @@
  */
 #include "isotime.h"
 
-#include <stdarg.h>
+#include "errmsg.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #define ISO_TEXT_MAX 40
 #define ISO_OFFSET_MAX (14 * 3600)
-/* Formatting clamps to about a million years so t + offset cannot overflow. */
-#define ISO_T_LIMIT ((int64_t)1 << 45)
 
 static const char *const month_names[12] = {"January",   "February", "March",    "April",
                                             "May",       "June",     "July",     "August",
                                             "September", "October",  "November", "December"};
 static const char *const wday_abbrs[7] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* The input, made safe to quote in a one-line message. */
-static void shown(const char *s, char *out, size_t outlen)
-{
-    size_t i = 0;
-    for (; s[i] && i + 4 < outlen && i < ISO_TEXT_MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-    }
-    if (s[i] && i + 3 < outlen) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-}
-
-static int64_t clamp_t(int64_t t)
-{
-    return t < -ISO_T_LIMIT ? -ISO_T_LIMIT : t > ISO_T_LIMIT ? ISO_T_LIMIT : t;
-}
 
 /* N decimal digits at S, or -1. */
 static int digits(const char *s, int n)
@@ -122,7 +88,7 @@ static int out_of_range(const char *txt, const char *what, int v, int lo, int hi
 {
     if (v >= lo && v <= hi)
         return 0;
-    set_err(err, errlen, "\"%s\" has %s %d, out of range %d-%d", txt, what, v, lo, hi);
+    errmsg_set(err, errlen, "\"%s\" has %s %d, out of range %d-%d", txt, what, v, lo, hi);
     return -1;
 }
 
@@ -134,8 +100,8 @@ static int check_ranges(const char *txt, const fields *f, char *err, size_t errl
         return -1;
     int dim = tz_days_in_month(f->year, f->month);
     if (f->day > dim) {
-        set_err(err, errlen, "\"%s\" is not a valid date: %s %d has %d days", txt,
-                month_names[f->month - 1], f->year, dim);
+        errmsg_set(err, errlen, "\"%s\" is not a valid date: %s %d has %d days", txt,
+                   month_names[f->month - 1], f->year, dim);
         return -1;
     }
     if (out_of_range(txt, "hour", f->hour, 0, 23, err, errlen) ||
@@ -144,8 +110,8 @@ static int check_ranges(const char *txt, const fields *f, char *err, size_t errl
         out_of_range(txt, "offset minute", f->off_minute, 0, 59, err, errlen))
         return -1;
     if ((f->off_hour * 60 + f->off_minute) * 60 > ISO_OFFSET_MAX) {
-        set_err(err, errlen, "\"%s\" has offset %c%02d:%02d, out of range -14:00 to +14:00", txt,
-                f->off_sign < 0 ? '-' : '+', f->off_hour, f->off_minute);
+        errmsg_set(err, errlen, "\"%s\" has offset %c%02d:%02d, out of range -14:00 to +14:00", txt,
+                   f->off_sign < 0 ? '-' : '+', f->off_hour, f->off_minute);
         return -1;
     }
     return 0;
@@ -154,21 +120,21 @@ static int check_ranges(const char *txt, const fields *f, char *err, size_t errl
 int isotime_parse(const char *text, isotime *out, char *err, size_t errlen)
 {
     if (!text || !*text) {
-        set_err(err, errlen, "date-time is empty");
+        errmsg_set(err, errlen, "date-time is empty");
         return -1;
     }
     char txt[ISO_TEXT_MAX + 8];
-    shown(text, txt, sizeof txt);
+    errmsg_quote(text, ISO_TEXT_MAX, txt, sizeof txt);
     fields f;
     if (scan(text, &f) != 0) {
-        set_err(err, errlen,
-                "\"%s\" is not a date-time: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] "
-                "with an optional Z or +HH:MM offset",
-                txt);
+        errmsg_set(err, errlen,
+                   "\"%s\" is not a date-time: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] "
+                   "with an optional Z or +HH:MM offset",
+                   txt);
         return -1;
     }
     if (f.fraction) {
-        set_err(err, errlen, "\"%s\" has a fraction of a second, which is not accepted", txt);
+        errmsg_set(err, errlen, "\"%s\" has a fraction of a second, which is not accepted", txt);
         return -1;
     }
     if (check_ranges(txt, &f, err, errlen) != 0)
@@ -200,7 +166,7 @@ void isotime_format_rfc3339(int64_t t, const tz *zone, char *buf, size_t len)
 {
     if (!buf || len == 0)
         return;
-    t = clamp_t(t);
+    t = tz_clamp(t);
     int off = zone ? tz_offset_at(zone, t, NULL) : 0;
     /* RFC 3339 offsets have no seconds: show such (pre-1900 LMT) instants
      * in UTC instead of rounding the offset into a wrong wall time. */
@@ -236,7 +202,7 @@ void isotime_format_utc(int64_t t, char *buf, size_t len)
 {
     if (!buf || len == 0)
         return;
-    t = clamp_t(t);
+    t = tz_clamp(t);
     int64_t days = t / 86400 - (t % 86400 < 0 ? 1 : 0);
     int64_t secs = t - days * 86400;
     int y, m, d;

@@ -11,9 +11,10 @@
  */
 #include "tz.h"
 
+#include "errmsg.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,43 +76,15 @@ struct tz {
 /* Loaded zones live until exit; the list keeps them reachable. */
 static struct tz *tz_cache;
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* A copy of untrusted text that is safe to quote in a one-line message. */
-static void printable(const char *s, char *out, size_t outlen)
-{
-    size_t i = 0;
-    for (; s[i] && i + 4 < outlen && i < 64; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-    }
-    if (s[i] && i + 3 < outlen) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-}
-
 /* ---- calendar ---------------------------------------------------------- */
 
-static int64_t floor_div(int64_t a, int64_t b)
+int64_t tz_floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64_t clamp_t(int64_t t)
+int64_t tz_clamp(int64_t t)
 {
     return t < -TZ_T_LIMIT ? -TZ_T_LIMIT : t > TZ_T_LIMIT ? TZ_T_LIMIT : t;
 }
@@ -125,12 +98,12 @@ static int is_leap(int64_t y)
  * 1st, so callers can say "the 1st of month 13" or "day 0". */
 int64_t tz_days_from_civil(int year, int month, int mday)
 {
-    int64_t y = (int64_t)year + floor_div((int64_t)month - 1, 12);
-    int64_t m = (int64_t)month - 1 - floor_div((int64_t)month - 1, 12) * 12 + 1;
+    int64_t y = (int64_t)year + tz_floor_div((int64_t)month - 1, 12);
+    int64_t m = (int64_t)month - 1 - tz_floor_div((int64_t)month - 1, 12) * 12 + 1;
     /* Count years from March so the leap day ends the year. */
     if (m <= 2)
         y -= 1;
-    int64_t era = floor_div(y, 400);
+    int64_t era = tz_floor_div(y, 400);
     int64_t yoe = y - era * 400;
     int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
@@ -143,7 +116,7 @@ void tz_civil_from_days(int64_t days, int *year, int *month, int *mday)
     const int64_t lim = (int64_t)700000000000;
     days = days < -lim ? -lim : days > lim ? lim : days;
     int64_t z = days + 719468;
-    int64_t era = floor_div(z, 146097);
+    int64_t era = tz_floor_div(z, 146097);
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -169,7 +142,7 @@ int tz_days_in_month(int year, int month)
 /* 1970-01-01 was a Thursday. */
 static int weekday_of(int64_t days)
 {
-    return (int)(days - floor_div(days + 4, 7) * 7 + 4);
+    return (int)(days - tz_floor_div(days + 4, 7) * 7 + 4);
 }
 
 /* ---- POSIX TZ rules ------------------------------------------------------ */
@@ -214,7 +187,7 @@ static void year_events(const tz_footer *f, int year, rule_event ev[2])
 static int utc_year(int64_t t)
 {
     int y;
-    tz_civil_from_days(floor_div(clamp_t(t), TZ_DAY), &y, NULL, NULL);
+    tz_civil_from_days(tz_floor_div(tz_clamp(t), TZ_DAY), &y, NULL, NULL);
     return y;
 }
 
@@ -461,8 +434,8 @@ int tz_offset_at(const tz *zone, int64_t t, const char **abbrev)
 
 void tz_to_civil(const tz *zone, int64_t t, tz_civil *out)
 {
-    int64_t wall = clamp_t(t) + offset_and_abbr(zone, clamp_t(t), NULL);
-    int64_t days = floor_div(wall, TZ_DAY);
+    int64_t wall = tz_clamp(t) + offset_and_abbr(zone, tz_clamp(t), NULL);
+    int64_t days = tz_floor_div(wall, TZ_DAY);
     int64_t secs = wall - days * TZ_DAY;
     tz_civil_from_days(days, &out->year, &out->month, &out->mday);
     out->hour = (int)(secs / 3600);
@@ -478,7 +451,7 @@ void tz_to_civil(const tz *zone, int64_t t, tz_civil *out)
  */
 tz_wall_kind tz_wall_to_instant(const tz *zone, int64_t wall, int64_t *instant)
 {
-    wall = clamp_t(wall);
+    wall = tz_clamp(wall);
     int64_t from = wall - 2 * TZ_DAY, to = wall + 2 * TZ_DAY;
     int64_t at = from, first = 0, gap_end = 0;
     int32_t off = offset_and_abbr(zone, at, NULL);
@@ -696,30 +669,30 @@ static int check_name(const char *name, char *err, size_t errlen)
 {
     char shown[80];
     if (!name || !*name) {
-        set_err(err, errlen, "time zone name is empty");
+        errmsg_set(err, errlen, "time zone name is empty");
         return -1;
     }
-    printable(name, shown, sizeof shown);
+    errmsg_quote(name, 64, shown, sizeof shown);
     size_t len = strnlen(name, TZ_NAME_MAX + 1);
     if (len > TZ_NAME_MAX) {
-        set_err(err, errlen, "time zone name \"%s\" is longer than %d characters", shown,
-                TZ_NAME_MAX);
+        errmsg_set(err, errlen, "time zone name \"%s\" is longer than %d characters", shown,
+                   TZ_NAME_MAX);
         return -1;
     }
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
         if (!is_alpha(c) && !is_digit(c) && c != '_' && c != '-' && c != '+' && c != '/') {
-            set_err(err, errlen,
-                    "invalid time zone name \"%s\": only letters, digits, '_', '-', '+' "
-                    "and '/' are allowed",
-                    shown);
+            errmsg_set(err, errlen,
+                       "invalid time zone name \"%s\": only letters, digits, '_', '-', '+' "
+                       "and '/' are allowed",
+                       shown);
             return -1;
         }
         if (c == '/' && (i == 0 || i + 1 == len || name[i + 1] == '/')) {
-            set_err(err, errlen,
-                    "invalid time zone name \"%s\": it must be a relative name such as "
-                    "\"Asia/Seoul\"",
-                    shown);
+            errmsg_set(err, errlen,
+                       "invalid time zone name \"%s\": it must be a relative name such as "
+                       "\"Asia/Seoul\"",
+                       shown);
             return -1;
         }
     }
@@ -751,27 +724,28 @@ static unsigned char *load_file(const char *name, const char *dir, const char *p
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
-            set_err(err, errlen, "unknown time zone \"%s\" (no such zone in %s)", name, dir);
+            errmsg_set(err, errlen, "unknown time zone \"%s\" (no such zone in %s)", name, dir);
         else
-            set_err(err, errlen, "time zone \"%s\": cannot open %s: %s", name, path,
-                    strerror(errno));
+            errmsg_set(err, errlen, "time zone \"%s\": cannot open %s: %s", name, path,
+                       strerror(errno));
         return NULL;
     }
     struct stat st;
     unsigned char *buf = NULL;
     if (fstat(fd, &st) != 0)
-        set_err(err, errlen, "time zone \"%s\": cannot stat %s: %s", name, path, strerror(errno));
+        errmsg_set(err, errlen, "time zone \"%s\": cannot stat %s: %s", name, path,
+                   strerror(errno));
     else if (S_ISDIR(st.st_mode))
-        set_err(err, errlen, "unknown time zone \"%s\" (a directory of zones in %s, not a zone)",
-                name, dir);
+        errmsg_set(err, errlen, "unknown time zone \"%s\" (a directory of zones in %s, not a zone)",
+                   name, dir);
     else if (!S_ISREG(st.st_mode))
-        set_err(err, errlen, "unknown time zone \"%s\" (%s is not a regular file)", name, path);
+        errmsg_set(err, errlen, "unknown time zone \"%s\" (%s is not a regular file)", name, path);
     else if (st.st_size < 0 || (uint64_t)st.st_size > TZ_FILE_MAX)
-        set_err(err, errlen, "time zone \"%s\": %s is too large to be a TZif file", name, path);
+        errmsg_set(err, errlen, "time zone \"%s\": %s is too large to be a TZif file", name, path);
     else if (!(buf = read_file(fd, (size_t)st.st_size, len)))
-        set_err(err, errlen, "time zone \"%s\": out of memory reading %s", name, path);
+        errmsg_set(err, errlen, "time zone \"%s\": out of memory reading %s", name, path);
     else if (*len != (size_t)st.st_size) {
-        set_err(err, errlen, "time zone \"%s\": %s changed size while being read", name, path);
+        errmsg_set(err, errlen, "time zone \"%s\": %s changed size while being read", name, path);
         free(buf);
         buf = NULL;
     }
@@ -779,29 +753,53 @@ static unsigned char *load_file(const char *name, const char *dir, const char *p
     return buf;
 }
 
+/* A new zone from the TZif bytes BUF, or NULL with the reason in *why. */
+static tz *zone_parse(const unsigned char *buf, size_t len, const char *name, const char *dir,
+                      const char **why)
+{
+    tz *z = calloc(1, sizeof *z);
+    *why = "out of memory";
+    if (z && (z->name = strdup(name)) && (z->dir = strdup(dir)))
+        *why = parse_tzif(buf, len, z);
+    if (*why) {
+        zone_free(z);
+        return NULL;
+    }
+    return z;
+}
+
 static tz *load_zone(const char *name, const char *dir, char *err, size_t errlen)
 {
     char path[TZ_PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s", dir, name);
     if (n < 0 || (size_t)n >= sizeof path) {
-        set_err(err, errlen, "time zone \"%s\": the path under %s is too long", name, dir);
+        errmsg_set(err, errlen, "time zone \"%s\": the path under %s is too long", name, dir);
         return NULL;
     }
     size_t len = 0;
     unsigned char *buf = load_file(name, dir, path, &len, err, errlen);
     if (!buf)
         return NULL;
-    tz *z = calloc(1, sizeof *z);
-    const char *why = "out of memory";
-    if (z && (z->name = strdup(name)) && (z->dir = strdup(dir)))
-        why = parse_tzif(buf, len, z);
+    const char *why;
+    tz *z = zone_parse(buf, len, name, dir, &why);
     free(buf);
-    if (why) {
-        set_err(err, errlen, "time zone \"%s\": %s is not usable: %s", name, path, why);
-        zone_free(z);
-        return NULL;
-    }
+    if (!z)
+        errmsg_set(err, errlen, "time zone \"%s\": %s is not usable: %s", name, path, why);
     return z;
+}
+
+tz *tz_from_tzif(const unsigned char *buf, size_t len, const char *name, char *err, size_t errlen)
+{
+    const char *why;
+    tz *z = zone_parse(buf, len, name, "", &why);
+    if (!z)
+        errmsg_set(err, errlen, "time zone \"%s\" is not usable: %s", name, why);
+    return z;
+}
+
+void tz_free(tz *zone)
+{
+    zone_free(zone);
 }
 
 static const char *tz_dir(void)

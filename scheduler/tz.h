@@ -38,6 +38,12 @@ const tz *tz_get(const char *name, char *err, size_t errlen);
 
 const char *tz_name(const tz *zone);
 
+/* A zone read from the LEN bytes of a TZif file at BUF, outside the cache:
+ * for tools and tests that have the bytes. The caller frees it with
+ * tz_free(). NULL with a one-line reason in err when BUF is not usable. */
+tz *tz_from_tzif(const unsigned char *buf, size_t len, const char *name, char *err, size_t errlen);
+void tz_free(tz *zone);
+
 /* Calls FN with each zone name tzdata lists (zone.tab), then "UTC": for
  * suggesting a name when one is not known. */
 void tz_each_name(void (*fn)(const char *name, void *arg), void *arg);
@@ -60,5 +66,13 @@ tz_wall_kind tz_wall_to_instant(const tz *zone, int64_t wall, int64_t *instant);
 int64_t tz_days_from_civil(int year, int month, int mday);
 void tz_civil_from_days(int64_t days, int *year, int *month, int *mday);
 int tz_days_in_month(int year, int month);
+
+/* A / B rounded towards minus infinity (B != 0), for days and weeks of
+ * instants before the epoch. */
+int64_t tz_floor_div(int64_t a, int64_t b);
+
+/* T clamped to about +-1 million years, so that T plus any UTC offset or a
+ * few days of arithmetic cannot overflow. */
+int64_t tz_clamp(int64_t t);
 
 #endif

@@ -10,7 +10,10 @@
 set -u
 cd "$(dirname "$0")/.."
 
-export HAECHI_BIN="$PWD/build/test/haechi"
+# The test build's folder: build/test, or build/test-SANITIZER (Makefile).
+TEST_DIR=${HAECHI_TEST_DIR:-build/test}
+case "$TEST_DIR" in /*) ;; *) TEST_DIR="$PWD/$TEST_DIR" ;; esac
+export HAECHI_BIN="$TEST_DIR/haechi"
 export HAECHI_ROOT="$PWD"
 HAECHI_TEST_TMP=$(mktemp -d /tmp/haechi-test.XXXXXX)
 export HAECHI_TEST_TMP
@@ -60,13 +63,43 @@ run_one() {
     fi
 }
 
-for bin in build/test/unit/test_*; do
+for bin in "$TEST_DIR"/unit/test_*; do
     [ -x "$bin" ] || continue
     run_one "unit/$(basename "$bin")" "$bin"
 done
 
+# Every fuzz target once over its committed corpus (seeds and fixed crashes).
+for bin in "$TEST_DIR"/fuzz/replay_*; do
+    [ -x "$bin" ] || continue
+    target=${bin##*/replay_}
+    run_one "fuzz/$target" "$bin" "tests/fuzz/corpus/$target"
+done
+
+# The house style (.clang-format), as one case.
+check_format() {
+    local out files
+    if ! command -v clang-format >/dev/null; then
+        echo "not ok format: clang-format is not installed (make deps)"
+    elif out=$(clang-format --dry-run -Werror scheduler/*.[ch] adapters/*.[ch] \
+        tests/unit/*.[ch] tests/fuzz/*.[ch] 2>&1); then
+        echo "ok format"
+    else
+        files=$(printf '%s\n' "$out" | sed -n 's/^\([^: ]*\):[0-9]*:[0-9]*: error:.*/\1/p' |
+            sort -u | tr '\n' ' ')
+        files=${files% }
+        echo "not ok format: ${files:-clang-format failed} differ from .clang-format (make format)"
+        printf '%s\n' "$out" >&2
+    fi
+}
+run_one "format" check_format
+
 for script in tests/validate/test_*.py tests/integration/test_*.py; do
     [ -f "$script" ] || continue
+    # HAECHI_TEST_ONLY (script names, e.g. "test_cli") picks a subset.
+    case " ${HAECHI_TEST_ONLY:-$(basename "$script" .py)} " in
+        *" $(basename "$script" .py) "*) ;;
+        *) continue ;;
+    esac
     run_one "$(basename "$(dirname "$script")")/$(basename "$script" .py)" python3 "$script"
 done
 
