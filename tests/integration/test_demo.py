@@ -102,7 +102,12 @@ def main():
                 for ch, rec in (f.get("channels") or {}).items():
                     if rec.get("state") == "sent":
                         seen_sent.setdefault((f["release"], ms_of(f["due"]), ch), before)
-            return b if b.get("status") == "finished" else None
+            # "finished" comes with the claim of the last firing; its sends
+            # are still on their way then.
+            moving = [rec for f in b.get("releases") or []
+                      for rec in (f.get("channels") or {}).values()
+                      if rec.get("state") in ("scheduled", "queued", "sending")]
+            return b if b.get("status") == "finished" and not moving else None
 
         window_real = (expected_firings()[-1][1] - start_ms) / 1000 / SPEED
         body = h.wait_until(finished, timeout=LEAD_S + window_real + 10)
