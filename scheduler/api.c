@@ -328,6 +328,8 @@ json_t *api_checked_body_or_reply(call *c, const jobject *shape)
     return body;
 }
 
+static void handle_routes(call *c);
+
 static const route routes[] = {
     {EVHTTP_REQ_GET, "/healthz", 0, NULL, api_handle_health},
     {EVHTTP_REQ_GET, "/api/v1/campaigns", PERM_READ, NULL, api_handle_list},
@@ -344,8 +346,36 @@ static const route routes[] = {
     {EVHTTP_REQ_POST, "/api/v1/dead/retry", PERM_WRITE, "dead-retry", api_handle_dead_retry},
     {EVHTTP_REQ_GET, "/api/v1/audit", PERM_ADMIN, NULL, api_handle_audit},
     {EVHTTP_REQ_POST, "/api/v1/test/clock", PERM_ADMIN, "clock", api_handle_clock},
+    {EVHTTP_REQ_GET, "/api/v1/debug/routes", PERM_ADMIN, NULL, handle_routes},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
+
+static const char *method_name(enum evhttp_cmd_type m);
+
+/* The table itself, in docs/openapi.yaml's path notation, so that a test
+ * can hold the published description against what this build routes. */
+static void handle_routes(call *c)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < NROUTES && list; i++) {
+        char path[128];
+        size_t n = 0;
+        int nth = 0;
+        for (const char *p = routes[i].pattern; *p && n + 12 < sizeof path; p++) {
+            if (*p == '*')
+                n += (size_t)snprintf(path + n, sizeof path - n, "%s",
+                                      nth++ == 0 ? "{id}" : "{release}");
+            else
+                path[n++] = *p;
+        }
+        path[n] = '\0';
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s?}", "method",
+                                              method_name(routes[i].method), "path", path, "role",
+                                              routes[i].perm ? auth_role_for(routes[i].perm) : NULL,
+                                              "action", routes[i].action));
+    }
+    api_send_json(c, 200, json_pack("{s:o}", "routes", list));
+}
 
 /* ---- routing -------------------------------------------------------------- */
 
