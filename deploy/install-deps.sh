@@ -9,7 +9,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config ca-certificates curl
 libcurl4-openssl-dev libevent-dev libjansson-dev libhiredis-dev libssl-dev
-redis-server tzdata python3 python3-jsonschema clang-format"
+redis-server tzdata python3 python3-jsonschema python3-yaml clang-format"
 
 for opt in "$@"; do
     case "$opt" in
