@@ -16,7 +16,9 @@ to what the daemon does, by its answers.
 3. Real answers: every answer the test provokes (successes with each role
    allowed, 401, 403, 400, 404, 405, 409, 413, 415, 503) is validated
    against the response the document gives for that path, method and
-   status, including its declared headers; an undocumented status fails.
+   status, including its required headers; an undocumented status fails.
+   Refusals on the wire (501, 417, 431) are held to the Wire* responses, an
+   Idempotency-Key retry to its replay, paged lists to their cursors.
    At the end every documented status of every operation must have been
    seen at least once (500 excepted: nothing provokes it from outside).
 
@@ -49,6 +51,9 @@ ROLE_ORDER = ("viewer", "editor", "approver", "admin")
 # Placeholders for path parameters when only the route matters.
 PLACEHOLDER = {"id": "oa-nothing", "release": "go"}
 CAMPAIGN_LIMIT = 16384
+# Refusals on the wire, before routing: any path may answer them.
+WIRE = {408: "WireRequestTimeout", 417: "WireExpectationFailed", 431: "WireHeadersTooLarge",
+        501: "WireNotImplemented"}
 D = lambda hour, minute=0: h.seoul_ms(2020, 5, 4, hour, minute)  # noqa: E731
 
 
@@ -228,7 +233,8 @@ class Spec:
             hdr = deref(self.spec, hdr)
             got = hdrs.get(name)
             if got is None:
-                out.append("header %s missing" % name)
+                if hdr.get("required"):
+                    out.append("header %s missing" % name)
             elif "const" in hdr.get("schema", {}) and got != hdr["schema"]["const"]:
                 out.append("header %s is %r" % (name, got))
         content = response.get("content") or {}
@@ -268,6 +274,8 @@ class Caller:
                 resp = self.sp.component_response("MethodNotAllowed")
             if resp is None and s == 404 and template is None:
                 resp = self.sp.component_response("NotFound")
+            if resp is None and s in WIRE:
+                resp = self.sp.component_response(WIRE[s])
             if resp is None:
                 problems.append("status %s is not documented for %s %s" % (s, look, template))
             else:
@@ -407,6 +415,14 @@ def campaigns_flow(c, d):
     c.call(d, "POST", "/api/v1/campaigns", "editor", 413, body=big_body, content_type=jt)
 
     c.call(d, "GET", "/api/v1/campaigns", "viewer", 200)
+    s, _, b = c.call(d, "GET", "/api/v1/campaigns?limit=1", "viewer", 200)
+    cursor = b.get("next_cursor") if s == 200 else None
+    check("a page of one campaign names the next page", isinstance(cursor, str), short(b))
+    if isinstance(cursor, str):
+        c.call(d, "GET", "/api/v1/campaigns?limit=1&cursor=" + urllib.parse.quote(cursor),
+               "viewer", 200, name="GET /api/v1/campaigns at the next cursor -> 200")
+    c.call(d, "GET", "/api/v1/campaigns?limit=0", "viewer", 400)
+    c.call(d, "GET", "/api/v1/campaigns?cursor=oa-never", "viewer", 400)
     c.call(d, "GET", "/api/v1/campaigns/oa-one", "viewer", 200)
     c.call(d, "GET", "/api/v1/campaigns/oa-one?version=1", "approver", 200)
     c.call(d, "GET", "/api/v1/campaigns/oa-one?version=7", "viewer", 404)
@@ -426,9 +442,18 @@ def campaigns_flow(c, d):
            content_type="text/plain")
     c.call(d, "PUT", "/api/v1/campaigns/oa-two", "editor", 413, body=big_body, content_type=jt)
 
-    c.call(d, "POST", "/api/v1/campaigns/oa-one/pause", "editor", 200)
+    key = {"Idempotency-Key": "oa-pause-1"}
+    _, _, first = c.call(d, "POST", "/api/v1/campaigns/oa-one/pause", "editor", 200, headers=key)
+    _, hdrs, again = c.call(d, "POST", "/api/v1/campaigns/oa-one/pause", "editor", 200,
+                            headers=key, name="pause retried with its Idempotency-Key -> 200")
+    check("the retry replays the first outcome (Idempotent-Replayed: true, changed true)",
+          hdrs.get("Idempotent-Replayed") == "true" and again == first and
+          first.get("changed") is True, "%r %r" % (dict(hdrs), again))
     c.call(d, "POST", "/api/v1/campaigns/oa-one/pause", "editor", 200,
            name="pause a paused campaign -> 200 (changed false)")
+    c.call(d, "POST", "/api/v1/campaigns/oa-one/pause", "editor", 400,
+           headers={"Idempotency-Key": "not visible"},
+           name="pause with a malformed Idempotency-Key -> 400")
     c.call(d, "POST", "/api/v1/campaigns/oa-one/resume", "editor", 200)
     c.call(d, "POST", "/api/v1/campaigns/oa-one/resume?catch_up=true", "admin", 200)
     c.call(d, "POST", "/api/v1/campaigns/oa-two/cancel", "editor", 200)
@@ -448,6 +473,9 @@ def campaigns_flow(c, d):
     c.call(d, "GET", "/api/v1/campaigns/oa-one/releases", "viewer", 200)
     c.call(d, "GET", "/api/v1/campaigns/oa-one/releases?upcoming=2", "viewer", 200)
     c.call(d, "GET", "/api/v1/campaigns/oa-one/releases?upcoming=0", "viewer", 400)
+    c.call(d, "GET", "/api/v1/campaigns/oa-one/releases?limit=1", "viewer", 200)
+    c.call(d, "GET", "/api/v1/campaigns/oa-one/releases?cursor=x", "viewer", 400)
+    c.call(d, "GET", "/api/v1/campaigns/oa-one?version=+1", "viewer", 400)
     c.call(d, "GET", "/api/v1/campaigns/oa-never/releases", "viewer", 404)
     c.call(d, "GET", "/api/v1/campaigns/X/releases", "viewer", 400)
     c.call(d, "POST", "/api/v1/campaigns/oa-one/releases/morning-post/send", "editor", 404)
@@ -461,6 +489,13 @@ def campaigns_flow(c, d):
     c.call(d, "POST", "/api/v1/test/clock", "admin", 404, body={"advance_ms": 1},
            content_type=jt, name="POST /api/v1/test/clock without a virtual clock -> 404")
     c.call(d, "GET", "/healthz", None, 200)
+
+    # Refusals on the wire answer as the document's Wire* responses.
+    c.call(d, "BREW", "/api/v1/campaigns", "viewer", 501, name="an unknown method -> 501")
+    c.call(d, "GET", "/healthz", None, 417, headers={"Expect": "tea"},
+           name="Expect other than 100-continue -> 417")
+    c.call(d, "GET", "/healthz", None, 431, headers={"X-Padding": "p" * 17000},
+           name="a head over 16 KiB -> 431")
 
 
 def engine_flow(c, d, redis):
@@ -514,7 +549,11 @@ def engine_flow(c, d, redis):
     c.call(d, "POST", "/api/v1/dead/retry", "editor", 200, body={"all": True, "channel": "sns"},
            content_type=jt)
     c.call(d, "POST", "/api/v1/dead/retry", "admin", 404, body={"id": "1-0"}, content_type=jt)
-    c.call(d, "POST", "/api/v1/dead/retry", "editor", 404, body={"id": "nope"}, content_type=jt)
+    c.call(d, "POST", "/api/v1/dead/retry", "editor", 400, body={"id": "nope"}, content_type=jt)
+    c.call(d, "POST", "/api/v1/dead/retry", "editor", 400, body={"id": "1-0", "channel": "sns"},
+           content_type=jt)
+    c.call(d, "POST", "/api/v1/dead/retry", "editor", 400, body={"all": True, "colour": 1},
+           content_type=jt)
     c.call(d, "POST", "/api/v1/dead/retry", "editor", 400, body={}, content_type=jt)
     c.call(d, "POST", "/api/v1/dead/retry", "editor", 400, body={"all": True, "channel": "fax"},
            content_type=jt)
