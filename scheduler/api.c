@@ -169,7 +169,7 @@ void api_send_refused(call *c, int rc)
 }
 
 /* Answers a store failure that every route shares; 1 when it did. */
-int api_answered_store_failure(call *c, const store_result *res)
+int api_check_store_or_reply(call *c, const store_result *res)
 {
     if (res->code == STORE_BUSY) {
         send_busy(c, res->error ? res->error : "too many commands waiting on redis");
@@ -257,7 +257,7 @@ void api_start_fcall(call *c, int rc)
         c->refs++;
 }
 
-int api_engine_failed(call *c, redisReply *reply, const char *error)
+int api_check_engine_or_reply(call *c, redisReply *reply, const char *error)
 {
     if (!reply) {
         api_send_unavailable(c, error);
@@ -271,7 +271,7 @@ int api_engine_failed(call *c, redisReply *reply, const char *error)
     return 0;
 }
 
-json_t *api_small_body(call *c)
+json_t *api_small_body_or_reply(call *c)
 {
     const char *type = evhttp_find_header(evhttp_request_get_input_headers(c->req), "Content-Type");
     struct evbuffer *in = evhttp_request_get_input_buffer(c->req);
@@ -305,7 +305,7 @@ json_t *api_health_stats(call *c)
 
 json_t *api_checked_body_or_reply(call *c, const jobject *shape)
 {
-    json_t *body = api_small_body(c);
+    json_t *body = api_small_body_or_reply(c);
     if (!body)
         return NULL;
     diag_list errs;

@@ -75,7 +75,7 @@ void api_send_unavailable(call *c, const char *why);
 void api_send_refused(call *c, int rc);
 
 /* Answers a store failure every route shares; 1 when it did. */
-int api_answered_store_failure(call *c, const store_result *res);
+int api_check_store_or_reply(call *c, const store_result *res);
 
 /* Takes a reference for a store or engine call just started (RC 0), or
  * answers 503 (RC -1). */
@@ -83,7 +83,7 @@ int api_start_store(call *c, int rc);
 void api_start_fcall(call *c, int rc);
 
 /* Answers a failed engine call (503 or 500); 1 when it did. */
-int api_engine_failed(call *c, redisReply *reply, const char *error);
+int api_check_engine_or_reply(call *c, redisReply *reply, const char *error);
 
 /* Query parameter KEY copied into buf; 1 when present. */
 int api_query_param(call *c, const char *key, char *buf, size_t len);
@@ -96,7 +96,7 @@ int api_query_whole_or_reply(call *c, const char *key, long long min, long long 
 int api_is_json_type(const char *type);
 
 /* A small JSON object body, or NULL after answering 400/413/415. */
-json_t *api_small_body(call *c);
+json_t *api_small_body_or_reply(call *c);
 
 /* A small body checked against SHAPE (jcheck.h): new reference, or NULL
  * after answering; a 400 "invalid-body" lists every error with its path. */

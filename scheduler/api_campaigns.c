@@ -91,7 +91,7 @@ static void armed(redisReply *reply, const char *error, void *arg)
 static void submitted(const store_result *res, void *arg)
 {
     call *c = arg;
-    if (!api_answered_store_failure(c, res)) {
+    if (!api_check_store_or_reply(c, res)) {
         if (res->code == STORE_CONFLICT && strcmp(res->status, "exists") == 0) {
             api_send_error(c, 409, "conflict",
                            "campaign \"%s\" already exists (version %lld); submit with --replace "
@@ -163,7 +163,7 @@ static void engine_status_changed(redisReply *reply, const char *error, void *ar
 static void status_changed(const store_result *res, void *arg)
 {
     call *c = arg;
-    if (!api_answered_store_failure(c, res)) {
+    if (!api_check_store_or_reply(c, res)) {
         if (res->code == STORE_NOT_FOUND)
             api_send_error(c, 404, "not-found", "no campaign \"%s\"", c->id);
         else if (res->code == STORE_CONFLICT)
@@ -187,7 +187,7 @@ static void status_changed(const store_result *res, void *arg)
 static void got_campaign(const store_result *res, void *arg)
 {
     call *c = arg;
-    if (!api_answered_store_failure(c, res)) {
+    if (!api_check_store_or_reply(c, res)) {
         if (res->code == STORE_NOT_FOUND) {
             if (c->version_asked)
                 api_send_error(c, 404, "not-found", "campaign \"%s\" has no version %lld", c->id,
@@ -213,7 +213,7 @@ static void got_campaign(const store_result *res, void *arg)
 static void got_list(const store_result *res, void *arg)
 {
     call *c = arg;
-    if (!api_answered_store_failure(c, res)) {
+    if (!api_check_store_or_reply(c, res)) {
         if (res->code == STORE_NOT_FOUND)
             api_send_error(c, 400, "bad-request",
                            "the cursor names no campaign; start again without one");
@@ -226,7 +226,7 @@ static void got_list(const store_result *res, void *arg)
 static void got_audit(const store_result *res, void *arg)
 {
     call *c = arg;
-    if (!api_answered_store_failure(c, res))
+    if (!api_check_store_or_reply(c, res))
         api_send_json(c, 200, json_pack("{s:O}", "entries", res->data));
     api_call_unref(c);
 }

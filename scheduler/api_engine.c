@@ -16,7 +16,7 @@
 static void got_releases(redisReply *reply, const char *error, void *arg)
 {
     call *c = arg;
-    if (!api_engine_failed(c, reply, error)) {
+    if (!api_check_engine_or_reply(c, reply, error)) {
         json_t *body = releases_to_json(reply);
         if (!body)
             api_send_error(c, 500, "internal", "the engine's answer had an unexpected shape");
@@ -56,7 +56,7 @@ void api_handle_releases(call *c)
 static void sent_now(redisReply *reply, const char *error, void *arg)
 {
     call *c = arg;
-    if (!api_engine_failed(c, reply, error)) {
+    if (!api_check_engine_or_reply(c, reply, error)) {
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
             api_send_error(c, 404, "not-found",
                            "release \"%s\" of campaign \"%s\" has no expired firing to send",
@@ -82,7 +82,7 @@ void api_handle_send_now(call *c)
 static void got_dead(redisReply *reply, const char *error, void *arg)
 {
     call *c = arg;
-    if (!api_engine_failed(c, reply, error)) {
+    if (!api_check_engine_or_reply(c, reply, error)) {
         json_t *list = json_array();
         for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
             redisReply *e = reply->element[i];
@@ -105,7 +105,7 @@ static void got_dead(redisReply *reply, const char *error, void *arg)
     api_call_unref(c);
 }
 
-static int channel_param(call *c)
+static int channel_param_or_reply(call *c)
 {
     char ch[32];
     if (!api_query_param(c, "channel", ch, sizeof ch))
@@ -122,7 +122,7 @@ static int channel_param(call *c)
 
 void api_handle_dead_list(call *c)
 {
-    if (channel_param(c) != 0)
+    if (channel_param_or_reply(c) != 0)
         return;
     api_start_fcall(c, engine_dead_list(c->api->e, 1000, got_dead, c));
 }
@@ -130,7 +130,7 @@ void api_handle_dead_list(call *c)
 static void dead_retried(redisReply *reply, const char *error, void *arg)
 {
     call *c = arg;
-    if (!api_engine_failed(c, reply, error)) {
+    if (!api_check_engine_or_reply(c, reply, error)) {
         if (reply->integer == 0 && strcmp(c->id, "*") != 0)
             api_send_error(c, 404, "not-found", "no dead letter \"%s\"", c->id);
         else
@@ -205,7 +205,7 @@ void api_handle_dead_retry(call *c)
 static void clock_published(redisReply *reply, const char *error, void *arg)
 {
     call *c = arg;
-    if (!api_engine_failed(c, reply, error)) {
+    if (!api_check_engine_or_reply(c, reply, error)) {
         char now[64];
         isotime_format_utc(clock_wall_s(), now, sizeof now);
         api_send_json(c, 200,

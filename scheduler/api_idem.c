@@ -72,7 +72,7 @@ static void reserved(redisReply *reply, const char *error, void *arg)
     call *c = arg;
     if (!c->req) {
         /* The client left before anything ran: nothing to keep. */
-    } else if (api_engine_failed(c, reply, error)) {
+    } else if (api_check_engine_or_reply(c, reply, error)) {
     } else if (reply->type == REDIS_REPLY_NIL) {
         c->idem = IDEM_RESERVED;
         api_run_handler(c);

@@ -1,6 +1,11 @@
 /*
  * log.h - one line per event on stderr: time, level, message.
- * Only the daemon's top layers log; library-like modules return errors.
+ * The format modules (campaign, jcheck, cron, tz, isotime, diag, config)
+ * never log: they return errors as data. The daemon's layers log, and so
+ * do three lower ones, each only for what no caller could act on: rconn
+ * its link's state changes, store an audit entry it could not keep, engine
+ * a function library that would not load or a clock change it could not
+ * publish.
  */
 #ifndef HAECHI_LOG_H
 #define HAECHI_LOG_H

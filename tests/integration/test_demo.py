@@ -94,14 +94,17 @@ def main():
         seen_sent = {}  # (release, due, channel) -> real time first seen sent
 
         def finished():
-            before = time.time()
             s, _, b = api.http("GET", "/api/v1/campaigns/jamsi-meomchum/releases", "viewer")
+            # A send seen in this answer happened before the answer came: only
+            # the time after it can prove a send early (the time before the
+            # request would blame the daemon for the request's own duration).
+            after = time.time()
             if s != 200 or not isinstance(b, dict):
                 return None
             for f in b.get("releases") or []:
                 for ch, rec in (f.get("channels") or {}).items():
                     if rec.get("state") == "sent":
-                        seen_sent.setdefault((f["release"], ms_of(f["due"]), ch), before)
+                        seen_sent.setdefault((f["release"], ms_of(f["due"]), ch), after)
             # "finished" comes with the claim of the last firing; its sends
             # are still on their way then.
             moving = [rec for f in b.get("releases") or []
