@@ -665,6 +665,15 @@ class RoleDaemon(Daemon):
         return status
 
 
+def real_clock_channels():
+    """Every channel on the log adapter, with no quiet hours, so that a test
+    on the real clock runs at any time of day."""
+    channels = {ch: {"adapter": "log"} for ch in ENGINE_CHANNELS}
+    for ch in ("kakao", "newsletter"):
+        channels[ch]["quiet_hours"] = False
+    return channels
+
+
 def engine_key(d, name):
     """The engine key NAME of daemon D: PREFIX:{e}:NAME."""
     return "%s:{e}:%s" % (d.prefix, name)

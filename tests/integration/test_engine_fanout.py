@@ -26,9 +26,7 @@ PLAN = {
 
 
 def channel_config(extra=None):
-    channels = {ch: {"adapter": "log"} for ch in h.ENGINE_CHANNELS}
-    for ch in ("kakao", "newsletter"):
-        channels[ch]["quiet_hours"] = False  # the real clock: any time of day
+    channels = h.real_clock_channels()
     channels["sns"]["fanout_networks"] = True
     channels["newsletter"]["fanout"] = 25
     channels["kakao"].update(fanout=3, fail_target="b0002")

@@ -40,9 +40,7 @@ def main():
         if not check("private redis-server answers PING", redis.start(), "see stderr"):
             return
         # Real clock: no quiet hours, so that the test runs at any time of day.
-        channels = {ch: {"adapter": "log"} for ch in CHANNELS}
-        for ch in ("kakao", "newsletter"):
-            channels[ch]["quiet_hours"] = False
+        channels = h.real_clock_channels()
         front = h.RoleDaemon("wk-front", redis.address, roles="api,scheduler",
                              extra={"channels": channels})
         if not check("haechi serve --roles api,scheduler starts", front.start(), "see stderr"):

@@ -142,9 +142,7 @@ def main():
     try:
         if not check("private redis-server answers PING", redis.start(), "see stderr"):
             return
-        channels = {ch: {"adapter": "log"} for ch in CHANNELS}
-        for ch in ("kakao", "newsletter"):
-            channels[ch]["quiet_hours"] = False
+        channels = h.real_clock_channels()
         front = h.RoleDaemon("rp-front", redis.address, roles="api,scheduler",
                              extra={"channels": channels})
         if not check("haechi serve --roles api,scheduler starts", front.start(), "see stderr"):
