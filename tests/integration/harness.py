@@ -385,10 +385,11 @@ class Daemon:
     def write_config(self):
         write_json(self.config_path, self.config)
 
-    def start(self, timeout=DEADLINE, env=None):
+    def start(self, timeout=DEADLINE, env=None, redis_up=True):
         """Starts the daemon (with --roles when roles were given) and polls for
-        its ready file; True once it is up. A daemon without the api role
-        writes port 0 in its ready file; url is then None."""
+        its ready file, then (REDIS_UP, with the api role) for /healthz 200;
+        True once it is up. A daemon without the api role writes port 0 in its
+        ready file; url is then None."""
         self.write_config()
         if os.path.exists(self.ready_path):
             os.unlink(self.ready_path)
@@ -416,6 +417,13 @@ class Daemon:
             return False
         url = got.strip()
         self.url = None if url.endswith(":0") else url
+        # It listens before its Redis link is up: against a running Redis,
+        # "up" means /healthz answers 200.
+        if self.url and redis_up and not wait_until(lambda: healthz(self.url) == 200, timeout,
+                                                     0.02):
+            log("haechi serve answers, but /healthz never said 200; its log:\n%s"
+                % tail(self.log_path))
+            return False
         return True
 
     @property

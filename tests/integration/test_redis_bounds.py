@@ -149,6 +149,9 @@ def paging_and_reconcile():
         api = h.RoleDaemon("pages", redis.address, roles="api")
         if not check("haechi serve --roles api starts (paging)", api.start(), "see stderr"):
             return
+        # Listening comes before the Redis link is up: submit once it is.
+        check("/healthz is 200 before the first submission (paging)",
+              h.wait_until(lambda: h.healthz(api.url) == 200, 15.0, interval=0.05), "not 200")
         for cid in ("zz-unarmed", "zz-paused"):
             s, b = h.submit_campaign(api, h.future_campaign(cid))
             check("%s submitted -> 201" % cid, s == 201, "%s %r" % (s, b))

@@ -122,7 +122,7 @@ def daemon_before_redis():
     try:
         d = h.Daemon("late", redis.address)
         if not check("haechi serve starts (ready file) while Redis is not running",
-                     d.start(), "see stderr"):
+                     d.start(redis_up=False), "see stderr"):
             return
         pid = d.pid
         s, _, b = h.http(d.url, "GET", "/healthz")
