@@ -435,15 +435,15 @@ static void send_item(job *j)
     if (slot->state && is_parent && !j->planned && slot->desc->ops->plan) {
         haechi_status rc = slot->desc->ops->plan(slot->state, &item, planned, j);
         if (rc == HAECHI_OK)
+            return; /* planned() carries on */
+        if (rc != HAECHI_DECLINED) {
+            adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
+            snprintf(o.reason, sizeof o.reason, "the %s adapter could not start its plan",
+                     slot->desc->name);
+            sent(&o, j);
             return;
-        j->planned = rc == HAECHI_DECLINED;
-    }
-    if (slot->state && is_parent && !j->planned && slot->desc->ops->plan) {
-        adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};
-        snprintf(o.reason, sizeof o.reason, "the %s adapter could not start its plan",
-                 slot->desc->name);
-        sent(&o, j);
-        return;
+        }
+        j->planned = 1; /* no fan-out: sent as it is */
     }
     if (!slot->state || slot->desc->ops->send(slot->state, &item, sent, j) != HAECHI_OK) {
         adapter_outcome o = {.status = ADAPTER_AGAIN, .error = ADAPTER_ERR_INTERNAL};

@@ -682,6 +682,27 @@ def real_clock_channels():
     return channels
 
 
+def start_front(redis, name, channels):
+    """Starts REDIS, then `haechi serve --roles api,scheduler` NAME on it with
+    CHANNELS (the workers run apart). Returns (daemon or None, True when both
+    came up); each step is reported."""
+    if not check("private redis-server answers PING", redis.start(), "see stderr"):
+        return None, False
+    front = RoleDaemon(name, redis.address, roles="api,scheduler", extra={"channels": channels})
+    return front, check("haechi serve --roles api,scheduler starts", front.start(),
+                        "see stderr")
+
+
+def stop_all(nodes, redis):
+    """Stops each daemon of NODES that still runs, checking that it exits 0,
+    then REDIS."""
+    for n in nodes:
+        if n and n.process:
+            status = n.stop()
+            check("%s exits 0 on SIGTERM" % n.name, status == 0, "exit status %s" % status)
+    redis.stop()
+
+
 def engine_key(d, name):
     """The engine key NAME of daemon D: PREFIX:{e}:NAME."""
     return "%s:{e}:%s" % (d.prefix, name)

@@ -135,12 +135,9 @@ def main():
     front = None
     started = []
     try:
-        if not check("private redis-server answers PING", redis.start(), "see stderr"):
-            return
         channels = h.real_clock_channels()
-        front = h.RoleDaemon("cap-front", redis.address, roles="api,scheduler",
-                             extra={"channels": channels})
-        if not check("haechi serve --roles api,scheduler starts", front.start(), "see stderr"):
+        front, up = h.start_front(redis, "cap-front", channels)
+        if not up:
             return
         run_caps(redis, front, channels, started)
         run_alert(redis, front, channels, started)
@@ -149,11 +146,7 @@ def main():
         check("the log holds 33 deliveries, none twice", len(items) == 33 and not dupes,
               "%d entries, duplicates %s" % (len(items), dupes[:3]))
     finally:
-        for n in started + [front]:
-            if n and n.process:
-                status = n.stop()
-                check("%s exits 0 on SIGTERM" % n.name, status == 0, "exit status %s" % status)
-        redis.stop()
+        h.stop_all(started + [front], redis)
 
 
 if __name__ == "__main__":

@@ -75,12 +75,9 @@ def main():
     front = None
     started = []
     try:
-        if not check("private redis-server answers PING", redis.start(), "see stderr"):
-            return
         channels = h.real_clock_channels()
-        front = h.RoleDaemon("dr-front", redis.address, roles="api,scheduler",
-                             extra={"channels": channels})
-        if not check("haechi serve --roles api,scheduler starts", front.start(), "see stderr"):
+        front, up = h.start_front(redis, "dr-front", channels)
+        if not up:
             return
 
         # (long): the sends finish within the drain.
@@ -147,11 +144,7 @@ def main():
               sorted(items) == sorted(long_items | short_items) and not dupes,
               "%d entries, duplicates %s" % (len(items), dupes))
     finally:
-        for n in started + [front]:
-            if n and n.process:
-                status = n.stop()
-                check("%s exits 0 on SIGTERM" % n.name, status == 0, "exit status %s" % status)
-        redis.stop()
+        h.stop_all(started + [front], redis)
 
 
 if __name__ == "__main__":

@@ -140,21 +140,14 @@ def main():
     front = None
     started = []
     try:
-        if not check("private redis-server answers PING", redis.start(), "see stderr"):
-            return
         channels = h.real_clock_channels()
-        front = h.RoleDaemon("rp-front", redis.address, roles="api,scheduler",
-                             extra={"channels": channels})
-        if not check("haechi serve --roles api,scheduler starts", front.start(), "see stderr"):
+        front, up = h.start_front(redis, "rp-front", channels)
+        if not up:
             return
         run_rate(redis, front, channels, started)
         run_pause(redis, front, channels, started)
     finally:
-        for n in started + [front]:
-            if n and n.process:
-                status = n.stop()
-                check("%s exits 0 on SIGTERM" % n.name, status == 0, "exit status %s" % status)
-        redis.stop()
+        h.stop_all(started + [front], redis)
 
 
 if __name__ == "__main__":

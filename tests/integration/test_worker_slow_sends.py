@@ -26,12 +26,9 @@ def main():
     front = workers = None
     workers = []
     try:
-        if not check("private redis-server answers PING", redis.start(), "see stderr"):
-            return
         channels = h.real_clock_channels()
-        front = h.RoleDaemon("ss-front", redis.address, roles="api,scheduler",
-                             extra={"channels": channels})
-        if not check("haechi serve --roles api,scheduler starts", front.start(), "see stderr"):
+        front, up = h.start_front(redis, "ss-front", channels)
+        if not up:
             return
         slow = {ch: dict(channels[ch], delay_ms=DELAY_MS) for ch in CHANNELS}
         for name in ("ss-a", "ss-b"):
@@ -101,11 +98,7 @@ def main():
               [(k, v.get("attempts")) for k, v in records.items()
                if v.get("attempts") != 1][:3])
     finally:
-        for n in workers + [front]:
-            if n and n.process:
-                status = n.stop()
-                check("%s exits 0 on SIGTERM" % n.name, status == 0, "exit status %s" % status)
-        redis.stop()
+        h.stop_all(workers + [front], redis)
 
 
 if __name__ == "__main__":
