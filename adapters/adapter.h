@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "diag.h"
+#include "outbound.h"
 #include "jcheck.h"
 #include "rconn.h"
 #include "status.h"
@@ -74,6 +75,10 @@ typedef struct adapter_outcome {
     int remote_code;        /* the HTTP status or SMTP reply code, 0 when none */
     adapter_scope scope;    /* AGAIN only */
     int64_t retry_after_ms; /* AGAIN: the channel's own delay (Retry-After), 0 if none */
+    /* AGAIN: nothing failed, the channel is not ready for it yet (a quota
+     * that frees at retry_after_ms): the item is held with the reason and
+     * uses no attempt. */
+    int hold;
     char external_id[128];  /* OK: the channel's id of what was posted */
     long long reach;        /* OK: recipients / followers reached, when known */
     /* Batches: what happened to its recipients. A single post is 1/0/0. */
@@ -100,6 +105,13 @@ typedef struct adapter_item {
     int64_t due_ms;      /* when the release was due */
     int attempt;         /* 1 for the first try */
     /*
+     * An earlier attempt may have reached the channel without an answer
+     * (it timed out after the request went out, or its worker died while
+     * it was in flight). The adapter looks for the post on the account
+     * before it posts again.
+     */
+    int maybe_sent;
+    /*
      * The whole campaign document, borrowed: valid during the call. It is
      * reference-counted, so an adapter that needs it after send() returns
      * takes a reference with json_incref() and drops it when done; it must
@@ -116,6 +128,7 @@ typedef struct adapter_env {
     rconn *redis;              /* the process's command connection; NULL offline */
     const char *engine_prefix; /* "PREFIX:{e}:" for keys an adapter writes */
     int offline;               /* only render() will be called: open no file or connection */
+    outbound *http;            /* the process's outbound client; NULL offline */
 } adapter_env;
 
 /* ---- the descriptor ------------------------------------------------------------ */

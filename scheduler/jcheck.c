@@ -354,6 +354,14 @@ static int store_field(const json_t *v, const jfield *f, char *base)
         memcpy(to, &b, sizeof b);
         return 0;
     }
+    case JK_OBJECT: {
+        /* A nested section: its struct begins with an int that says it was given. */
+        int present = 1;
+        if (!f->object || f->size < sizeof present || !json_is_object(v))
+            return -1;
+        memcpy(to, &present, sizeof present);
+        return jcheck_store(v, f->object, to);
+    }
     default: return -1;
     }
 }

@@ -55,7 +55,9 @@ typedef struct jfield {
  * Marks a field to be copied by jcheck_store() into MEMBER of TYPE, the way
  * nginx's directive tables name their target with offsetof: a JK_STRING or
  * JK_TEXT into a char array (it must fit: set .max below its size), a
- * JK_INT into a long long, a JK_BOOL into an int.
+ * JK_INT into a long long, a JK_BOOL into an int, a JK_OBJECT into a
+ * struct whose first member is an int set to 1 when the object is given
+ * (its own JF_STORE fields are relative to that struct).
  */
 #define JF_STORE(type, member)                                                                     \
     .stored = 1, .offset = offsetof(type, member), .size = sizeof(((type *)0)->member)
