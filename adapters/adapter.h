@@ -248,11 +248,12 @@ typedef struct adapter_ops {
 
     /*
      * Optional (ADAPTER_INSIGHTS). Asks the channel what EXTERNAL_ID (an
-     * OK outcome's id) reached by now. Returns HAECHI_OK and later calls
-     * DONE once; HAECHI_ERR when it could not start.
+     * OK outcome's id, for the item's TARGET: a network, "all" when none)
+     * reached by now. Returns HAECHI_OK and later calls DONE once;
+     * HAECHI_ERR when it could not start.
      */
-    haechi_status (*poll_insights)(void *state, const char *external_id, adapter_insights_fn *done,
-                                   void *arg);
+    haechi_status (*poll_insights)(void *state, const char *target, const char *external_id,
+                                   adapter_insights_fn *done, void *arg);
 } adapter_ops;
 
 /* ---- the registry ------------------------------------------------------------------ */
