@@ -79,8 +79,8 @@ typedef struct adapter_outcome {
      * that frees at retry_after_ms): the item is held with the reason and
      * uses no attempt. */
     int hold;
-    char external_id[128];  /* OK: the channel's id of what was posted */
-    long long reach;        /* OK: recipients / followers reached, when known */
+    char external_id[128]; /* OK: the channel's id of what was posted */
+    long long reach;       /* OK: recipients / followers reached, when known */
     /* Batches: what happened to its recipients. A single post is 1/0/0. */
     long long accepted, rejected, deferred;
     int nfailures;              /* entries used in failures[] */

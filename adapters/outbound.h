@@ -62,12 +62,12 @@ const char *outbound_result_name(outbound_result r);
 
 typedef struct outbound_response {
     outbound_result result;
-    int status;          /* the HTTP status; 0 without an answer */
-    int request_sent;    /* the whole request went out: a TIMEOUT or DROPPED may have been acted on */
-    const char *body;    /* NUL-terminated (the NUL is not counted); "" without an answer */
+    int status;       /* the HTTP status; 0 without an answer */
+    int request_sent; /* the whole request went out: a TIMEOUT or DROPPED may have been acted on */
+    const char *body; /* NUL-terminated (the NUL is not counted); "" without an answer */
     size_t body_len;
     long long elapsed_ms;
-    char error[256];     /* "" for OUTBOUND_OK: otherwise one line, with the host */
+    char error[256]; /* "" for OUTBOUND_OK: otherwise one line, with the host */
     const struct outbound_headers *headers; /* read with outbound_header() */
 } outbound_response;
 

@@ -562,8 +562,10 @@ static void copy_channel(json_t *section, channel_conf *out, const char *path, d
     int64_t secs;
     char why[128];
     if (section) {
-        if ((v = json_object_get(section, "adapter")))
+        if ((v = json_object_get(section, "adapter"))) {
             snprintf(out->adapter, sizeof out->adapter, "%s", json_string_value(v));
+            out->named = 1;
+        }
         if ((v = json_object_get(section, "quiet_hours")))
             quiet_parse(v, &out->quiet);
         if ((v = json_object_get(section, "expires_after")) &&

@@ -41,6 +41,7 @@ typedef struct channel_conf {
     char adapter[32];                /* a name registered in adapters/registry.c */
     const struct adapter_desc *desc; /* that adapter */
     void *adapter_conf;              /* its settings (desc->config_size bytes), or NULL */
+    int named;                       /* the config names the adapter (else the "log" default) */
     quiet_hours quiet;               /* default 21:00-08:00 on CHANNEL_NIGHT_QUIET channels */
     int64_t expires_after_s;         /* 0: the engine's default */
     int max_inflight;                /* 0: the adapter's default */

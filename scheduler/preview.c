@@ -29,9 +29,14 @@ preview *preview_new(struct event_base *base, const config *cfg, const campaign 
             continue;
         const channel_conf *cc = &cfg->channels[ch];
         char why[256] = "unknown adapter";
-        p->desc[ch] = cc->desc ? cc->desc : adapter_find(cc->adapter);
+        /* Without a config that names one, a channel's own adapter (one
+         * registered under the channel's name) shows what it would send:
+         * the "log" default would show only what a rehearsal records. */
+        const adapter_desc *own = cc->named ? NULL : adapter_find(channel_names[ch]);
+        p->desc[ch] = own ? own : cc->desc ? cc->desc : adapter_find(cc->adapter);
         if (p->desc[ch])
-            p->state[ch] = p->desc[ch]->ops->create(&env, cc->adapter_conf, why, sizeof why);
+            p->state[ch] =
+                p->desc[ch]->ops->create(&env, own ? NULL : cc->adapter_conf, why, sizeof why);
         if (!p->state[ch]) {
             snprintf(err, errlen, "/channels/%s: %s", channel_names[ch], why);
             preview_free(p);

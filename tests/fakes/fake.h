@@ -52,15 +52,15 @@ typedef struct fake_req {
     fake *f;
     struct evhttp_request *ev;
     const char *method;
-    const char *path;        /* decoded, without the query */
-    const char *params[4];   /* the ":name" segments of the route, in order */
-    struct evkeyvalq query;  /* query string, then a form body, merged */
-    json_t *json;            /* the body when it is JSON, else NULL */
-    const char *body;        /* raw body, NUL-terminated */
+    const char *path;       /* decoded, without the query */
+    const char *params[4];  /* the ":name" segments of the route, in order */
+    struct evkeyvalq query; /* query string, then a form body, merged */
+    json_t *json;           /* the body when it is JSON, else NULL */
+    const char *body;       /* raw body, NUL-terminated */
     size_t body_len;
-    const char *token;       /* bearer token or access_token parameter, NULL if none */
-    int64_t now_ms;          /* the stand-in's clock */
-    int store_only;          /* drop-after-store: act, the answer will be discarded */
+    const char *token; /* bearer token or access_token parameter, NULL if none */
+    int64_t now_ms;    /* the stand-in's clock */
+    int store_only;    /* drop-after-store: act, the answer will be discarded */
 } fake_req;
 
 typedef void fake_handler(fake_req *rq);
