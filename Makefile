@@ -22,7 +22,7 @@ $(error SANITIZER must be address, undefined, address$(comma)undefined or none)
 else
 SANITIZE := -fsanitize=$(SANITIZER) -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 endif
-LDLIBS   := -lcurl -levent -ljansson -lhiredis -lcrypto -lm
+LDLIBS   := -lcurl -levent -ljansson -lhiredis -lcrypto -lunistring -lm
 
 SRC      := $(wildcard scheduler/*.c adapters/*.c)
 LIB_SRC  := $(filter-out scheduler/main.c,$(SRC))

@@ -15,6 +15,7 @@
 
 #include "adapter.h"
 #include "render.h"
+#include "sns_text.h"
 #include "utf8.h"
 
 #define LOG_STREAM_MAXLEN "100000"
@@ -269,11 +270,20 @@ static json_t *log_render(void *state, const adapter_item *item, char *err, size
 }
 
 /* The log adapter has no limits of its own; it notes each language's
- * length so that `haechi validate` shows what a channel will carry. */
+ * length so that `haechi validate` shows what a channel will carry. A
+ * section that names social networks is held to those networks' text
+ * rules: the log adapter stands in for them (the default config and
+ * `haechi rehearse`), and a campaign it accepts must not be refused by the
+ * networks it will reach later. A real sns adapter calls the same checks
+ * from its own validate; only one adapter serves a channel, so they never
+ * run twice. */
 static void log_validate(const json_t *section, const json_t *campaign, const char *path,
                          diag_list *errs, diag_list *notes)
 {
-    (void)errs;
+    if (json_object_get(section, "networks")) {
+        sns_text_check(section, campaign, NULL, path, errs, notes);
+        return;
+    }
     const json_t *body = json_object_get(json_object_get(campaign, "message"), "body");
     const json_t *over = json_object_get(section, "text");
     char line[256] = "";

@@ -8,7 +8,7 @@
 set -eu
 
 PACKAGES="build-essential pkg-config ca-certificates curl
-libcurl4-openssl-dev libevent-dev libjansson-dev libhiredis-dev libssl-dev
+libcurl4-openssl-dev libevent-dev libjansson-dev libhiredis-dev libssl-dev libunistring-dev
 redis-server tzdata python3 python3-jsonschema python3-yaml clang-format"
 
 for opt in "$@"; do

@@ -321,8 +321,52 @@ static const jobject schedule_shape = {.fields = schedule_fields};
 static const char *const network_choices[] = {"facebook", "instagram", "x", "kakaostory", NULL};
 static const jfield network_item = {.kind = JK_STRING, .choices = network_choices};
 
+/* One network's own overrides (sns_text.h composes the post from them).
+ * Instagram takes an image, not a link: its captions link nowhere. */
+static const jfield sns_network_fields[] = {
+    {.name = "text", .kind = JK_OBJECT, .object = &override_shape},
+    {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {0}};
+static const jobject sns_network_shape = {.fields = sns_network_fields};
+static const jfield instagram_fields[] = {
+    {.name = "text", .kind = JK_OBJECT, .object = &override_shape},
+    {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {0}};
+static const jobject instagram_shape = {.fields = instagram_fields};
+
+/* Overrides of a network the section does not post to would be ignored
+ * without a word. */
+static int check_sns(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    json_t *networks = json_object_get(obj, "networks");
+    int bad = 0;
+    for (size_t i = 0; network_choices[i]; i++) {
+        const char *name = network_choices[i];
+        size_t k;
+        json_t *v;
+        int listed = 0;
+        if (!json_object_get(obj, name))
+            continue;
+        json_array_foreach(networks, k, v) listed |= strcmp(json_string_value(v), name) == 0;
+        if (listed)
+            continue;
+        char where[96];
+        snprintf(where, sizeof where, "%s/%s", path, name);
+        jcheck_error(cx, where, "not-posted",
+                     "overrides for \"%s\", which %s/networks does not name: add \"%s\" there "
+                     "or remove this section",
+                     name, path, name);
+        bad = 1;
+    }
+    return bad ? -1 : 0;
+}
+
 static const jfield sns_fields[] = {
     COMMON_CHANNEL_FIELDS,
+    {.name = "facebook", .kind = JK_OBJECT, .object = &sns_network_shape},
+    {.name = "instagram", .kind = JK_OBJECT, .object = &instagram_shape},
+    {.name = "x", .kind = JK_OBJECT, .object = &sns_network_shape},
+    {.name = "kakaostory", .kind = JK_OBJECT, .object = &sns_network_shape},
     {.name = "networks",
      .kind = JK_ARRAY,
      .required = 1,
@@ -332,7 +376,7 @@ static const jfield sns_fields[] = {
     {.name = "hashtags", .kind = JK_ARRAY, .max = 30, .unique = 1, .item = &hashtag_item},
     {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
     {0}};
-static const jobject sns_shape = {.fields = sns_fields};
+static const jobject sns_shape = {.fields = sns_fields, .check = check_sns};
 
 static const jfield button_fields[] = {
     {.name = "name", .kind = JK_STRING, .required = 1, .min = 1, .max = 14},
