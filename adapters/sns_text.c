@@ -203,16 +203,12 @@ static size_t mention_at(const uint32_t *c, size_t n, size_t i)
 static void count_words(const uint32_t *c, size_t n, sns_counts *out)
 {
     for (size_t i = 0; i < n;) {
-        size_t end;
-        if ((end = tweet_url_at(c, n, i)) != 0) {
-        } else if ((end = hashtag_at(c, n, i)) != 0) {
+        size_t end = tweet_url_at(c, n, i);
+        if (!end && (end = hashtag_at(c, n, i)) != 0)
             out->hashtags++;
-        } else if ((end = mention_at(c, n, i)) != 0) {
+        else if (!end && (end = mention_at(c, n, i)) != 0)
             out->mentions++;
-        } else {
-            end = i + 1;
-        }
-        i = end;
+        i = end ? end : i + 1;
     }
 }
 

@@ -119,7 +119,31 @@ def run_offline(work):
     expect("validate without FILE is a usage error (exit 2)", p, 2, stderr_one_line=True)
     expect("validate prints each channel's adapter notes (log: lengths per language)",
            h.cli(["validate", h.EXAMPLE_CAMPAIGN]), 0,
-           stdout_has=(re.compile(r"\n  sns\s+ko 99, en \d+ characters \(log adapter"),))
+           stdout_has=(re.compile(r"\n  kakao\s+ko 286, en \d+ characters \(log adapter"),))
+    # The X post in Korean is sns.text.ko, a blank line, message.link, a
+    # blank line and message.hashtags as "#tag" words (sns_text.h), weighed
+    # by twitter-text v3:
+    #   sns.text.ko: 99 code points, 57 of them Hangul syllables (2 each)
+    #     and 42 others (ASCII, '·' U+00B7: 1 each)       114 + 42 = 156
+    #   "\n\n" + https://www.seoul.go.kr/ (any URL: 23)     2 + 23 =  25
+    #   "\n\n" + "#잠시멈춤 #사회적거리두기 #코로나19 #서울시":
+    #     17 syllables (34), 4 '#', "19", 3 spaces (9)     2 + 43 =  45
+    #                                                          226
+    # and in English, sns.text.en's 177 ASCII characters + 25 + 45 = 247.
+    expect("validate prints each network's count (x: 226/280 in Korean, 247/280 in English)",
+           h.cli(["validate", h.EXAMPLE_CAMPAIGN]), 0, stdout_has=(
+               re.compile(r"\n  sns\s+x: 226/280 weighted characters \(ko\)\n"),
+               re.compile(r"\n  sns\s+x: 247/280 weighted characters \(en\)\n"),
+               re.compile(r"\n  sns\s+instagram: 127/2,200 characters, 4/30 hashtags, "
+                          r"0/20 @-mentions \(ko\)\n"),
+               re.compile(r"\n  sns\s+facebook: 127/63,206 characters \(ko\)\n"),
+               re.compile(r"\n  sns\s+kakaostory: 153/2,048 characters \(ko\)\n")))
+    over = h.example_campaign()
+    over["sns"]["x"] = {"text": {"ko": "가" * 141}}
+    p = h.cli(["validate", h.write_campaign(work, "x-141.json", over)])
+    expect("validate refuses 141 Hangul syllables (282) + link (25) + hashtags (45) on X", p, 1,
+           stdout_has=("/sns/x/text/ko: 352 weighted characters, the limit is 280 "
+                       "(the post adds the link and 4 hashtags to the text)",))
     run_preview(work)
 
 
