@@ -270,17 +270,24 @@ static json_t *log_render(void *state, const adapter_item *item, char *err, size
 }
 
 /* The log adapter has no limits of its own; it notes each language's
- * length so that `haechi validate` shows what a channel will carry. A
- * section that names social networks is held to those networks' text
- * rules: the log adapter stands in for them (the default config and
- * `haechi rehearse`), and a campaign it accepts must not be refused by the
- * networks it will reach later. A real sns adapter calls the same checks
- * from its own validate; only one adapter serves a channel, so they never
- * run twice. */
+ * length so that `haechi validate` shows what a channel will carry.
+ *
+ * A section that names social networks is held to those networks' text
+ * rules instead, for now: the channel's own adapter ("sns", which
+ * channel_check runs beside whichever adapter the config routes the
+ * channel to) is to call the same sns_text_check() from its validate.
+ * Until it is registered the log adapter stands in for it, so that
+ * `haechi validate` counts the posts today; once it is, the log adapter
+ * steps aside and no error is reported twice. */
+static int stands_in_for_sns(const json_t *section)
+{
+    return json_object_get(section, "networks") && !adapter_find("sns");
+}
+
 static void log_validate(const json_t *section, const json_t *campaign, const char *path,
                          diag_list *errs, diag_list *notes)
 {
-    if (json_object_get(section, "networks")) {
+    if (stands_in_for_sns(section)) {
         sns_text_check(section, campaign, NULL, path, errs, notes);
         return;
     }
