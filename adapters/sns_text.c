@@ -69,30 +69,65 @@ size_t sns_post_languages(const json_t *campaign, const char *network,
     return n;
 }
 
+/*
+ * Where a post's parts come from, most specific first: a release's own
+ * "sns" overlay (a morning and an afternoon post need their own words: X
+ * and Facebook refuse the same text twice), then the campaign's section.
+ */
+typedef struct layers {
+    const json_t *section[2];
+    char base[2][64];
+    size_t n;
+} layers;
+
+static void layers_of(const json_t *campaign, const char *release_id, layers *ls)
+{
+    memset(ls, 0, sizeof *ls);
+    size_t i;
+    json_t *rel;
+    json_array_foreach(get(get(campaign, "schedule"), "releases"), i, rel)
+    {
+        const json_t *overlay = get(rel, "sns");
+        const char *id = json_string_value(get(rel, "id"));
+        if (!overlay || !release_id || !id || strcmp(id, release_id) != 0)
+            continue;
+        ls->section[ls->n] = overlay;
+        snprintf(ls->base[ls->n++], sizeof ls->base[0], "/schedule/releases/%zu/sns", i);
+        break;
+    }
+    ls->section[ls->n] = get(campaign, "sns");
+    snprintf(ls->base[ls->n++], sizeof ls->base[0], "/sns");
+}
+
 /* The words of the post and where they came from. */
-static const char *pick_text(const json_t *section, const json_t *campaign, const char *base,
-                             const char *network, const char *lang, char *source, size_t len)
+static const char *pick_text(const layers *ls, const json_t *campaign, const char *network,
+                             const char *lang, char *source, size_t len)
 {
     const char *s;
-    if ((s = text_in(get(get(section, network), "text"), lang))) {
-        snprintf(source, len, "%s/%s/text/%s", base, network, lang);
-        return s;
-    }
-    if ((s = text_in(get(section, "text"), lang))) {
-        snprintf(source, len, "%s/text/%s", base, lang);
-        return s;
+    for (size_t i = 0; i < ls->n; i++) {
+        if ((s = text_in(get(get(ls->section[i], network), "text"), lang))) {
+            snprintf(source, len, "%s/%s/text/%s", ls->base[i], network, lang);
+            return s;
+        }
+        if ((s = text_in(get(ls->section[i], "text"), lang))) {
+            snprintf(source, len, "%s/text/%s", ls->base[i], lang);
+            return s;
+        }
     }
     snprintf(source, len, "/message/body/%s", lang);
     return text_in(get(get(campaign, "message"), "body"), lang);
 }
 
-/* The first of the network's, the section's and the message's KEY. */
-static const char *pick_field(const json_t *section, const json_t *campaign, const char *network,
+/* The first of the network's, the section's (each layer's) and the message's KEY. */
+static const char *pick_field(const layers *ls, const json_t *campaign, const char *network,
                               const char *key)
 {
-    const char *s = network ? json_string_value(get(get(section, network), key)) : NULL;
-    if (!s)
-        s = json_string_value(get(section, key));
+    const char *s = NULL;
+    for (size_t i = 0; i < ls->n && !s; i++) {
+        s = network ? json_string_value(get(get(ls->section[i], network), key)) : NULL;
+        if (!s)
+            s = json_string_value(get(ls->section[i], key));
+    }
     if (!s)
         s = json_string_value(get(get(campaign, "message"), key));
     return s;
@@ -106,27 +141,30 @@ static void append_tags(FILE *out, const json_t *tags)
     json_array_foreach(tags, i, t) fprintf(out, "%s#%s", i ? " " : "", json_string_value(t));
 }
 
-static int compose(const json_t *section, const json_t *campaign, const char *base,
-                   const char *network, const char *lang, sns_post *post)
+static int compose(const layers *ls, const json_t *campaign, const char *network, const char *lang,
+                   sns_post *post)
 {
     const sns_rules *r = sns_rules_for(network);
     memset(post, 0, sizeof *post);
     if (!r)
         return -1;
-    const char *text =
-        pick_text(section, campaign, base, network, lang, post->source, sizeof post->source);
+    const char *text = pick_text(ls, campaign, network, lang, post->source, sizeof post->source);
     if (!text)
         return -1;
     /* Only Instagram's own section may name an image: it is the one
      * network that needs one. */
     int own_image = strcmp(network, "instagram") == 0;
-    post->image = pick_field(section, campaign, own_image ? network : NULL, "image");
+    post->image = pick_field(ls, campaign, own_image ? network : NULL, "image");
     if (r->link_in_text || r->link_field)
-        post->link = pick_field(section, campaign, network, "link");
-    const json_t *tags = get(section, "hashtags");
-    snprintf(post->tags_source, sizeof post->tags_source, "%s/hashtags", tags ? base : "/message");
-    if (!tags)
+        post->link = pick_field(ls, campaign, network, "link");
+    const json_t *tags = NULL;
+    for (size_t i = 0; i < ls->n && !tags; i++)
+        if ((tags = get(ls->section[i], "hashtags")))
+            snprintf(post->tags_source, sizeof post->tags_source, "%s/hashtags", ls->base[i]);
+    if (!tags) {
+        snprintf(post->tags_source, sizeof post->tags_source, "/message/hashtags");
         tags = get(get(campaign, "message"), "hashtags");
+    }
 
     FILE *out = open_memstream(&post->text, &post->len);
     if (!out)
@@ -149,9 +187,12 @@ static int compose(const json_t *section, const json_t *campaign, const char *ba
     return 0;
 }
 
-int sns_post_compose(const json_t *campaign, const char *network, const char *lang, sns_post *post)
+int sns_post_compose(const json_t *campaign, const char *release_id, const char *network,
+                     const char *lang, sns_post *post)
 {
-    return compose(get(campaign, "sns"), campaign, "/sns", network, lang, post);
+    layers ls;
+    layers_of(campaign, release_id, &ls);
+    return compose(&ls, campaign, network, lang, post);
 }
 
 void sns_post_release(sns_post *post)
@@ -327,11 +368,12 @@ static void note_counts(const sns_rules *r, const sns_counts *k, const char *lan
         diag_add(notes, path, "length", "%s: %s/%s characters (%s)", r->network, n, max, lang);
 }
 
-static void check_image(const sns_rules *r, const json_t *section, const json_t *campaign,
-                        const char *path, diag_list *errs)
+static void check_image(const sns_rules *r, const layers *ls, const json_t *campaign,
+                        diag_list *errs)
 {
-    if (!r->needs_image || pick_field(section, campaign, r->network, "image"))
+    if (!r->needs_image || pick_field(ls, campaign, r->network, "image"))
         return;
+    const char *path = ls->base[ls->n - 1];
     char where[160];
     snprintf(where, sizeof where, "%s/image", path);
     diag_add(errs, where, "required",
@@ -340,39 +382,63 @@ static void check_image(const sns_rules *r, const json_t *section, const json_t 
              r->network, path, r->network, path);
 }
 
-static void check_network(const json_t *section, const json_t *campaign, const char *network,
-                          const char *path, diag_list *errs, diag_list *notes)
+/* NOTES is NULL for a release's overlay: the summary counts the campaign's posts. */
+static void check_network(const layers *ls, const json_t *campaign, const char *network,
+                          diag_list *errs, diag_list *notes)
 {
     const sns_rules *r = sns_rules_for(network);
     const char *langs[SNS_LANGS_MAX];
     if (!r)
         return;
-    check_image(r, section, campaign, path, errs);
+    if (ls->n == 1)
+        check_image(r, ls, campaign, errs);
     size_t nl = sns_post_languages(campaign, network, langs);
     for (size_t l = 0; l < nl; l++) {
         sns_post p;
         sns_counts k;
-        if (compose(section, campaign, path, network, langs[l], &p) != 0)
+        if (compose(ls, campaign, network, langs[l], &p) != 0)
             continue;
         sns_text_count(r, p.text, p.len, &k);
         if (k.length >= 0) {
             check_length(r, &p, &k, errs);
             check_words(r, &p, &k, errs);
-            note_counts(r, &k, langs[l], path, notes);
+            if (notes)
+                note_counts(r, &k, langs[l], ls->base[ls->n - 1], notes);
         }
         sns_post_release(&p);
     }
 }
 
-void sns_text_check(const json_t *section, const json_t *campaign, const char *network,
-                    const char *path, diag_list *errs, diag_list *notes)
+static void check_networks(const layers *ls, const json_t *campaign, const char *network,
+                           diag_list *errs, diag_list *notes)
 {
     if (network) {
-        check_network(section, campaign, network, path, errs, notes);
+        check_network(ls, campaign, network, errs, notes);
         return;
     }
     size_t i;
     json_t *v;
-    json_array_foreach(get(section, "networks"), i, v)
-        check_network(section, campaign, json_string_value(v), path, errs, notes);
+    json_array_foreach(get(ls->section[ls->n - 1], "networks"), i, v)
+        check_network(ls, campaign, json_string_value(v), errs, notes);
+}
+
+void sns_text_check(const json_t *section, const json_t *campaign, const char *network,
+                    const char *path, diag_list *errs, diag_list *notes)
+{
+    layers ls = {.section = {section}, .n = 1};
+    snprintf(ls.base[0], sizeof ls.base[0], "%s", path);
+    check_networks(&ls, campaign, network, errs, notes);
+    /* Each release's own words are posts too. */
+    size_t i;
+    json_t *rel;
+    json_array_foreach(get(get(campaign, "schedule"), "releases"), i, rel)
+    {
+        const json_t *overlay = get(rel, "sns");
+        if (!overlay)
+            continue;
+        layers two = {.section = {overlay, section}, .n = 2};
+        snprintf(two.base[0], sizeof two.base[0], "/schedule/releases/%zu/sns", i);
+        snprintf(two.base[1], sizeof two.base[1], "%s", path);
+        check_networks(&two, campaign, network, errs, NULL);
+    }
 }

@@ -21,6 +21,10 @@
  * Instagram posts none (caption links are not followed).
  * A network posts in every language that has a text at one of the three
  * levels, so each of them is checked.
+ * A release may carry an "sns" overlay of its own (text, link, image,
+ * hashtags, per-network text): its parts come first for that release's
+ * posts, so that a morning and an afternoon post can differ (X and
+ * Facebook refuse the same text twice).
  */
 #ifndef HAECHI_SNS_TEXT_H
 #define HAECHI_SNS_TEXT_H
@@ -64,10 +68,12 @@ typedef struct sns_post {
     char tags_source[32]; /* where they came from: "/sns/hashtags", "/message/hashtags" */
 } sns_post;
 
-/* Composes the post of NETWORK in LANG from CAMPAIGN (its "sns" section
- * and its message). 0, or -1 when NETWORK is unknown, there is no text in
+/* Composes the post of NETWORK in LANG for release RELEASE_ID (NULL: the
+ * campaign's words alone) from CAMPAIGN (the release's overlay, its "sns"
+ * section and its message). 0, or -1 when NETWORK is unknown, there is no text in
  * LANG, or memory ran out (POST is then empty). */
-int sns_post_compose(const json_t *campaign, const char *network, const char *lang, sns_post *post);
+int sns_post_compose(const json_t *campaign, const char *release_id, const char *network,
+                     const char *lang, sns_post *post);
 void sns_post_release(sns_post *post);
 
 /* A post's figures against its network's rules. */

@@ -259,8 +259,27 @@ static int check_release(jcheck_ctx *cx, json_t *obj, const char *path)
                               "schedule)");
         return -1;
     }
+    if (json_object_get(obj, "sns")) {
+        int posts_sns = 0;
+        size_t i;
+        json_t *ch;
+        json_array_foreach(json_object_get(obj, "channels"), i, ch) posts_sns |=
+            json_is_string(ch) && strcmp(json_string_value(ch), "sns") == 0;
+        if (!posts_sns) {
+            char where[160];
+            snprintf(where, sizeof where, "%s/sns", path);
+            jcheck_error(cx, where, "not-posted",
+                         "words for sns in a release whose channels do not name \"sns\": add "
+                         "it to %s/channels or remove this section",
+                         path);
+            return -1;
+        }
+    }
     return 0;
 }
+
+/* A release's own words on sns (defined with the sns section below). */
+static const jobject sns_overlay_shape;
 
 static const jfield release_fields[] = {
     {.name = "id", .kind = JK_STRING, .min = 1, .max = 64, .check = check_slug},
@@ -278,6 +297,7 @@ static const jfield release_fields[] = {
      .max = 32,
      .check = duration_check_expiry},
     {.name = "note", .kind = JK_TEXT, .max = 500},
+    {.name = "sns", .kind = JK_OBJECT, .object = &sns_overlay_shape},
     {0}};
 static const jobject release_shape = {.fields = release_fields, .check = check_release};
 static const jfield release_item = {.kind = JK_OBJECT, .object = &release_shape};
@@ -377,6 +397,20 @@ static const jfield sns_fields[] = {
     {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
     {0}};
 static const jobject sns_shape = {.fields = sns_fields, .check = check_sns};
+
+/* What a release may say of its own sns posts: the words, link, image and
+ * hashtags, for every network or one (sns_text.h composes them first). */
+static const jfield sns_overlay_fields[] = {
+    {.name = "text", .kind = JK_OBJECT, .object = &override_shape},
+    {.name = "link", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {.name = "hashtags", .kind = JK_ARRAY, .max = 30, .unique = 1, .item = &hashtag_item},
+    {.name = "facebook", .kind = JK_OBJECT, .object = &sns_network_shape},
+    {.name = "instagram", .kind = JK_OBJECT, .object = &instagram_shape},
+    {.name = "x", .kind = JK_OBJECT, .object = &sns_network_shape},
+    {.name = "kakaostory", .kind = JK_OBJECT, .object = &sns_network_shape},
+    {0}};
+static const jobject sns_overlay_shape = {.fields = sns_overlay_fields, .min_fields = 1};
 
 static const jfield button_fields[] = {
     {.name = "name", .kind = JK_STRING, .required = 1, .min = 1, .max = 14},

@@ -20,7 +20,7 @@ static void test_x_text_link_then_hashtags(void)
 {
     json_t *c = campaign("{\"networks\": [\"x\"], \"text\": {\"ko\": \"함께해요\"}}");
     sns_post p;
-    CHECK_INT(sns_post_compose(c, "x", "ko", &p), 0);
+    CHECK_INT(sns_post_compose(c, NULL, "x", "ko", &p), 0);
     CHECK_STR(p.text, "함께해요\n\nhttps://www.seoul.go.kr/\n\n#잠시멈춤 #서울시");
     CHECK_STR(p.source, "/sns/text/ko");
     CHECK_STR(p.tags_source, "/message/hashtags");
@@ -29,11 +29,11 @@ static void test_x_text_link_then_hashtags(void)
     CHECK_INT(p.tags_added, 2);
     sns_post_release(&p);
     /* English has no sns text: the message's body stands in. */
-    CHECK_INT(sns_post_compose(c, "x", "en", &p), 0);
+    CHECK_INT(sns_post_compose(c, NULL, "x", "en", &p), 0);
     CHECK_STR(p.source, "/message/body/en");
     sns_post_release(&p);
-    CHECK_INT(sns_post_compose(c, "x", "ja", &p), -1);
-    CHECK_INT(sns_post_compose(c, "myspace", "ko", &p), -1);
+    CHECK_INT(sns_post_compose(c, NULL, "x", "ja", &p), -1);
+    CHECK_INT(sns_post_compose(c, NULL, "myspace", "ko", &p), -1);
     json_decref(c);
 }
 
@@ -42,7 +42,7 @@ static void test_facebook_link_is_its_own_field(void)
     json_t *c = campaign("{\"networks\": [\"facebook\"], \"link\": \"https://a.kr/\", "
                          "\"hashtags\": [\"하나\"], \"facebook\": {\"link\": \"https://b.kr/\"}}");
     sns_post p;
-    CHECK_INT(sns_post_compose(c, "facebook", "ko", &p), 0);
+    CHECK_INT(sns_post_compose(c, NULL, "facebook", "ko", &p), 0);
     CHECK_STR(p.text, "본문\n\n#하나");
     CHECK_STR(p.link, "https://b.kr/");
     CHECK_INT(p.link_in_text, 0);
@@ -57,14 +57,14 @@ static void test_instagram_own_image_and_no_link(void)
                          "\"instagram\": {\"image\": \"https://a.kr/ig.jpg\", "
                          "\"text\": {\"en\": \"Caption\"}}}");
     sns_post p;
-    CHECK_INT(sns_post_compose(c, "instagram", "en", &p), 0);
+    CHECK_INT(sns_post_compose(c, NULL, "instagram", "en", &p), 0);
     CHECK_STR(p.text, "Caption\n\n#잠시멈춤 #서울시");
     CHECK_STR(p.source, "/sns/instagram/text/en");
     CHECK(p.link == NULL);
     CHECK_STR(p.image, "https://a.kr/ig.jpg");
     sns_post_release(&p);
     /* The other networks never take Instagram's image. */
-    CHECK_INT(sns_post_compose(c, "x", "ko", &p), 0);
+    CHECK_INT(sns_post_compose(c, NULL, "x", "ko", &p), 0);
     CHECK_STR(p.image, "https://a.kr/s.jpg");
     sns_post_release(&p);
     json_decref(c);
@@ -75,7 +75,7 @@ static void test_link_written_by_the_author_is_not_repeated(void)
     json_t *c = campaign("{\"networks\": [\"x\"], \"hashtags\": [], \"text\": {\"ko\": "
                          "\"자세히: https://www.seoul.go.kr/ 참고\"}}");
     sns_post p;
-    CHECK_INT(sns_post_compose(c, "x", "ko", &p), 0);
+    CHECK_INT(sns_post_compose(c, NULL, "x", "ko", &p), 0);
     CHECK_STR(p.text, "자세히: https://www.seoul.go.kr/ 참고");
     CHECK_INT(p.link_added, 0);
     CHECK_INT(p.tags_added, 0);
