@@ -35,6 +35,8 @@ struct outbound_headers {
     size_t len, cap;
 };
 
+enum { TOOBIG_BODY = 1, TOOBIG_HEADERS };
+
 typedef enum req_state {
     REQ_ACTIVE,   /* in the multi handle */
     REQ_READY,    /* ended; its callback is due */
@@ -51,7 +53,7 @@ struct outbound_req {
     req_state state;
     long long upload_len;
     int64_t started_ms;
-    int toobig;
+    int toobig; /* TOOBIG_BODY or TOOBIG_HEADERS: why a sink stopped the transfer */
     outbound_result result;
     int status, request_sent;
     long long elapsed_ms;
@@ -139,7 +141,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     outbound_req *r = arg;
     size_t len = size * n;
     if (len > r->ob->conf.max_response - r->body_len) {
-        r->toobig = 1;
+        r->toobig = TOOBIG_BODY;
         return 0; /* CURLE_WRITE_ERROR: the transfer stops here */
     }
     if (body_reserve(r, r->body_len + len + 1) != 0)
@@ -199,7 +201,7 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     while (end > v && is_space(end[-1]))
         end--;
     if (headers_add(&r->headers, line, (size_t)(colon - line), v, (size_t)(end - v)) != 0) {
-        r->toobig = 1;
+        r->toobig = TOOBIG_HEADERS;
         return 0;
     }
     return len;
@@ -278,6 +280,9 @@ static void describe(outbound_req *r, CURLcode code)
     const char *why = r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
     if (r->result == OUTBOUND_OK)
         r->error[0] = '\0';
+    else if (r->result == OUTBOUND_TOOBIG && r->toobig == TOOBIG_HEADERS)
+        snprintf(r->error, sizeof r->error, "%s: the answer's headers are over %d bytes", r->host,
+                 MAX_HEADER_BYTES);
     else if (r->result == OUTBOUND_TOOBIG)
         snprintf(r->error, sizeof r->error, "%s: the answer is over %zu bytes", r->host,
                  r->ob->conf.max_response);
@@ -574,6 +579,21 @@ void outbound_cancel(outbound_req *r)
         return;
     cancel_now(r);
     event_active(r->ob->later, EV_TIMEOUT, 1);
+}
+
+void outbound_abandon(outbound_req *r)
+{
+    if (!r || r->state == REQ_ANSWERING)
+        return;
+    outbound *ob = r->ob;
+    if (r->state == REQ_ACTIVE) {
+        curl_multi_remove_handle(ob->multi, r->easy);
+        TAILQ_REMOVE(&ob->active, r, link);
+    } else {
+        TAILQ_REMOVE(&ob->ready, r, link);
+    }
+    ob->inflight--;
+    req_free(r);
 }
 
 void outbound_free(outbound *ob)

@@ -637,6 +637,26 @@ static void test_cancel(void)
     outbound_free(ob);
 }
 
+static void test_abandon(void)
+{
+    outbound *ob = client(0, 0);
+    answer early = {0}, late = {0}, kept = {0};
+    reset_server_counts();
+    outbound_abandon(start(ob, "GET", srv_port, "/hang", NULL, NULL, 0, &early));
+    outbound_req *r = start(ob, "GET", srv_port, "/hang", NULL, NULL, 0, &late);
+    CHECK(start(ob, "GET", srv_port, "/echo", NULL, NULL, 0, &kept) != NULL);
+    CHECK(run_until(&seen.requests, 2, 2000));
+    outbound_abandon(r);
+    CHECK(run_until(&kept.calls, 1, 2000));
+    CHECK_INT(kept.result, OUTBOUND_OK);
+    run_until(NULL, 0, 100);
+    CHECK_INT(early.calls, 0);
+    CHECK_INT(late.calls, 0);
+    CHECK_INT(outbound_inflight(ob), 0);
+    outbound_free(ob);
+    CHECK_INT(early.calls + late.calls, 0);
+}
+
 static void test_free_in_flight(void)
 {
     outbound *ob = client(0, 0);
@@ -797,6 +817,7 @@ int main(void)
     RUN(test_tls_refused);
     RUN(test_refused_at_start);
     RUN(test_cancel);
+    RUN(test_abandon);
     RUN(test_free_in_flight);
     RUN(test_free_from_callback);
     RUN(test_concurrency_cap);
