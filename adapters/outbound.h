@@ -41,7 +41,9 @@ outbound *outbound_new(struct event_base *base, const outbound_conf *conf, char 
 
 /*
  * Frees the client. Every request still in flight is answered first with
- * OUTBOUND_CANCELLED (the one case where a callback runs inside a call).
+ * OUTBOUND_CANCELLED (the one case where a callback runs inside a call);
+ * one whose whole answer had already come in gets that answer. May be
+ * called from a callback: the client goes once the loop is out of it.
  */
 void outbound_free(outbound *ob);
 
