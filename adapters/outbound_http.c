@@ -80,10 +80,17 @@ fail:
     return NULL;
 }
 
+/* POST, PUT and PATCH say "Content-Length: 0" when they carry nothing:
+ * some servers refuse them (411) without it. */
+static int takes_body(const char *m)
+{
+    return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "DELETE") != 0;
+}
+
 static int set_method(CURL *e, const outbound_request *rq)
 {
     int bad = 0;
-    if (rq->body || strcmp(rq->method, "POST") == 0) {
+    if (rq->body || takes_body(rq->method)) {
         /* The size first, so that COPYPOSTFIELDS copies exactly that many bytes. */
         bad |=
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len) != CURLE_OK;

@@ -30,7 +30,7 @@ static int srv_port;
 
 static struct {
     int requests;
-    char method[16], body[256], ua[128], xtest[64], ctype[64], expect[64];
+    char method[16], body[256], ua[128], xtest[64], ctype[64], expect[64], clen[16];
 } seen;
 
 #define MAX_CONNS 1024
@@ -109,6 +109,7 @@ static void record(struct evhttp_request *req)
     copy_header(req, "X-Test", seen.xtest, sizeof seen.xtest);
     copy_header(req, "Content-Type", seen.ctype, sizeof seen.ctype);
     copy_header(req, "Expect", seen.expect, sizeof seen.expect);
+    copy_header(req, "Content-Length", seen.clen, sizeof seen.clen);
 }
 
 static void reply(struct evhttp_request *req, int code, const char *body)
@@ -459,6 +460,11 @@ static void test_post_json(void)
     one(ob, "DELETE", srv_port, "/echo", NULL, NULL, 0, &d);
     CHECK_INT(d.status, 200);
     CHECK_STR(seen.method, "DELETE");
+    answer put = {0};
+    one(ob, "PUT", srv_port, "/echo", NULL, NULL, 0, &put);
+    CHECK_INT(put.status, 200);
+    CHECK_STR(seen.method, "PUT");
+    CHECK_STR(seen.clen, "0");
     outbound_free(ob);
 }
 
