@@ -29,7 +29,7 @@ typedef struct outbound_req outbound_req;
 typedef struct outbound_conf {
     long connect_timeout_ms;    /* per request; 0: 5,000 */
     long timeout_ms;            /* the whole request; 0: 30,000 */
-    size_t max_response;        /* bytes of an answer's body; 0: 1 MiB. More is OUTBOUND_TOOBIG */
+    size_t max_response;        /* an answer's body; 0: 1 MiB; more: TOOBIG (headers: 64 KiB) */
     long max_host_connections;  /* open connections per host; 0: 8 */
     long max_total_connections; /* 0: no cap beyond the per-host one */
     const char *ca_file;        /* NULL: the system's CA store */
@@ -41,7 +41,9 @@ outbound *outbound_new(struct event_base *base, const outbound_conf *conf, char 
 
 /*
  * Frees the client. Every request still in flight is answered first with
- * OUTBOUND_CANCELLED (the one case where a callback runs inside a call).
+ * OUTBOUND_CANCELLED (the one case where a callback runs inside a call);
+ * one whose whole answer had already come in gets that answer. May be
+ * called from a callback: the client goes once the loop is out of it.
  */
 void outbound_free(outbound *ob);
 
@@ -97,6 +99,13 @@ outbound_req *outbound_http(outbound *ob, const outbound_request *rq, outbound_d
 /* Ends R: its DONE is called later, from the loop, with OUTBOUND_CANCELLED
  * (request_sent says whether it may have reached the service). */
 void outbound_cancel(outbound_req *r);
+
+/*
+ * Ends R without ever calling its DONE: for an owner about to free what
+ * DONE's ARG points to (an adapter's destroy(), which answers its own sends
+ * at once). R is invalid after the call; a no-op from inside R's own DONE.
+ */
+void outbound_abandon(outbound_req *r);
 
 /* Requests in flight, for tests and /metrics. */
 size_t outbound_inflight(const outbound *ob);

@@ -84,6 +84,19 @@ void config_release(config *c)
     memset(c, 0, sizeof *c);
 }
 
+void config_outbound_conf(const config *c, outbound_conf *out)
+{
+    const config_outbound *o = &c->outbound;
+    *out = (outbound_conf){
+        .connect_timeout_ms = (long)o->connect_timeout_ms,
+        .timeout_ms = (long)o->timeout_ms,
+        .max_response = (size_t)o->max_response_bytes,
+        .max_host_connections = (long)o->max_host_connections,
+        .max_total_connections = (long)o->max_total_connections,
+        .ca_file = o->ca_file[0] ? o->ca_file : NULL,
+    };
+}
+
 const char *config_default_path(void)
 {
     const char *env = getenv("HAECHI_CONFIG");
@@ -361,6 +374,48 @@ static const jfield demo_fields[] = {
     {0}};
 static const jobject demo_shape = {.fields = demo_fields};
 
+static int check_readable(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    if (access(json_string_value(v), R_OK) == 0)
+        return 0;
+    jcheck_error(cx, path, "file", "cannot read \"%s\": %s", json_string_value(v), strerror(errno));
+    return -1;
+}
+
+static const jfield outbound_fields[] = {{.name = "connect_timeout_ms",
+                                          .kind = JK_INT,
+                                          .min = 100,
+                                          .max = 600000,
+                                          JF_STORE(config_outbound, connect_timeout_ms)},
+                                         {.name = "timeout_ms",
+                                          .kind = JK_INT,
+                                          .min = 100,
+                                          .max = 3600000,
+                                          JF_STORE(config_outbound, timeout_ms)},
+                                         {.name = "max_response_bytes",
+                                          .kind = JK_INT,
+                                          .min = 1024,
+                                          .max = 256 * 1024 * 1024,
+                                          JF_STORE(config_outbound, max_response_bytes)},
+                                         {.name = "max_host_connections",
+                                          .kind = JK_INT,
+                                          .min = 1,
+                                          .max = 10000,
+                                          JF_STORE(config_outbound, max_host_connections)},
+                                         {.name = "max_total_connections",
+                                          .kind = JK_INT,
+                                          .min = 1,
+                                          .max = 100000,
+                                          JF_STORE(config_outbound, max_total_connections)},
+                                         {.name = "ca_file",
+                                          .kind = JK_STRING,
+                                          .min = 1,
+                                          .max = 1023,
+                                          .check = check_readable,
+                                          JF_STORE(config_outbound, ca_file)},
+                                         {0}};
+static const jobject outbound_shape = {.fields = outbound_fields};
+
 static const char *const environments[] = {"production", "test", "demo", NULL};
 
 /* Test and demo switches must never reach a production daemon by accident. */
@@ -406,6 +461,7 @@ static const jfield config_fields[] = {
     {.name = "client", .kind = JK_OBJECT, .object = &client_shape},
     {.name = "channels", .kind = JK_OBJECT, .object = &channels_shape},
     {.name = "engine", .kind = JK_OBJECT, .object = &engine_shape},
+    {.name = "outbound", .kind = JK_OBJECT, .object = &outbound_shape},
     {.name = "environment", .kind = JK_STRING, .choices = environments},
     {.name = "testing", .kind = JK_OBJECT, .object = &testing_shape},
     {.name = "demo", .kind = JK_OBJECT, .object = &demo_shape},
@@ -655,6 +711,9 @@ static void copy_sections(json_t *doc, config *c, diag_list *errs)
     if (!c->for_client)
         load_tokens(json_object_get(doc, "tokens"), c, errs);
     copy_engine(json_object_get(doc, "engine"), &c->engine);
+    if ((v = json_object_get(doc, "outbound")) &&
+        jcheck_store(v, &outbound_shape, &c->outbound) != 0)
+        diag_add(errs, "/outbound", "internal", "the outbound settings could not be kept");
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         char path[64];
         snprintf(path, sizeof path, "/channels/%s", channel_names[ch]);

@@ -48,6 +48,18 @@ typedef struct channel_conf {
     int rate_per_s, burst;           /* 0: the adapter's default */
 } channel_conf;
 
+/* The outbound client's settings (adapters/outbound.h); 0 or "": its default. */
+typedef struct config_outbound {
+    long long connect_timeout_ms;
+    long long timeout_ms;
+    long long max_response_bytes;
+    long long max_host_connections;
+    long long max_total_connections;
+    char ca_file[1024];
+} config_outbound;
+
+struct outbound_conf;
+
 /* The release engine's knobs (docs/configuration.md). */
 typedef struct engine_conf {
     int claim_batch;         /* due releases taken per claim */
@@ -91,6 +103,7 @@ typedef struct config {
 
     channel_conf channels[CHANNEL_COUNT];
     engine_conf engine;
+    config_outbound outbound;
     int test_environment; /* "environment": "test" */
     int virtual_clock;    /* "testing": {"virtual_clock": true}; test environment only */
     struct {              /* "demo": {...}; demo environment only */
@@ -111,6 +124,10 @@ int config_load_file(const char *path, config *c, diag_list *errs);
 int config_load_buffer(const char *buf, size_t len, config *c, diag_list *errs);
 
 void config_release(config *c);
+
+/* C's "outbound" section as the outbound client takes it; OUT borrows
+ * from C. */
+void config_outbound_conf(const config *c, struct outbound_conf *out);
 
 /* The permission bits of a role name, 0 when unknown. */
 unsigned config_role_perms(const char *role);

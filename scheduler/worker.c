@@ -82,6 +82,7 @@ struct worker {
     cached_doc docs[DOC_CACHE];
     long long doc_clock;
     worker_stats stats;
+    outbound *http; /* the adapters' one client; outlives them */
 };
 
 struct job {
@@ -1262,7 +1263,14 @@ worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, 
     gethostname(host, sizeof host - 1);
     snprintf(w->consumer, sizeof w->consumer, "%s:%d", host, (int)getpid());
 
-    adapter_env env = {.base = base, .redis = engine_redis(e), .engine_prefix = engine_prefix(e)};
+    outbound_conf oc;
+    config_outbound_conf(w->cfg, &oc);
+    if (!(w->http = outbound_new(base, &oc, err, errlen))) {
+        worker_free(w);
+        return NULL;
+    }
+    adapter_env env = {
+        .base = base, .redis = engine_redis(e), .engine_prefix = engine_prefix(e), .http = w->http};
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         channel_slot *slot = &w->channels[ch];
         char why[256] = "";
@@ -1329,6 +1337,7 @@ void worker_free(worker *w)
     for (int ch = 0; ch < CHANNEL_COUNT; ch++)
         if (w->channels[ch].desc && w->channels[ch].state)
             w->channels[ch].desc->ops->destroy(w->channels[ch].state);
+    outbound_free(w->http); /* after the adapters, which answered their sends */
     job *j;
     while ((j = TAILQ_FIRST(&w->jobs))) {
         TAILQ_REMOVE(&w->jobs, j, link);

@@ -108,6 +108,17 @@ static const struct {
      "/engine/max_attempts: 0 is out of range 1-100"},
     {"limit too small", "{\"limits\":{\"max_campaign_bytes\":10}}",
      "/limits/max_campaign_bytes: 10 is out of range 1024-67108864"},
+    {"outbound typo", "{\"outbound\":{\"timeout_sm\":1000}}",
+     "/outbound/timeout_sm: unknown field (did you mean \"timeout_ms\"?)"},
+    {"outbound timeout range", "{\"outbound\":{\"connect_timeout_ms\":5}}",
+     "/outbound/connect_timeout_ms: 5 is out of range 100-600000"},
+    {"outbound response cap range", "{\"outbound\":{\"max_response_bytes\":10}}",
+     "/outbound/max_response_bytes: 10 is out of range 1024-268435456"},
+    {"outbound host connections", "{\"outbound\":{\"max_host_connections\":0}}",
+     "/outbound/max_host_connections: 0 is out of range 1-10000"},
+    {"outbound ca file missing", "{\"outbound\":{\"ca_file\":\"/nonexistent/ca.pem\"}}",
+     "/outbound/ca_file: cannot read \"/nonexistent/ca.pem\": No such file or directory"},
+    {"outbound not an object", "{\"outbound\":true}", "/outbound: must be an object, not"},
     {"not json", "{\"listen\":", "/: invalid JSON"},
     {"duplicate secrets",
      "{\"tokens\":[{\"name\":\"a\",\"role\":\"admin\",\"token\":\"0123456789abcdef\"},"
@@ -260,6 +271,35 @@ static void test_token_file_mode(void)
     rmdir(dir);
 }
 
+static void test_outbound(void)
+{
+    config c;
+    char first[512];
+    outbound_conf oc;
+    int rc = load("{\"outbound\":{\"connect_timeout_ms\":1500,\"timeout_ms\":20000,"
+                  "\"max_response_bytes\":65536,\"max_host_connections\":4,"
+                  "\"max_total_connections\":64,\"ca_file\":\"/dev/null\"}}",
+                  &c, first, sizeof first);
+    CHECK_INT(rc, 0);
+    CHECK_STR(first, "");
+    config_outbound_conf(&c, &oc);
+    CHECK_INT(oc.connect_timeout_ms, 1500);
+    CHECK_INT(oc.timeout_ms, 20000);
+    CHECK_INT(oc.max_response, 65536);
+    CHECK_INT(oc.max_host_connections, 4);
+    CHECK_INT(oc.max_total_connections, 64);
+    CHECK_STR(oc.ca_file, "/dev/null");
+    config_release(&c);
+
+    /* Absent: zeros, which the client reads as its own defaults. */
+    CHECK_INT(load("{}", &c, first, sizeof first), 0);
+    config_outbound_conf(&c, &oc);
+    CHECK_INT(oc.timeout_ms, 0);
+    CHECK_INT(oc.max_response, 0);
+    CHECK(oc.ca_file == NULL);
+    config_release(&c);
+}
+
 static void test_roles(void)
 {
     CHECK_INT(config_role_perms("viewer"), PERM_READ);
@@ -278,6 +318,7 @@ int main(void)
     RUN(test_channels_and_engine);
     RUN(test_demo);
     RUN(test_token_file_mode);
+    RUN(test_outbound);
     RUN(test_roles);
     return check_exit_status();
 }
