@@ -520,7 +520,12 @@ static char *resolve_secret(json_t *obj, char *why, size_t whylen)
 
     if (inline_token)
         return strdup(inline_token);
-    if (env) {
+    return config_secret(env, file, why, whylen);
+}
+
+char *config_secret(const char *env, const char *file, char *why, size_t whylen)
+{
+    if (env && *env) {
         const char *v = getenv(env);
         if (!v || !*v) {
             snprintf(why, whylen, "environment variable %s is not set", env);
@@ -528,7 +533,7 @@ static char *resolve_secret(json_t *obj, char *why, size_t whylen)
         }
         return strdup(v);
     }
-    if (file)
+    if (file && *file)
         return read_secret_file(file, why, whylen);
     snprintf(why, whylen, "no secret given");
     return NULL;

@@ -129,6 +129,11 @@ void config_release(config *c);
  * from C. */
 void config_outbound_conf(const config *c, struct outbound_conf *out);
 
+/* A secret from the environment variable ENV, or else from FILE, which only
+ * its owner may read (trailing newlines dropped): a new string, or NULL with
+ * a reason. For adapters' credentials, so that every secret is read alike. */
+char *config_secret(const char *env, const char *file, char *why, size_t whylen);
+
 /* The permission bits of a role name, 0 when unknown. */
 unsigned config_role_perms(const char *role);
 
