@@ -61,6 +61,7 @@ typedef struct fake_req {
     const char *token; /* bearer token or access_token parameter, NULL if none */
     int64_t now_ms;    /* the stand-in's clock */
     int store_only;    /* drop-after-store: act, the answer will be discarded */
+    int fault_ms;      /* the drawn fault's "ms" (e.g. a rate limit's reset), 0 if none */
 } fake_req;
 
 typedef void fake_handler(fake_req *rq);
@@ -85,7 +86,8 @@ typedef struct fake_service {
     int (*option)(const char *name, const char *value);
     int (*init)(fake *f);
     json_t *(*state)(fake *f); /* GET /_fake/state */
-    void (*reset)(fake *f);
+    void (*reset)(fake *f);    /* back to the start state; also runs once after init() */
+    void (*release)(fake *f);  /* at exit, even when init() did not run: free what it made */
 } fake_service;
 
 /* Answers RQ with BODY (stolen) and HEADERS ("Name: value", NULL-terminated). */
@@ -102,6 +104,10 @@ const char *fake_param(const fake_req *rq, const char *name);
 int fake_token_state(const fake *f, const char *token);
 void fake_token_add(fake *f, const char *token);
 void fake_token_expire(fake *f, const char *token);
+/* Tokens added from now on (--token ones included, and again at reset)
+ * expire TTL_MS after they were added, on the stand-in clock; 0: never.
+ * Call it from init(). */
+void fake_token_ttl(fake *f, int64_t ttl_ms);
 
 /* A fresh id: a decimal string unique within this stand-in's run. */
 void fake_new_id(fake *f, char *buf, size_t len);
