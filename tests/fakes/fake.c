@@ -489,6 +489,8 @@ static void control(fake_req *rq)
     const char *what = rq->path + strlen("/_fake/");
     int post = strcmp(rq->method, "POST") == 0, get = strcmp(rq->method, "GET") == 0;
     json_t *ans = NULL;
+    if (!rq->json && rq->body_len) /* curl -d sends JSON as a form */
+        rq->json = json_loadb(rq->body, rq->body_len, 0, NULL);
     if (strcmp(what, "faults") == 0 && post && rq->json) {
         json_t *one;
         size_t i;
