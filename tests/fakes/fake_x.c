@@ -212,19 +212,21 @@ static void too_many(fake_req *rq)
                     NULL);
 }
 
+/* An injected 429: the exhausted window (the 15-minute one, or DAILY the
+ * 24-hour one) says remaining 0 and resets after the fault's ms, or at its
+ * own end without them. */
 static void injected_429(fake_req *rq, int daily)
 {
-    long reset = rq->fault_ms > 0 ? (long)((rq->now_ms + rq->fault_ms + 999) / 1000) : 0;
+    long at = rq->fault_ms > 0 ? (long)((rq->now_ms + rq->fault_ms + 999) / 1000) : 0;
+    window *w = posting(rq) ? (daily ? &x.w24 : &x.w15) : &x.reads;
     window_roll(&x.w15, rq->now_ms);
     window_roll(&x.w24, rq->now_ms);
-    if (posting(rq))
-        rate_headers(rq, &x.w15, &x.w24,
-                     daily   ? 0
-                     : reset ? reset
-                             : window_reset_s(&x.w15),
-                     daily ? (reset ? reset : window_reset_s(&x.w24)) : 0);
+    window_roll(&x.reads, rq->now_ms);
+    long reset = at ? at : window_reset_s(w);
+    if (!posting(rq))
+        rate_headers(rq, &x.reads, NULL, reset, 0);
     else
-        rate_headers(rq, &x.reads, NULL, reset ? reset : window_reset_s(&x.reads), 0);
+        rate_headers(rq, &x.w15, &x.w24, daily ? 0 : reset, daily ? reset : 0);
     too_many(rq);
 }
 
