@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define MAX_FAULTS 32
@@ -40,6 +42,7 @@ typedef struct held {
     fake *f;
     struct evhttp_request *ev;
     struct event *timer; /* NULL: nothing to do but wait for the client to go */
+    struct event *watch; /* whether the client went: evhttp stops reading meanwhile */
     int status;          /* >0: answer then; 0: drop the connection then */
     struct evbuffer *body;
     struct held *next;
@@ -234,6 +237,8 @@ static void held_unlink(held *h)
     }
     if (h->timer)
         event_free(h->timer);
+    if (h->watch)
+        event_free(h->watch);
     if (h->body)
         evbuffer_free(h->body);
     free(h);
@@ -285,6 +290,31 @@ static void held_fire(evutil_socket_t fd, short what, void *arg)
     held_unlink(h);
 }
 
+/* The connection of a held request became readable: the client closed it
+ * (the request goes, with its connection), or it sent more, which evhttp
+ * will read once it answered (the watch ends: it cannot tell any more). */
+static void held_peek(evutil_socket_t fd, short what, void *arg)
+{
+    held *h = arg;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK);
+    (void)what;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n > 0) {
+        event_del(h->watch);
+        return;
+    }
+    struct evhttp_connection *evcon = evhttp_request_get_connection(h->ev);
+    if (evcon) {
+        evhttp_connection_set_closecb(evcon, NULL, NULL);
+        evhttp_connection_free(evcon);
+    } else {
+        evhttp_request_free(h->ev);
+    }
+    held_unlink(h);
+}
+
 /* Holds EV: answers STATUS with BODY (taken) after MS, drops the
  * connection (STATUS 0) after MS, or (MS < 0) waits for the client to go. */
 static void hold(fake *f, struct evhttp_request *ev, int status, struct evbuffer *body, int ms)
@@ -294,7 +324,14 @@ static void hold(fake *f, struct evhttp_request *ev, int status, struct evbuffer
         abort();
     *h = (held){.f = f, .ev = ev, .status = status, .body = body, .next = f->held};
     f->held = h;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(ev), held_closed, h);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(ev);
+    evhttp_connection_set_closecb(evcon, held_closed, h);
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd >= 0) {
+        h->watch = event_new(f->base, fd, EV_READ | EV_PERSIST, held_peek, h);
+        event_add(h->watch, NULL);
+    }
     if (ms >= 0) {
         struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
         h->timer = evtimer_new(f->base, held_fire, h);

@@ -6,7 +6,7 @@ and the request log.
 """
 
 import itertools
-import signal
+import os
 import time
 
 import harness as h
@@ -179,7 +179,15 @@ def test_fault_drop(fake):
     check("after a drop the same post goes through", s == 201, repr(s))
 
 
+def open_fds(fake):
+    try:
+        return len(os.listdir("/proc/%d/fd" % fake.process.pid))
+    except OSError:
+        return None
+
+
 def test_fault_timeout(fake):
+    before = open_fds(fake)
     fake.fault("timeout")
     msg = text("timeout")
     t0 = time.monotonic()
@@ -188,6 +196,10 @@ def test_fault_timeout(fake):
     check("timeout: the client gives up, no answer came", s is None and took >= 0.9,
           "%r after %.2f s" % ((s, b), took))
     check("timeout: nothing is stored", msg not in posted_texts(fake))
+    # The stand-in notices that the client went, and lets the connection go.
+    after = h.wait_until(lambda: open_fds(fake) == before and before, 5.0)
+    check("timeout: the held connection is closed once the client gave up",
+          before is not None and after, "fds %s before, %s now" % (before, open_fds(fake)))
     s, _, _ = post(fake)
     check("the stand-in serves the next request after a timeout", s == 201, repr(s))
 
