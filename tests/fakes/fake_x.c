@@ -19,7 +19,8 @@
  *   quotes = impressions / 2000; user_profile_clicks = impressions / 200.
  *
  * Options: --followers N (230000), --limit-15min N (100), --limit-24h N
- * (10000), --window-15min-s S (900), --overlength-status C (403, [U]),
+ * (10000), --limit-read N (900 per 15 minutes, all GETs together),
+ * --window-15min-s S (900), --overlength-status C (403, [U]),
  * --refresh-token R, --client-id C (any when unset), --app-token T,
  * --duplicate-window-s S (86400), --tco 0|1 (1: links come back as t.co).
  */
@@ -39,18 +40,21 @@ typedef struct window {
 } window;
 
 static struct {
-    long followers, limit_15, limit_24, overlength_status;
+    long followers, limit_15, limit_24, limit_read, overlength_status;
     int64_t window_15_ms, dup_window_ms;
     int tco;
     const char *first_refresh, *client_id, *app_token;
     char refresh[64];
-    json_t *posts; /* oldest first: {id, text, raw_text, author_id, created_ms} */
+    json_t *posts;   /* oldest first: {id, text, raw_text, author_id, created_ms} */
+    json_t *by_id;   /* id -> the post, so that a benchmark's reads stay O(1) */
+    json_t *by_text; /* raw_text -> the latest post of that text */
     window w15, w24, reads;
     unsigned long serial;
 } x = {
     .followers = 230000,
     .limit_15 = 100,
     .limit_24 = 10000,
+    .limit_read = 900,
     .overlength_status = 403,
     .window_15_ms = 900000,
     .dup_window_ms = 86400000,
@@ -301,16 +305,8 @@ static int x_error(fake_req *rq, const char *kind, int status)
 
 static int is_duplicate(const char *text, int64_t now)
 {
-    size_t i;
-    json_t *p;
-    json_array_foreach(x.posts, i, p)
-    {
-        int64_t at = json_integer_value(json_object_get(p, "created_ms"));
-        if (now - at < x.dup_window_ms &&
-            strcmp(json_string_value(json_object_get(p, "raw_text")), text) == 0)
-            return 1;
-    }
-    return 0;
+    json_t *p = json_object_get(x.by_text, text);
+    return p && now - json_integer_value(json_object_get(p, "created_ms")) < x.dup_window_ms;
 }
 
 static void post_tweet(fake_req *rq)
@@ -350,9 +346,11 @@ static void post_tweet(fake_req *rq)
     char id[32];
     fake_new_id(rq->f, id, sizeof id);
     json_t *shown = shown_text(json_string_value(text));
-    json_array_append_new(x.posts, json_pack("{s:s,s:O,s:O,s:s,s:I}", "id", id, "text", shown,
-                                             "raw_text", text, "author_id", USER_ID, "created_ms",
-                                             (json_int_t)rq->now_ms));
+    json_t *p = json_pack("{s:s,s:O,s:O,s:s,s:I}", "id", id, "text", shown, "raw_text", text,
+                          "author_id", USER_ID, "created_ms", (json_int_t)rq->now_ms);
+    json_object_set(x.by_id, id, p);
+    json_object_set(x.by_text, json_string_value(text), p);
+    json_array_append_new(x.posts, p);
     fake_reply_json(rq, 201, json_pack("{s:{s:s,s:o}}", "data", "id", id, "text", shown), NULL);
 }
 
@@ -561,18 +559,13 @@ static void user_tweets(fake_req *rq)
 
 static void get_tweet(fake_req *rq)
 {
-    size_t i;
-    json_t *p;
     if (!read_allowed(rq))
         return;
-    json_array_foreach(x.posts, i, p)
-    {
-        if (strcmp(json_string_value(json_object_get(p, "id")), rq->params[0]) == 0) {
-            fake_reply_json(rq, 200, json_pack("{s:o}", "data", post_view(rq, p)), NULL);
-            return;
-        }
-    }
-    not_found(rq, "tweet", rq->params[0]);
+    json_t *p = json_object_get(x.by_id, rq->params[0]);
+    if (p)
+        fake_reply_json(rq, 200, json_pack("{s:o}", "data", post_view(rq, p)), NULL);
+    else
+        not_found(rq, "tweet", rq->params[0]);
 }
 
 /* ---- the service ----------------------------------------------------------- */
@@ -598,6 +591,7 @@ static int x_option(const char *name, const char *v)
     } numbers[] = {{"--followers", &x.followers, 0},
                    {"--limit-15min", &x.limit_15, 0},
                    {"--limit-24h", &x.limit_24, 0},
+                   {"--limit-read", &x.limit_read, 0},
                    {"--overlength-status", &x.overlength_status, 400}};
     for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++)
         if (strcmp(name, numbers[i].name) == 0)
@@ -625,10 +619,12 @@ static int x_option(const char *name, const char *v)
 static void x_reset(fake *f)
 {
     json_array_clear(x.posts);
+    json_object_clear(x.by_id);
+    json_object_clear(x.by_text);
     snprintf(x.refresh, sizeof x.refresh, "%s", x.first_refresh ? x.first_refresh : "");
     x.w15 = (window){.len_ms = x.window_15_ms, .limit = x.limit_15};
     x.w24 = (window){.len_ms = 86400000, .limit = x.limit_24};
-    x.reads = (window){.len_ms = 900000, .limit = 900};
+    x.reads = (window){.len_ms = 900000, .limit = x.limit_read};
     if (x.app_token)
         fake_token_add(f, x.app_token);
 }
@@ -636,6 +632,8 @@ static void x_reset(fake *f)
 static int x_init(fake *f)
 {
     x.posts = json_array();
+    x.by_id = json_object();
+    x.by_text = json_object();
     fake_token_ttl(f, 7200 * 1000LL);
     return 0;
 }
@@ -652,6 +650,8 @@ static void x_release(fake *f)
 {
     (void)f;
     json_decref(x.posts);
+    json_decref(x.by_id);
+    json_decref(x.by_text);
 }
 
 static const fake_route routes[] = {
