@@ -233,7 +233,8 @@ In another terminal:
 
 Every channel goes to the log adapter (nothing leaves this machine); the
 stand-ins answer on loopback only.
-Ctrl-C stops haechi and its redis-server; make run again replays from the start.
+Ctrl-C stops haechi, the stand-ins and the redis-server; make run again replays
+from the start.
 
 Releases as they go out (campaign time, Asia/Seoul):
   due                   release              channel         state

@@ -22,7 +22,8 @@
  * (10000), --limit-read N (900 per 15 minutes, all GETs together),
  * --window-15min-s S (900), --overlength-status C (403, [U]),
  * --refresh-token R, --client-id C (any when unset), --app-token T,
- * --duplicate-window-s S (86400), --tco 0|1 (1: links come back as t.co).
+ * --duplicate-window-s S (86400), --tco 0|1 (1: links come back as t.co),
+ * --access-ttl-s S (7200; 0: access tokens never expire).
  */
 #include "fake.h"
 
@@ -41,7 +42,7 @@ typedef struct window {
 
 static struct {
     long followers, limit_15, limit_24, limit_read, overlength_status;
-    int64_t window_15_ms, dup_window_ms;
+    int64_t window_15_ms, dup_window_ms, access_ttl_ms;
     int tco;
     const char *first_refresh, *client_id, *app_token;
     char refresh[64];
@@ -58,6 +59,7 @@ static struct {
     .overlength_status = 403,
     .window_15_ms = 900000,
     .dup_window_ms = 86400000,
+    .access_ttl_ms = 7200000,
     .tco = 1,
 };
 
@@ -392,7 +394,8 @@ static void refresh(fake_req *rq)
     new_token(rq->f, "xrt", x.refresh, sizeof x.refresh);
     fake_token_add(rq->f, access);
     fake_reply_json(rq, 200,
-                    json_pack("{s:s,s:i,s:s,s:s,s:s}", "token_type", "bearer", "expires_in", 7200,
+                    json_pack("{s:s,s:i,s:s,s:s,s:s}", "token_type", "bearer", "expires_in",
+                              (int)(x.access_ttl_ms ? x.access_ttl_ms / 1000 : 7200),
                               "access_token", access, "scope",
                               "tweet.read tweet.write users.read offline.access", "refresh_token",
                               x.refresh),
@@ -606,8 +609,9 @@ static int x_option(const char *name, const char *v)
     }
     int64_t *ms = strcmp(name, "--window-15min-s") == 0       ? &x.window_15_ms
                   : strcmp(name, "--duplicate-window-s") == 0 ? &x.dup_window_ms
+                  : strcmp(name, "--access-ttl-s") == 0       ? &x.access_ttl_ms
                                                               : NULL;
-    if (ms && (used = number_option(v, 1, &n)))
+    if (ms && (used = number_option(v, ms == &x.window_15_ms, &n)))
         *ms = n * 1000;
     else if (strcmp(name, "--tco") == 0 && (used = number_option(v, 0, &n)))
         x.tco = n != 0;
@@ -634,7 +638,7 @@ static int x_init(fake *f)
     x.posts = json_array();
     x.by_id = json_object();
     x.by_text = json_object();
-    fake_token_ttl(f, 7200 * 1000LL);
+    fake_token_ttl(f, x.access_ttl_ms);
     return 0;
 }
 

@@ -388,6 +388,17 @@ def test_reads(fake):
     check("an unknown route is 404", s == 404, repr(s))
 
 
+def test_access_ttl_option(tmp):
+    fake = start_fake("x", tmp, "--token", TOKEN, "--access-ttl-s", "0")
+    try:
+        fake.clock(advance_ms=3 * 3600 * 1000)
+        s, _, b = post(fake)
+        check("--access-ttl-s 0: a --token token still posts 3 hours on", s == 201,
+              "%s %r" % (s, b))
+    finally:
+        fake.stop()
+
+
 def test_log(tmp):
     fake = start_fake("x", tmp, "--token", TOKEN)
     try:
@@ -438,7 +449,8 @@ def main():
         check("fake-x is still up after every fault", fake.alive())
     finally:
         check("fake-x exits 0 on SIGTERM with requests held", fake.stop() == 0)
-    for t in (test_exhaustion, test_daily_limit, test_overlength_option, test_log, test_options):
+    for t in (test_exhaustion, test_daily_limit, test_overlength_option, test_access_ttl_option,
+              test_log, test_options):
         t(h.new_dir("fake-x-" + t.__name__))
     h.cleanup_dir(tmp)
 
