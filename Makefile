@@ -35,9 +35,15 @@ TST_OBJ  := $(SRC:%.c=$(TDIR)/%.o)
 TST_LIB  := $(LIB_SRC:%.c=$(TDIR)/%.o)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(TDIR)/unit/%)
 REPLAY_BIN := $(FUZZ_TGT:%=$(TDIR)/fuzz/replay_%)
+# The stand-ins of outside services: tests/fakes/fake_NAME.c on the core
+# fake.c, built optimised and without sanitizers so that they keep up with
+# the benchmarks, for the tests and for `make run` alike.
+FAKE_SRC := $(wildcard tests/fakes/fake_*.c)
+FAKE_BIN := $(FAKE_SRC:tests/fakes/fake_%.c=build/fakes/fake-%)
+FAKE_OBJ := $(FAKE_SRC:tests/fakes/%.c=build/fakes/obj/%.o) build/fakes/obj/fake.o
 
 .PHONY: all run test bench fuzz fuzz-build clean deps test-build check-banned stop format \
-        valgrind
+        valgrind fakes
 
 all: bin/haechi
 
@@ -77,6 +83,17 @@ $(TDIR)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(TST_LIB)
 	$(Q)$(CC) $(CSTD) $(WARN) $(CPPFLAGS) -Itests/fuzz -O1 -g $(SANITIZE) -MMD -MP \
 	    -o $@ $< tests/fuzz/replay.c $(TST_LIB) $(LDLIBS)
 
+build/fakes/obj/%.o: tests/fakes/%.c
+	@mkdir -p $(@D)
+	@echo "CC   $< (stand-in)"
+	$(Q)$(CC) $(CSTD) $(WARN) -D_GNU_SOURCE -Itests/fakes $(OPT) -MMD -MP -c -o $@ $<
+
+build/fakes/fake-%: build/fakes/obj/fake_%.o build/fakes/obj/fake.o
+	@echo "LINK $@"
+	$(Q)$(CC) $(OPT) -o $@ $^ -levent -ljansson
+
+fakes: $(FAKE_BIN)
+
 # The engine's Redis functions are written in Lua and compiled in as a string.
 build/gen/engine_lua.h: scheduler/engine.lua
 	@mkdir -p $(@D)
@@ -88,21 +105,22 @@ build/release/scheduler/engine.o $(TDIR)/scheduler/engine.o build/fuzz/scheduler
 # Functions that invite overflows or silent errors stay out of the tree.
 check-banned:
 	@if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok)\s*\(' \
-	    scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] 2>/dev/null; then \
+	    scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] \
+	    tests/fakes/*.[ch] 2>/dev/null; then \
 	    echo "banned function used (see above)"; exit 1; fi
 
-test-build: deps check-banned $(TDIR)/haechi $(UNIT_BIN) $(REPLAY_BIN)
+test-build: deps check-banned $(TDIR)/haechi $(UNIT_BIN) $(REPLAY_BIN) $(FAKE_BIN)
 
 test: test-build
 	@HAECHI_TEST_DIR=$(TDIR) ./tests/run.sh
 
-run: deps all
+run: deps all fakes
 	@./deploy/run.sh
 
 stop:
 	@./deploy/run.sh --stop
 
-bench: deps all
+bench: deps all fakes
 	@./tests/bench/run.sh
 
 # libFuzzer with clang (installed by install-deps --fuzz when missing).
@@ -147,12 +165,13 @@ valgrind:
 	@HAECHI_TEST_DIR=build/test-none ./tests/valgrind.sh
 
 # The house style lives in .clang-format; `make test` checks it.
-FORMAT_SRC = scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch]
+FORMAT_SRC = scheduler/*.[ch] adapters/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] \
+             tests/fakes/*.[ch]
 format:
 	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf build bin
 
--include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) $(UNIT_BIN:=.d) $(REPLAY_BIN:=.d) \
+-include $(REL_OBJ:.o=.d) $(TST_OBJ:.o=.d) $(UNIT_BIN:=.d) $(REPLAY_BIN:=.d) $(FAKE_OBJ:.o=.d) \
     $(wildcard build/fuzz/*/*.d build/fuzz/*/*/*.d)

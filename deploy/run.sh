@@ -14,6 +14,9 @@
 # its socket, the dev config, the dev token and var/haechi.env, which exists
 # only while the daemon is up and the campaign is in. HAECHI_PORT picks the
 # port (default 8080; a free one when that is taken); HAECHI_BIN the binary.
+# The stand-ins of the outside services (build/fakes/fake-NAME) run beside
+# it on loopback ports, each with its URL, token and request log under
+# var/fakes/.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -64,14 +67,19 @@ rm -f "$ENVFILE"
 REDIS_PID=""
 HAECHI_PID=""
 FOLLOW_PID=""
+FAKE_PIDS=()
 cleanup() {
     trap - INT TERM EXIT
     echo
     rm -f "$ENVFILE"
     [ -n "$FOLLOW_PID" ] && kill -TERM "$FOLLOW_PID" 2>/dev/null && wait "$FOLLOW_PID" 2>/dev/null
     [ -n "$HAECHI_PID" ] && kill -TERM "$HAECHI_PID" 2>/dev/null && wait "$HAECHI_PID" 2>/dev/null
+    for p in "${FAKE_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
     [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-    rm -f "$PIDFILE" "$VAR/ready"
+    rm -f "$PIDFILE" "$VAR/ready" "$VAR"/fakes/*.port "$VAR"/fakes/*.url
+    [ ${#FAKE_PIDS[@]} -gt 0 ] && echo "make run: stopped ${#FAKE_PIDS[@]} stand-in(s)"
     echo "make run: stopped haechi and its redis-server"
 }
 trap cleanup EXIT
@@ -110,6 +118,31 @@ case $cleared in
     '' | *[!0-9]*) echo "make run: could not clear the last replay from Redis: $cleared" >&2
                    exit 1 ;;
 esac
+
+# --- the stand-ins of the outside services (tests/fakes, built by make fakes)
+# Each listens on a loopback port of its own; var/fakes/NAME.url holds its
+# base URL and NAME.token a bearer token it accepts, for the config to use.
+FAKES_SHOWN=()
+mkdir -p "$VAR/fakes"
+for bin in "$ROOT"/build/fakes/fake-*; do
+    [ -x "$bin" ] || continue
+    name=${bin##*/fake-}
+    tok=$VAR/fakes/$name.token
+    if [ ! -s "$tok" ]; then
+        (umask 077; printf '%s-%s' "$name" "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$tok")
+    fi
+    rm -f "$VAR/fakes/$name.port" "$VAR/fakes/$name.url"
+    "$bin" --listen 127.0.0.1:0 --port-file "$VAR/fakes/$name.port" --log "$VAR/fakes/$name.log" \
+        --token "$(cat "$tok")" 2>>"$VAR/fakes/$name.err" &
+    FAKE_PIDS+=($!)
+    if ! wait_for 10 test -s "$VAR/fakes/$name.port"; then
+        echo "make run: the $name stand-in did not start; see $SHOWN/fakes/$name.err" >&2
+        exit 1
+    fi
+    echo "http://127.0.0.1:$(cat "$VAR/fakes/$name.port")" > "$VAR/fakes/$name.url"
+    FAKES_SHOWN+=("$(printf '%-10s %s   (requests: %s/fakes/%s.log)' "$name" \
+        "$(cat "$VAR/fakes/$name.url")" "$SHOWN" "$name")")
+done
 
 # --- the dev token and config ---------------------------------------------
 TOKEN_FILE=$VAR/dev-token
@@ -189,6 +222,8 @@ haechi is running, replaying the 잠시멈춤 campaign on a demo clock.
   health     $URL/healthz
   dev token  $TOKEN   (role admin)
   logs       $SHOWN/haechi.log, $SHOWN/redis.log
+  stand-ins  ${#FAKES_SHOWN[@]} on loopback (base URL in $SHOWN/fakes/NAME.url, token in NAME.token):
+$(for l in "${FAKES_SHOWN[@]}"; do echo "             $l"; done)
 
 In another terminal:
   . $SHOWN/haechi.env
@@ -196,8 +231,10 @@ In another terminal:
   watch -n 2 bin/haechi status $CID  # the same, kept fresh
   curl -H "Authorization: Bearer \$HAECHI_TOKEN" \$HAECHI_URL/api/v1/campaigns/$CID/releases
 
-Every channel goes to the log adapter (nothing leaves this machine).
-Ctrl-C stops haechi and its redis-server; make run again replays from the start.
+Every channel goes to the log adapter (nothing leaves this machine); the
+stand-ins answer on loopback only.
+Ctrl-C stops haechi, the stand-ins and the redis-server; make run again replays
+from the start.
 
 Releases as they go out (campaign time, Asia/Seoul):
   due                   release              channel         state

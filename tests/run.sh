@@ -81,7 +81,7 @@ check_format() {
     if ! command -v clang-format >/dev/null; then
         echo "not ok format: clang-format is not installed (make deps)"
     elif out=$(clang-format --dry-run -Werror scheduler/*.[ch] adapters/*.[ch] \
-        tests/unit/*.[ch] tests/fuzz/*.[ch] 2>&1); then
+        tests/unit/*.[ch] tests/fuzz/*.[ch] tests/fakes/*.[ch] 2>&1); then
         echo "ok format"
     else
         files=$(printf '%s\n' "$out" | sed -n 's/^\([^: ]*\):[0-9]*:[0-9]*: error:.*/\1/p' |

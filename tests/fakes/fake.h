@@ -29,12 +29,30 @@
  *        forever, until the client gives up); "drop" closes the connection
  *        without acting; "drop-after-store" acts (stores the post) and then
  *        closes without answering.
+ *        As implemented (fake.c): N defaults to 1, or to no limit when S is
+ *        given (N 0 is no limit too); "seed" (default 0) picks another
+ *        repeatable draw of a share; "route" is a route pattern (":x"
+ *        segments) or a path, none for every route. "rate-limit",
+ *        "server-error" and "error:NAME" are answered by the service's
+ *        error() with C (defaults 429, 503, and 0 = the service's own), the
+ *        handler does not run; "timeout" and "drop" do not run it either;
+ *        "expire-token" expires the request's token, then handles it (so it
+ *        gets the expired-token answer). The request's fault_ms is D. An
+ *        array of fault objects adds them all; the first that matches wins.
  *   DELETE /_fake/faults                 clears them
  *   POST /_fake/clock    {"now_ms": T} | {"advance_ms": D}   the stand-in's clock
+ *   GET  /_fake/clock                    {"now_ms": T}
  *   POST /_fake/tokens   {"expire": "T"} | {"add": "T"}     token states
  *   GET  /_fake/requests                 the log so far, as a JSON array
  *   GET  /_fake/state                    the service's own state (posts...), JSON
  *   POST /_fake/reset                    forget posts, faults, log and tokens added
+ *                                        (the --token ones are fresh again); the
+ *                                        clock stays
+ *
+ * The log: one line per request on a service route (unknown paths too, as
+ * 404s; never /_fake/ ones): {"at_ms","method","path","query":{...},
+ * "body": JSON, form fields as an object, a string, or null, "status": N,
+ * or null when no answer went out, "fault": F or null}, flushed per line.
  */
 #ifndef HAECHI_FAKE_H
 #define HAECHI_FAKE_H
@@ -61,6 +79,7 @@ typedef struct fake_req {
     const char *token; /* bearer token or access_token parameter, NULL if none */
     int64_t now_ms;    /* the stand-in's clock */
     int store_only;    /* drop-after-store: act, the answer will be discarded */
+    int fault_ms;      /* the drawn fault's "ms" (e.g. a rate limit's reset), 0 if none */
 } fake_req;
 
 typedef void fake_handler(fake_req *rq);
@@ -85,7 +104,8 @@ typedef struct fake_service {
     int (*option)(const char *name, const char *value);
     int (*init)(fake *f);
     json_t *(*state)(fake *f); /* GET /_fake/state */
-    void (*reset)(fake *f);
+    void (*reset)(fake *f);    /* back to the start state; also runs once after init() */
+    void (*release)(fake *f);  /* at exit, even when init() did not run: free what it made */
 } fake_service;
 
 /* Answers RQ with BODY (stolen) and HEADERS ("Name: value", NULL-terminated). */
@@ -102,6 +122,10 @@ const char *fake_param(const fake_req *rq, const char *name);
 int fake_token_state(const fake *f, const char *token);
 void fake_token_add(fake *f, const char *token);
 void fake_token_expire(fake *f, const char *token);
+/* Tokens added from now on (--token ones included, and again at reset)
+ * expire TTL_MS after they were added, on the stand-in clock; 0: never.
+ * Call it from init(). */
+void fake_token_ttl(fake *f, int64_t ttl_ms);
 
 /* A fresh id: a decimal string unique within this stand-in's run. */
 void fake_new_id(fake *f, char *buf, size_t len);
