@@ -29,6 +29,9 @@ void post_set_init(post_set *set, const adapter_env *env)
 {
     set->base = env->base;
     set->http = env->http;
+    set->redis = env->redis;
+    snprintf(set->reach_key, sizeof set->reach_key, "%sreach",
+             env->engine_prefix ? env->engine_prefix : "");
     TAILQ_INIT(&set->live);
 }
 
@@ -147,8 +150,29 @@ void post_finish(post *p, const adapter_outcome *o)
         deliver(p); /* no timer to be had: better late inside a call than never */
 }
 
+static void reach_stored(redisReply *reply, const char *error, void *arg)
+{
+    (void)reply;
+    (void)error;
+    (void)arg; /* a lost figure only makes the next preview's estimate older */
+}
+
+/* The audience at the last post, per channel and network, for `haechi
+ * preview`'s expected reach: PREFIX:{e}:reach "CH|TARGET" = {reach, at}. */
+static void remember_reach(post *p, long long reach)
+{
+    if (!p->set->redis || reach <= 0)
+        return;
+    char field[100], value[80];
+    snprintf(field, sizeof field, "%s|%s", p->channel, p->target);
+    snprintf(value, sizeof value, "{\"reach\":%lld,\"at\":%lld}", reach, post_now_ms());
+    const char *argv[] = {"HSET", p->set->reach_key, field, value};
+    rconn_command(p->set->redis, reach_stored, NULL, 4, argv, NULL);
+}
+
 void post_ok(post *p, const char *external_id, long long reach, const char *note)
 {
+    remember_reach(p, reach);
     adapter_outcome o = {.status = ADAPTER_OK, .reach = reach, .accepted = 1};
     copy(o.external_id, sizeof o.external_id, external_id);
     copy(o.reason, sizeof o.reason, note);

@@ -25,6 +25,8 @@ typedef struct post post;
 typedef struct post_set {
     struct event_base *base;
     outbound *http;
+    rconn *redis;        /* NULL offline */
+    char reach_key[160]; /* where post_ok() notes each network's audience */
     TAILQ_HEAD(, post) live;
 } post_set;
 
@@ -65,7 +67,9 @@ int post_after(post *p, long long delay_ms, post_timer_fn *next);
 /* Ends the send with O: done() runs from the loop, never inside send(). */
 void post_finish(post *p, const adapter_outcome *o);
 
-/* Shorthands for post_finish. */
+/* Shorthands for post_finish. post_ok() also notes REACH as the channel
+ * and target's audience at its last post (PREFIX:{e}:reach), which `haechi
+ * preview` shows as the expected reach of the next release. */
 void post_ok(post *p, const char *external_id, long long reach, const char *note);
 void post_fail(post *p, adapter_status st, adapter_error e, int remote_code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -343,6 +343,7 @@ static const route routes[] = {
     {EVHTTP_REQ_POST, "/api/v1/campaigns/*/releases/*/send", PERM_WRITE, "send-now",
      api_handle_send_now},
     {EVHTTP_REQ_GET, "/api/v1/dead", PERM_READ, NULL, api_handle_dead_list},
+    {EVHTTP_REQ_GET, "/api/v1/reach", PERM_READ, NULL, api_handle_reach},
     {EVHTTP_REQ_POST, "/api/v1/dead/retry", PERM_WRITE, "dead-retry", api_handle_dead_retry},
     {EVHTTP_REQ_GET, "/api/v1/audit", PERM_ADMIN, NULL, api_handle_audit},
     {EVHTTP_REQ_POST, "/api/v1/test/clock", PERM_ADMIN, "clock", api_handle_clock},

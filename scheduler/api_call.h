@@ -127,5 +127,6 @@ void api_handle_send_now(call *c);
 void api_handle_dead_list(call *c);
 void api_handle_dead_retry(call *c);
 void api_handle_clock(call *c);
+void api_handle_reach(call *c);
 
 #endif

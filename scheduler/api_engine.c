@@ -105,6 +105,33 @@ static void got_dead(redisReply *reply, const char *error, void *arg)
     api_call_unref(c);
 }
 
+/* {"reach": [{"channel", "target", "reach", "at"}]}: whom each network
+ * reached at its last post, the expected reach of the next. */
+static void got_reach(redisReply *reply, const char *error, void *arg)
+{
+    call *c = arg;
+    if (!api_check_engine_or_reply(c, reply, error)) {
+        json_t *list = json_array();
+        for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
+            const char *field = reply->element[i]->str, *bar = field ? strchr(field, '|') : NULL;
+            json_t *fig = json_loads(reply->element[i + 1]->str, 0, NULL);
+            json_t *reach = json_object_get(fig, "reach"), *at = json_object_get(fig, "at");
+            if (bar && json_is_integer(reach) && json_is_integer(at))
+                json_array_append_new(list, json_pack("{s:s%, s:s, s:O, s:O}", "channel", field,
+                                                      (size_t)(bar - field), "target", bar + 1,
+                                                      "reach", reach, "at_ms", at));
+            json_decref(fig);
+        }
+        api_send_json(c, 200, json_pack("{s:o}", "reach", list));
+    }
+    api_call_unref(c);
+}
+
+void api_handle_reach(call *c)
+{
+    api_start_fcall(c, engine_reach(c->api->e, got_reach, c));
+}
+
 static int channel_param_or_reply(call *c)
 {
     char ch[32];

@@ -11,6 +11,7 @@
 
 #include "campaign.h"
 #include "config.h"
+#include "httpc.h"
 #include "fileio.h"
 #include "isotime.h"
 #include "preview.h"
@@ -77,6 +78,90 @@ static int64_t first_firing(const campaign *c, size_t i)
     return -1;
 }
 
+static void print_json(const json_t *v)
+{
+    char *text = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    printf("%s\n", text ? text : "(out of memory)");
+    free(text);
+}
+
+/* "226/280 weighted characters, 4/30 hashtags": an adapter's counts, as it named them. */
+static void print_counts(const json_t *counts)
+{
+    const char *key;
+    json_t *v;
+    int first = 1;
+    json_object_foreach((json_t *)counts, key, v)
+    {
+        if (json_is_string(v))
+            printf("%s%s: %s", first ? "   " : ", ", key, json_string_value(v));
+        else if (json_is_integer(v))
+            printf("%s%s: %lld", first ? "   " : ", ", key, (long long)json_integer_value(v));
+        first = 0;
+    }
+}
+
+/* One request an adapter would make: "-- x: POST /2/tweets" and its body. */
+static int print_request(const json_t *rq)
+{
+    const char *method = json_string_value(json_object_get(rq, "method"));
+    const char *path = json_string_value(json_object_get(rq, "path"));
+    const char *network = json_string_value(json_object_get(rq, "network"));
+    const char *declined = json_string_value(json_object_get(rq, "declined"));
+    if (declined) {
+        printf("-- %s: nothing is sent (%s)\n", network ? network : "?", declined);
+        return 0;
+    }
+    if (!method || !path)
+        return -1;
+    printf("-- %s%s%s %s", network ? network : "", network ? ": " : "", method, path);
+    print_counts(json_object_get(rq, "counts"));
+    printf("\n");
+    const json_t *body = json_object_get(rq, "body");
+    if (body)
+        print_json(body);
+    return 0;
+}
+
+/* Whether PAYLOAD is requests (print_requests) all the way down. */
+static int is_requests(const json_t *payload)
+{
+    if (json_is_object(payload))
+        return json_object_get(payload, "declined") ||
+               (json_object_get(payload, "method") && json_object_get(payload, "path"));
+    if (!json_is_array(payload) || json_array_size(payload) == 0)
+        return 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(payload, i, v) if (!is_requests(v)) return 0;
+    return 1;
+}
+
+static void print_each(const json_t *payload)
+{
+    if (json_is_object(payload)) {
+        print_request(payload);
+        return;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(payload, i, v) print_each(v);
+}
+
+/*
+ * The HTTP requests an adapter would make (an object with "method" and
+ * "path", or lists of them: one per network, one per step), one by one in
+ * the words an approver reads: what goes where, and how long it is. -1
+ * for a payload of another shape, which is printed as JSON.
+ */
+static int print_requests(const json_t *payload)
+{
+    if (!is_requests(payload))
+        return -1;
+    print_each(payload);
+    return 0;
+}
+
 static void print_one(const preview_opts *o, json_t *out, const campaign *c, const release *r,
                       int64_t at, int ch, const char *adapter, json_t *payload)
 {
@@ -89,10 +174,10 @@ static void print_one(const preview_opts *o, json_t *out, const campaign *c, con
         return;
     }
     isotime_format_human(at, c->zone, when, sizeof when);
-    char *text = json_dumps(payload, JSON_INDENT(2) | JSON_SORT_KEYS);
-    printf("== %s, first due %s: %s (adapter %s)\n%s\n\n", r->id, when, channel_names[ch], adapter,
-           text ? text : "(out of memory)");
-    free(text);
+    printf("== %s, first due %s: %s (adapter %s)\n", r->id, when, channel_names[ch], adapter);
+    if (print_requests(payload) != 0)
+        print_json(payload);
+    printf("\n");
 }
 
 /* Renders every (release, channel) the options select. Returns the exit
@@ -169,6 +254,45 @@ static int parse_opts(int argc, char **argv, preview_opts *o)
     return 0;
 }
 
+/*
+ * Whom the campaign's channels reached at their last post, from the daemon
+ * the config's client section names: what an approver should expect of
+ * the next release. Without a daemon that answers, one line says so; the
+ * preview itself never depends on it.
+ */
+static void show_expected_reach(const config *cfg, const campaign *c)
+{
+    char url[600];
+    httpc_answer a = {0};
+    snprintf(url, sizeof url, "%s/api/v1/reach", cfg->client_url);
+    if (httpc_request("GET", url, cfg->client_token, NULL, 0, &a) != 0 || a.status != 200) {
+        printf("expected reach: unknown (%s: %s)\n", cfg->client_url,
+               a.status ? "the daemon refused the request" : a.error);
+        httpc_answer_release(&a);
+        return;
+    }
+    json_t *doc = json_loads(a.body ? a.body : "", 0, NULL), *e;
+    size_t i, shown = 0;
+    printf("expected reach (the audience at each network's last post):\n");
+    json_array_foreach(json_object_get(doc, "reach"), i, e)
+    {
+        int ch = channel_from_name(json_string_value(json_object_get(e, "channel")));
+        if (ch < 0 || !(c->channels & (1u << ch)))
+            continue;
+        char when[64];
+        int64_t at = json_integer_value(json_object_get(e, "at_ms")) / 1000;
+        isotime_format_human(at, c->zone, when, sizeof when);
+        printf("  %-10s %-12s %12lld   (at %s)\n", channel_names[ch],
+               json_string_value(json_object_get(e, "target")),
+               (long long)json_integer_value(json_object_get(e, "reach")), when);
+        shown++;
+    }
+    if (!shown)
+        printf("  nothing yet: none of this campaign's channels has posted\n");
+    json_decref(doc);
+    httpc_answer_release(&a);
+}
+
 static int run_preview(int argc, char **argv)
 {
     preview_opts o = {0};
@@ -190,6 +314,8 @@ static int run_preview(int argc, char **argv)
     if (p) {
         json_t *out = json_array();
         rc = render_all(&o, c, p, out);
+        if (!o.as_json && o.config_path && cfg.client_url[0])
+            show_expected_reach(&cfg, c);
         if (o.as_json && json_array_size(out) > 0) {
             json_dumpf(out, stdout, JSON_INDENT(2));
             putchar('\n');
@@ -211,8 +337,12 @@ const verb verb_preview = {
     .help = "usage: haechi preview [--json] [--config PATH] [--release ID] [--channel CH] FILE\n"
             "\n"
             "Renders the campaign FILE (- reads standard input) offline, through the\n"
-            "adapter the config names for each channel: for every release, the payload\n"
-            "of its first firing on each of its channels. Nothing is sent.\n"
+            "adapter the config names for each channel (a channel the config leaves to\n"
+            "the default goes through its own adapter: sns shows each network's HTTP\n"
+            "request): for every release, the payload of its first firing on each of\n"
+            "its channels. Nothing is sent. With a config whose client section names\n"
+            "a daemon, it also shows each network's audience at its last post, the\n"
+            "expected reach of the next release.\n"
             "\n"
             "  --json          print [{release, due, channel, adapter, payload}]\n"
             "  --config PATH   which adapters serve which channel, and their settings\n"

@@ -427,6 +427,14 @@ int engine_dead_list(engine *e, int count, rconn_fn *fn, void *arg)
     return rconn_command(e->redis, fn, arg, 6, argv, NULL);
 }
 
+int engine_reach(engine *e, rconn_fn *fn, void *arg)
+{
+    char key[160];
+    engine_key(e, "reach", key, sizeof key);
+    const char *argv[] = {"HGETALL", key};
+    return rconn_command(e->redis, fn, arg, 2, argv, NULL);
+}
+
 int engine_dead_retry(engine *e, const char *which, const char *channel, rconn_fn *fn, void *arg)
 {
     char key[160], now[24], hour[16];

@@ -79,6 +79,10 @@ int engine_send_now(engine *e, const char *id, const char *rid, rconn_fn *fn, vo
 /* The newest COUNT dead letters (XREVRANGE reply). */
 int engine_dead_list(engine *e, int count, rconn_fn *fn, void *arg);
 
+/* Each channel and target's audience at its last post (HGETALL of
+ * PREFIX:{e}:reach, written by adapters/post.c): "CH|TARGET" -> {reach, at}. */
+int engine_reach(engine *e, rconn_fn *fn, void *arg);
+
 /* Requeues dead letter WHICH, or all ("*") of CHANNEL (NULL: every one). */
 int engine_dead_retry(engine *e, const char *which, const char *channel, rconn_fn *fn, void *arg);
 

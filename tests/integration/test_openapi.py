@@ -523,6 +523,7 @@ def engine_flow(c, d, redis):
     c.call(d, "GET", "/api/v1/dead", "viewer", 200, name="GET /api/v1/dead with one -> 200")
     c.call(d, "GET", "/api/v1/dead?channel=newsletter", "viewer", 200)
     c.call(d, "GET", "/api/v1/dead?channel=fax", "viewer", 400)
+    c.call(d, "GET", "/api/v1/reach", "viewer", 200)
 
     # Two hours on at once: the 11:00 firing is claimed 2 h late, past its 1 h expiry.
     c.call(d, "POST", "/api/v1/test/clock", "admin", 200,
