@@ -60,6 +60,9 @@ struct fake {
     int nstart_tokens;
     int64_t token_ttl_ms;
     int64_t offset_ms;
+    /* --demo-clock: the daemon's demo clock (make run), START + (real -
+     * EPOCH) x SPEED, so that windows and lifetimes match its releases. */
+    int64_t demo_start_ms, demo_epoch_ms, demo_speed;
     uint64_t last_id;
     fault faults[MAX_FAULTS];
     int nfaults;
@@ -83,7 +86,23 @@ static int64_t real_ms(void)
 
 int64_t fake_now_ms(const fake *f)
 {
+    if (f->demo_speed > 0)
+        return f->demo_start_ms + (real_ms() - f->demo_epoch_ms) * f->demo_speed + f->offset_ms;
     return real_ms() + f->offset_ms;
+}
+
+/* "START_MS:EPOCH_MS:SPEED". */
+static int parse_demo_clock(const char *v, fake *f)
+{
+    long long start, epoch, speed;
+    char tail;
+    if (sscanf(v, "%lld:%lld:%lld%c", &start, &epoch, &speed, &tail) != 3 || speed < 1 ||
+        speed > 100000)
+        return -1;
+    f->demo_start_ms = start;
+    f->demo_epoch_ms = epoch;
+    f->demo_speed = speed;
+    return 0;
 }
 
 /* ---- tokens ----------------------------------------------------------- */
@@ -695,7 +714,8 @@ static int usage(const char *name, const char *why, const char *arg)
 {
     fprintf(stderr,
             "fake-%s: %s%s\nusage: fake-%s [--listen 127.0.0.1:PORT] [--port-file FILE] "
-            "[--log FILE] [--token T]... [service options]\n",
+            "[--log FILE] [--token T]... [--demo-clock START_MS:EPOCH_MS:SPEED] "
+            "[service options]\n",
             name, why, arg ? arg : "", name);
     return 2;
 }
@@ -744,6 +764,13 @@ static int parse_options(int argc, char **argv, const fake_service *svc, options
                 return usage(svc->name, "too many --token options", NULL);
             else
                 f->start_tokens[f->nstart_tokens++] = v;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--demo-clock") == 0) {
+            if (!v || parse_demo_clock(v, f) != 0)
+                return usage(svc->name, "--demo-clock wants START_MS:EPOCH_MS:SPEED, not ",
+                             v ? v : "nothing");
             i++;
             continue;
         }

@@ -16,6 +16,9 @@
  *   --port-file FILE          the port, written once the server listens
  *   --log FILE                JSON lines, one per request accepted
  *   --token T                 a valid bearer token (repeatable)
+ *   --demo-clock START_MS:EPOCH_MS:SPEED   the stand-in's clock runs as the
+ *                             daemon's demo clock does (make run): START_MS
+ *                             at the real EPOCH_MS, SPEED times real time
  *   plus the service's own options, passed to its init().
  *
  * The control API, under /_fake/ (no auth; loopback only):

@@ -423,6 +423,33 @@ def test_log(tmp):
         fake.stop()
 
 
+def test_demo_clock(tmp):
+    """--demo-clock runs the stand-in's clock as make run's demo clock: START
+    at the real EPOCH, SPEED times real time."""
+    start, speed = 1584835200000, 1440  # 2020-03-22 09:00 KST
+    epoch = int(time.time() * 1000)
+    fake = start_fake("x", tmp, "--token", TOKEN, "--demo-clock", "%d:%d:%d" % (start, epoch,
+                                                                                 speed))
+    try:
+        before = int(time.time() * 1000)
+        now = fake.clock()
+        after = int(time.time() * 1000)
+        check("--demo-clock: the clock reads START + (real - EPOCH) x SPEED",
+              start + (before - epoch) * speed <= now <= start + (after - epoch) * speed,
+              "%d not in [%d, %d]" % (now, start + (before - epoch) * speed,
+                                      start + (after - epoch) * speed))
+    finally:
+        fake.stop()
+    for bad in ("1:2", "1:2:0", "a:b:c", "1:2:3x"):
+        try:
+            f = start_fake("x", tmp, "--demo-clock", bad, timeout=5)
+            f.stop()
+            check("--demo-clock %s is refused" % bad, False, "it started")
+        except FakeError as e:
+            check("--demo-clock %s is refused with the expected form" % bad,
+                  "START_MS:EPOCH_MS:SPEED" in str(e), str(e)[-200:])
+
+
 def test_options(tmp):
     for args, what in ((["--listen", "0.0.0.0:0"], "--listen 0.0.0.0"),
                        (["--listen", "192.168.1.1:0"], "--listen on a LAN address"),
@@ -450,7 +477,7 @@ def main():
     finally:
         check("fake-x exits 0 on SIGTERM with requests held", fake.stop() == 0)
     for t in (test_exhaustion, test_daily_limit, test_overlength_option, test_access_ttl_option,
-              test_log, test_options):
+              test_log, test_demo_clock, test_options):
         t(h.new_dir("fake-x-" + t.__name__))
     h.cleanup_dir(tmp)
 
