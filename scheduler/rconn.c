@@ -42,6 +42,7 @@ struct rconn {
     char why[160];
     char state_text[192];
     int closing;
+    long long client_id; /* CLIENT ID of the current link; 0: not known */
 
     void (*ready_fn)(void *);
     void *ready_arg;
@@ -100,6 +101,7 @@ static void lost(rconn *r, const char *why)
 {
     r->ac = NULL;
     r->ping_sent_ms = 0;
+    r->client_id = 0;
     set_state(r, RC_DOWN, why);
     schedule_retry(r);
 }
@@ -174,6 +176,16 @@ static void handshake_done(redisReply *reply, const char *error, void *arg)
         send_subscribe(r);
 }
 
+/* An error (a Redis without CLIENT ID, or one that refuses it) leaves the
+ * id unknown: the link works as before, only CLIENT UNBLOCK is off. */
+static void client_id_known(redisReply *reply, const char *error, void *arg)
+{
+    rconn *r = arg;
+    (void)error;
+    if (reply && reply->type == REDIS_REPLY_INTEGER)
+        r->client_id = reply->integer;
+}
+
 static int send_raw(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
                     const size_t *argvlen)
 {
@@ -220,6 +232,10 @@ static void start_connect(rconn *r)
         send_raw(r, handshake_done, r, 2, argv, NULL);
         /* Only the PING's reply matters: an AUTH failure makes it fail too. */
     }
+    /* Asked before the PING, so that a ready link's id is already known to
+     * whoever wants to CLIENT UNBLOCK a read blocked on it. */
+    const char *id[] = {"CLIENT", "ID"};
+    send_raw(r, client_id_known, r, 2, id, NULL);
     const char *ping[] = {"PING"};
     if (send_raw(r, handshake_done, r, 1, ping, NULL) != 0) {
         r->ac = NULL;
@@ -352,6 +368,11 @@ const char *rconn_state(const rconn *r)
     }
     snprintf(m->state_text, sizeof m->state_text, "down: %s", r->why);
     return m->state_text;
+}
+
+long long rconn_client_id(const rconn *r)
+{
+    return r->state == RC_READY ? r->client_id : 0;
 }
 
 int rconn_pending(const rconn *r)

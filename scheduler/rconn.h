@@ -59,6 +59,11 @@ const char *rconn_state(const rconn *r);
 int rconn_command(rconn *r, rconn_fn *fn, void *arg, int argc, const char **argv,
                   const size_t *argvlen);
 
+/* The link's CLIENT ID while it is ready (learnt in the handshake), so
+ * that another link can CLIENT UNBLOCK a command blocked on this one; 0
+ * when not ready or not known. */
+long long rconn_client_id(const rconn *r);
+
 /* Commands sent and not yet answered. */
 int rconn_pending(const rconn *r);
 
