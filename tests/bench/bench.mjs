@@ -7,6 +7,10 @@
 //              (fire time - due time) p50, p99, max
 //   burst      100,000 releases due at one instant: time until all their
 //              work items are queued, and releases per second
+//   worker     20,000 work items through one `haechi serve --roles worker`
+//              on the log adapter, against one BullMQ Worker with a no-op
+//              processor: items per second, from the first send (job) to
+//              the last
 // haechi: a `haechi serve --roles scheduler` process started fresh for each
 // workload; "fire time" is the Redis stream entry id's millisecond (when
 // Redis appended the work item), so the measure is Redis's, not ours.
@@ -32,6 +36,9 @@ const PRECISION_SPAN_MS = 10000;
 const BURST_N = 100000;
 const PER_CAMPAIGN = 1000;
 const DEADLINE_MS = 120000;
+const WORKER_N = 20000;
+const BULL_CONCURRENCY = 100;
+const EXAMPLE = new URL('../../campaigns/jamsi-meomchum.json', import.meta.url);
 
 const redis = new IORedis({ path: sock, maxRetriesPerRequest: null });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -53,14 +60,36 @@ async function until(what, fn, limitMs = DEADLINE_MS) {
 
 // ---- haechi ----------------------------------------------------------------
 
-function startScheduler(prefix) {
+function startScheduler(prefix, roles = 'scheduler') {
   const cfgPath = path.join(outDir, `${prefix}.json`);
   const cfg = { redis: { address: `unix:${sock}`, prefix } };
   if (process.env.BENCH_BATCH) cfg.engine = { claim_batch: Number(process.env.BENCH_BATCH) };
   writeFileSync(cfgPath, JSON.stringify(cfg));
-  const child = spawn(haechiBin, ['serve', '--roles', 'scheduler', '--config', cfgPath],
+  const child = spawn(haechiBin, ['serve', '--roles', roles, '--config', cfgPath],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   return child;
+}
+
+async function functionsLoaded() {
+  await until('haechi to load its functions', async () => {
+    const libs = await redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', 'haechi_engine_v1');
+    return libs.length > 0;
+  }, 10000);
+}
+
+// Every entry of STREAM, in pages.
+async function xrangeAll(stream) {
+  const entries = [];
+  let cursor = '-';
+  for (;;) {
+    const page = await redis.xrange(stream, cursor, '+', 'COUNT', 10000);
+    if (!page.length) break;
+    entries.push(...page);
+    const [ms, seq] = page[page.length - 1][0].split('-');
+    cursor = `${ms}-${Number(seq) + 1}`;
+    if (page.length < 10000) break;
+  }
+  return entries;
 }
 
 function peakRssMb(pid) {
@@ -90,26 +119,13 @@ async function haechiRun(prefix, dues, campaigns) {
   const stream = `${prefix}:{e}:q:sns`;
   try {
     // The scheduler loads the engine's functions when it connects.
-    await until('the scheduler to load its functions', async () => {
-      const libs = await redis.call('FUNCTION', 'LIST', 'LIBRARYNAME', 'haechi_engine_v1');
-      return libs.length > 0;
-    }, 10000);
+    await functionsLoaded();
     const per = Math.ceil(dues.length / campaigns);
     for (let c = 0; c < campaigns; c++)
       await arm(prefix, `bench-${c}`, dues.slice(c * per, (c + 1) * per));
     await until('all work items', async () => (await redis.xlen(stream)) >= dues.length);
     const rss = peakRssMb(child.pid);
-    const entries = [];
-    let cursor = '-';
-    for (;;) {
-      const page = await redis.xrange(stream, cursor, '+', 'COUNT', 10000);
-      if (!page.length) break;
-      entries.push(...page);
-      const last = page[page.length - 1][0];
-      const [ms, seq] = last.split('-');
-      cursor = `${ms}-${Number(seq) + 1}`;
-      if (page.length < 10000) break;
-    }
+    const entries = await xrangeAll(stream);
     const fired = entries.map(([id, fields]) => {
       const item = fields[fields.indexOf('item') + 1];
       const due = Number(item.split('|')[2]);
@@ -144,6 +160,47 @@ async function haechiBurst() {
   const first = Math.min(...fired.map((f) => f.fired));
   const ms = Math.max(1, last - at);
   return { n: fired.length, ms, firstLateMs: first - at, perSecond: (BURST_N * 1000) / ms, rss };
+}
+
+// Work items straight onto the sns stream of a campaign that is armed (so
+// the worker's haechi_begin finds it scheduled) and stored (so it finds
+// its document), as a claim would queue them; the worker's time is from
+// its first send to its last, read off the log adapter's stream entry ids
+// (Redis's clock), so start-up and the feed are not counted.
+async function haechiWorker() {
+  const prefix = 'bench-hw';
+  const p = `${prefix}:{e}:`;
+  const id = 'bench-w';
+  const doc = JSON.parse(readFileSync(EXAMPLE, 'utf8'));
+  delete doc.$schema;
+  for (const ch of ['kakao', 'banner', 'newsletter', 'alert']) delete doc[ch];
+  doc.id = id;
+  doc.schedule.releases = [{ id: 'go', at: `${doc.schedule.start}T09:00`, channels: ['sns'] }];
+  await redis.hset(`${prefix}:{c:${id}}:versions`, '1', JSON.stringify(doc));
+  const child = startScheduler(prefix, 'worker');
+  try {
+    await functionsLoaded();
+    // One release a year ahead: no scheduler runs, it only makes camp:ID.
+    await arm(prefix, id, [Date.now() + 365 * 86400000]);
+    const base = Date.now();
+    for (let i = 0; i < WORKER_N; i += 5000) {
+      const batch = redis.pipeline();
+      for (let k = i; k < Math.min(WORKER_N, i + 5000); k++) {
+        const due = String(base + k);
+        batch.xadd(`${p}q:sns`, '*', 'item', `${id}|go|${due}|sns`, 'version', '1', 'fired', due,
+          'attempt', '1', 'target', 'all', 'tz', 'UTC', 'quiet', '');
+      }
+      await batch.exec();
+    }
+    await until('the worker to send every item', async () =>
+      (await redis.xlen(`${p}log`)) >= WORKER_N && (await redis.xlen(`${p}q:sns`)) === 0);
+    const rss = peakRssMb(child.pid);
+    const sends = (await xrangeAll(`${p}log`)).map(([eid]) => Number(eid.split('-')[0]));
+    const ms = Math.max(1, sends[sends.length - 1] - sends[0]);
+    return { n: sends.length, ms, perSecond: ((sends.length - 1) * 1000) / ms, rss };
+  } finally {
+    await stopScheduler(child);
+  }
 }
 
 // ---- BullMQ ----------------------------------------------------------------
@@ -189,6 +246,27 @@ async function bullBurst() {
   return { n: started.length, ms, perSecond: (BURST_N * 1000) / ms };
 }
 
+// The same count of jobs, all waiting before the Worker starts; its
+// processor only notes the time.
+async function bullWorker() {
+  const connection = { path: sock, maxRetriesPerRequest: null };
+  const queue = new Queue('throughput', { connection, prefix: 'bench-bull' });
+  await queue.obliterate({ force: true }).catch(() => {});
+  for (let i = 0; i < WORKER_N; i += 5000) {
+    await queue.addBulk(Array.from({ length: Math.min(5000, WORKER_N - i) }, (_, k) => ({
+      name: 'w', data: { i: i + k }, opts: { jobId: `w${i + k}`, removeOnComplete: true } })));
+  }
+  const started = [];
+  const worker = new Worker('throughput', async () => { started.push(Date.now()); },
+    { connection, prefix: 'bench-bull', concurrency: BULL_CONCURRENCY, autorun: true });
+  await until('BullMQ throughput', async () => started.length >= WORKER_N);
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  const ms = Math.max(1, started[started.length - 1] - started[0]);
+  return { n: started.length, ms, perSecond: ((started.length - 1) * 1000) / ms };
+}
+
 // ---- report ----------------------------------------------------------------
 
 function fmt(v, digits = 1) {
@@ -203,6 +281,14 @@ async function main() {
     `redis ${redisVersion} (unix socket), node ${process.version}, BullMQ ${BULLMQ_VERSION}`;
 
   await redis.flushall();
+  if (process.env.BENCH_ONLY === 'worker') {
+    const hw = await haechiWorker();
+    await redis.flushall();
+    const bw = await bullWorker();
+    console.log(JSON.stringify({ hw, bw, ratio: hw.perSecond / bw.perSecond }));
+    await redis.quit();
+    return;
+  }
   if (process.env.BENCH_ONLY) {
     const r = process.env.BENCH_ONLY === 'burst' ? await haechiBurst() : await haechiPrecision();
     console.log(JSON.stringify(r));
@@ -216,6 +302,10 @@ async function main() {
   await redis.flushall();
   const bb = await bullBurst();
   await redis.flushall();
+  const hw = await haechiWorker();
+  await redis.flushall();
+  const bw = await bullWorker();
+  await redis.flushall();
 
   const rows = [
     ['precision: lateness p50 (ms)', hp.p50, bp.p50],
@@ -223,17 +313,22 @@ async function main() {
     ['precision: lateness max (ms)', hp.max, bp.max],
     ['burst: due -> all queued (ms)', hb.ms, bb.ms],
     ['burst: releases per second', hb.perSecond, bb.perSecond],
+    ['worker: first -> last send (ms)', hw.ms, bw.ms],
+    ['worker: items per second', hw.perSecond, bw.perSecond],
   ];
   const lines = [];
   lines.push(`machine: ${machine}`);
   lines.push(`precision: ${PRECISION_N} one-shot releases over ${PRECISION_SPAN_MS / 1000} s; ` +
-    `burst: ${BURST_N} releases due at one instant`);
+    `burst: ${BURST_N} releases due at one instant; worker: ${WORKER_N} items, haechi's ` +
+    `worker (worker_concurrency 64, log adapter) vs a BullMQ Worker (concurrency ` +
+    `${BULL_CONCURRENCY}, no-op processor)`);
   lines.push('');
   lines.push('| measure | haechi | BullMQ | haechi/BullMQ |');
   lines.push('|---|---:|---:|---:|');
   for (const [name, h, b] of rows)
     lines.push(`| ${name} | ${fmt(h)} | ${fmt(b)} | ${fmt(h / b, 3)} |`);
   lines.push(`| scheduler peak RSS, burst (MB) | ${fmt(hb.rss)} | - | - |`);
+  lines.push(`| worker peak RSS (MB) | ${fmt(hw.rss)} | - | - |`);
   lines.push('');
   const targets = [
     ['lateness p99 <= 5 ms', hp.p99 <= 5],
@@ -245,7 +340,7 @@ async function main() {
   const text = lines.join('\n');
   console.log(text);
   writeFileSync(path.join(outDir, 'results.md'), text + '\n');
-  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ machine, hp, bp, hb, bb }, null, 2));
+  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify({ machine, hp, bp, hb, bb, hw, bw }, null, 2));
   await redis.quit();
 }
 
