@@ -14,6 +14,7 @@
 #include <sys/queue.h>
 
 #include "adapter.h"
+#include "clock.h"
 #include "render.h"
 #include "sns_text.h"
 #include "utf8.h"
@@ -26,6 +27,8 @@ typedef struct log_conf {
     char file[1024];          /* also append to this file */
     long long fail_attempts;  /* answer AGAIN to the first n attempts of each item */
     long long retry_after_ms; /* the delay those AGAINs ask for (0: backoff) */
+    int fail_timeout;         /* those AGAINs are timeouts: the send may have happened */
+    long long hold_ms;        /* hold each item until this long after its due time */
     int fail_permanently;     /* answer FAILED to everything */
     int throttle_channel;     /* the AGAINs hold the whole channel (a 429) */
     long long delay_ms;       /* take this long over each send (a slow channel) */
@@ -39,6 +42,8 @@ static const jfield log_fields[] = {
     {.name = "file", .kind = JK_STRING, .min = 1, .max = 1023, JF_STORE(log_conf, file)},
     {.name = "fail_attempts", .kind = JK_INT, .max = 1000, JF_STORE(log_conf, fail_attempts)},
     {.name = "retry_after_ms", .kind = JK_INT, .max = 86400000, JF_STORE(log_conf, retry_after_ms)},
+    {.name = "fail_timeout", .kind = JK_BOOL, JF_STORE(log_conf, fail_timeout)},
+    {.name = "hold_ms", .kind = JK_INT, .max = 86400000, JF_STORE(log_conf, hold_ms)},
     {.name = "fail_permanently", .kind = JK_BOOL, JF_STORE(log_conf, fail_permanently)},
     {.name = "throttle_channel", .kind = JK_BOOL, JF_STORE(log_conf, throttle_channel)},
     {.name = "delay_ms", .kind = JK_INT, .max = 3600000, JF_STORE(log_conf, delay_ms)},
@@ -81,6 +86,7 @@ struct log_send {
     char *line;
     char item_id[300], channel[32], campaign[65], release[65], target[64];
     int attempt;
+    int maybe_sent;
 };
 
 static void *log_create(const adapter_env *env, const void *conf, char *err, size_t errlen)
@@ -185,16 +191,18 @@ static void stream_added(redisReply *reply, const char *error, void *arg)
 static void write_entry(log_send *ls)
 {
     log_state *s = ls->s;
-    char attempt[16];
+    char attempt[16], maybe[4];
     if (s->file) {
         fprintf(s->file, "%s\n", ls->line);
         fflush(s->file);
     }
     snprintf(attempt, sizeof attempt, "%d", ls->attempt);
-    const char *argv[] = {"XADD",     s->stream,    "MAXLEN",    "~",         LOG_STREAM_MAXLEN,
-                          "*",        "item",       ls->item_id, "channel",   ls->channel,
-                          "campaign", ls->campaign, "release",   ls->release, "target",
-                          ls->target, "attempt",    attempt,     "payload",   ls->line};
+    snprintf(maybe, sizeof maybe, "%d", ls->maybe_sent);
+    const char *argv[] = {"XADD",     s->stream,    "MAXLEN",    "~",          LOG_STREAM_MAXLEN,
+                          "*",        "item",       ls->item_id, "channel",    ls->channel,
+                          "campaign", ls->campaign, "release",   ls->release,  "target",
+                          ls->target, "attempt",    attempt,     "maybe_sent", maybe,
+                          "payload",  ls->line};
     if (s->env.redis && rconn_command(s->env.redis, stream_added, ls,
                                       (int)(sizeof argv / sizeof argv[0]), argv, NULL) == 0) {
         ls->waiting_redis = 1;
@@ -229,10 +237,14 @@ static void fault_injected(log_send *ls, int permanent, const char *what)
     const log_conf *c = &ls->s->conf;
     ls->outcome.retry_after_ms = c->retry_after_ms;
     ls->outcome.scope = c->throttle_channel ? ADAPTER_SCOPE_CHANNEL : ADAPTER_SCOPE_ITEM;
-    ls->outcome.remote_code = permanent ? 400 : c->throttle_channel ? 429 : 503;
+    ls->outcome.remote_code = permanent             ? 400
+                              : c->throttle_channel ? 429
+                              : c->fail_timeout     ? 0
+                                                    : 503;
     set_outcome(ls, permanent ? ADAPTER_FAILED : ADAPTER_AGAIN,
                 permanent             ? ADAPTER_ERR_REJECTED
                 : c->throttle_channel ? ADAPTER_ERR_RATE_LIMIT
+                : c->fail_timeout     ? ADAPTER_ERR_TIMEOUT
                                       : ADAPTER_ERR_NETWORK,
                 "log adapter", what);
 }
@@ -362,12 +374,29 @@ static haechi_status log_send_item(void *state, const adapter_item *item, adapte
     ls->done = done;
     ls->arg = arg;
     ls->attempt = item->attempt;
+    ls->maybe_sent = item->maybe_sent;
     snprintf(ls->item_id, sizeof ls->item_id, "%s", item->item_id);
     snprintf(ls->channel, sizeof ls->channel, "%s", item->channel);
     snprintf(ls->campaign, sizeof ls->campaign, "%s", item->campaign_id);
     snprintf(ls->release, sizeof ls->release, "%s", item->release_id);
     snprintf(ls->target, sizeof ls->target, "%s", item->target);
 
+    /* A quota that frees hold_ms after the due time: measured from the due
+     * time, not counted in attempts, since a hold uses none. */
+    int64_t hold_left = s->conf.hold_ms > 0 ? item->due_ms + s->conf.hold_ms - clock_wall_ms() : 0;
+    if (hold_left > 0) {
+        ls->outcome.status = ADAPTER_AGAIN;
+        ls->outcome.hold = 1;
+        ls->outcome.retry_after_ms = hold_left;
+        snprintf(ls->outcome.reason, sizeof ls->outcome.reason,
+                 "log adapter: injected quota, frees in %lld ms", (long long)hold_left);
+        if (later(ls, 0) != 0) {
+            log_send_free(ls);
+            return HAECHI_ERR;
+        }
+        TAILQ_INSERT_TAIL(&s->sends, ls, link);
+        return HAECHI_OK;
+    }
     int target_fails = s->conf.fail_target[0] && strcmp(s->conf.fail_target, item->target) == 0;
     if (s->conf.fail_permanently || target_fails || item->attempt <= s->conf.fail_attempts) {
         int permanent = s->conf.fail_permanently || target_fails;

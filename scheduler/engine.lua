@@ -75,18 +75,21 @@ local function chkey(ch, target)
   return ch
 end
 
--- The one writer of a delivery's state.
+-- The one writer of a delivery's state. Returns the state and the unknown
+-- flag the record had before (begin() needs them: one read, not two).
 local function set_state(p, id, rid, due, ch, fields)
   local key = p .. 'fires:' .. id
   local field = rid .. '|' .. due .. '|' .. ch
   local cur = redis.call('HGET', key, field)
   local rec = cur and cjson.decode(cur) or { due = tonumber(due) }
+  local prior_state, prior_unknown = rec.state, rec.unknown
   for k, v in pairs(fields) do rec[k] = v end
   if fields.reason == nil and (fields.state == 'queued' or fields.state == 'sending'
       or fields.state == 'sent') then
     rec.reason = nil
   end
   redis.call('HSET', key, field, cjson.encode(rec))
+  return prior_state, prior_unknown
 end
 
 -- A claim of thousands of releases collects its writes in a tally and
@@ -582,8 +585,9 @@ end
 
 -- A worker got an item. KEYS q:CH. ARGV P, entry id, item, attempt, now, group, fired,
 -- and the channel's rate and burst (0: unlimited).
--- Returns {'go'}; {'cancelled'} / {'held'} / {'paused', ms left, reason} (then it
--- is acknowledged; paused: back in the due set until the channel's pause ends,
+-- Returns {'go', prior state, unknown (1: the last attempt timed out)};
+-- {'cancelled'} / {'held'} / {'paused', ms left, reason} (then it is
+-- acknowledged; paused: back in the due set until the channel's pause ends,
 -- no attempt used); or {'wait', ms}: no token yet, nothing changed.
 local function begin(keys, args)
   local p, entry, item, attempt, now = args[1], args[2], args[3], tonumber(args[4]),
@@ -612,8 +616,12 @@ local function begin(keys, args)
   end
   local wait = take_token(p, ch, now, tonumber(args[8] or '0'), tonumber(args[9] or '0'))
   if wait > 0 then return { 'wait', wait } end
-  set_state(p, id, rid, due, key, { state = 'sending', at = now, attempts = attempt })
-  return { 'go' }
+  -- What the record said before this attempt: 'sending' means an attempt
+  -- whose worker died in flight; unknown, that the last attempt timed out.
+  -- Either way it may have reached the channel (the adapter's maybe_sent).
+  local prior, unknown = set_state(p, id, rid, due, key, { state = 'sending', at = now,
+    attempts = attempt })
+  return { 'go', prior or '', unknown == true and 1 or 0 }
 end
 
 -- Parks an item until UNTIL (quiet hours, a drain). KEYS q:CH. ARGV P, entry, item,
@@ -626,9 +634,10 @@ end
 -- The outcome of one send, stored and acknowledged in one step.
 -- KEYS q:CH. ARGV P, entry, item, attempt, outcome (ok|retry|declined|dead), now,
 -- hour, group, external_id, reach, reason, next_at, fired, accepted, rejected
--- (a target's recipients; optional), and pause_ms: when over 0, the adapter
+-- (a target's recipients; optional), pause_ms: when over 0, the adapter
 -- held back the whole channel (a 429): every worker stops sending on it for
--- that long (PREFIX:{e}:pause:CH = {until, reason, item}).
+-- that long (PREFIX:{e}:pause:CH = {until, reason, item}), and the outcome's
+-- error class ("timeout", ...; optional).
 -- A target's end (ok, declined, dead) also rolls up into its parent.
 local function complete(keys, args)
   local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
@@ -657,8 +666,11 @@ local function complete(keys, args)
     local retries = cur and cjson.decode(cur).retries or {}
     retries[#retries + 1] = { attempt = attempt, at = now, reason = args[11],
       next_attempt = tonumber(args[12]) }
+    -- unknown: the attempt timed out, so it may have been sent after all;
+    -- false, not nil, so that an earlier attempt's true is overwritten.
     set_state(p, id, rid, due, key, { state = 'failed', at = now, attempts = attempt,
-      reason = args[11], next_attempt = tonumber(args[12]), retries = retries })
+      reason = args[11], next_attempt = tonumber(args[12]), retries = retries,
+      unknown = args[17] == 'timeout' })
     count(p, id, ch, hour, 'retry')
     wake_if_first(p, args[12])
   elseif outcome == 'declined' then

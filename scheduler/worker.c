@@ -104,6 +104,7 @@ struct job {
     int64_t due_ms, fired_ms;
     int attempt;
     int planned;          /* the adapter's plan said: no fan-out */
+    int maybe_sent;       /* haechi_begin: an earlier attempt may have reached the channel */
     const campaign *camp; /* borrowed from the cache */
 };
 
@@ -235,6 +236,9 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
     fmt_ms(o ? o->accepted : 0, accepted, sizeof accepted);
     fmt_ms(o ? o->rejected : 0, rejected, sizeof rejected);
     fmt_ms(pause_ms, pause, sizeof pause);
+    /* A timeout's class is kept with a failed attempt: the next one may
+     * then be told that this one may have been sent (maybe_sent). */
+    const char *error = o ? adapter_error_name(o->error) : "";
     const char *argv[] = {w->channels[j->ch].stream,
                           engine_prefix(w->e),
                           j->entry,
@@ -251,8 +255,9 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
                           fired,
                           accepted,
                           rejected,
-                          pause};
-    if (engine_fcall(w->e, "haechi_complete", 1, 17, argv, NULL, completed, j) != 0) {
+                          pause,
+                          error};
+    if (engine_fcall(w->e, "haechi_complete", 1, 18, argv, NULL, completed, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending and will be retried", j->item);
         job_done(j);
     }
@@ -274,6 +279,17 @@ static void sent(const adapter_outcome *o, void *arg)
         /* Surely not sent (a drain cancelled it): back in line, no attempt used. */
         w->stats.put_back++;
         park(j, clock_wall_ms(), o->reason);
+        return;
+    }
+    /* Nothing failed, the channel is only not ready for it yet (a quota that
+     * frees later): parked like quiet hours, so that waiting for a quota
+     * never uses up max_attempts. */
+    if (o->status == ADAPTER_AGAIN && o->hold) {
+        w->stats.held++;
+        park(j,
+             clock_wall_ms() +
+                 (o->retry_after_ms > 0 ? o->retry_after_ms : worker_backoff_ms(conf, 1, 0)),
+             o->reason);
         return;
     }
     /* A 429 for the whole channel: one failed attempt here, and a pause every
@@ -426,6 +442,7 @@ static void send_item(job *j)
         .target = j->target,
         .due_ms = j->due_ms,
         .attempt = j->attempt,
+        .maybe_sent = j->maybe_sent,
         .campaign = j->camp->doc,
         .zone = j->camp->zone,
     };
@@ -608,6 +625,12 @@ static void begun(redisReply *reply, const char *error, void *arg)
         job_done(j);
         return;
     }
+    /* {'go', prior state, 1 when the last attempt timed out}: a record
+     * still "sending" is an attempt whose worker died in flight. */
+    j->maybe_sent = (reply->elements > 1 && reply->element[1]->type == REDIS_REPLY_STRING &&
+                     strcmp(reply->element[1]->str, "sending") == 0) ||
+                    (reply->elements > 2 && reply->element[2]->type == REDIS_REPLY_INTEGER &&
+                     reply->element[2]->integer == 1);
     cached_doc *d = cache_find(w, j->campaign_id, j->version);
     if (d) {
         j->camp = d->c;

@@ -4,9 +4,11 @@ Real clock. One `haechi serve --roles api,scheduler`; worker A
 (`--roles worker`) whose log adapter takes 4 s over every send, with room for
 all items at once. Ten campaigns each release once on all five channels at
 the same second a few seconds ahead: 50 deliveries. Once worker A holds all
-50 (XPENDING 50, nothing logged yet) it is SIGKILLed. Worker B starts with
-engine.reclaim_idle_ms 500 and no delay: every item must end "sent" exactly
-once in the log stream, and nothing may stay pending.
+50 (XPENDING 50, every record "sending", nothing logged yet) it is
+SIGKILLed. Worker B starts with engine.reclaim_idle_ms 500 and no delay:
+every item must end "sent" exactly once in the log stream, and nothing may
+stay pending. Each reclaimed send is told maybe_sent 1 (an attempt was in
+flight when its worker died), which the log adapter records.
 """
 
 import datetime
@@ -72,16 +74,22 @@ def main():
             return
         expected = {"wk-%d|go|%d|%s" % (i, at_ms, ch) for i in range(NCAMP) for ch in CHANNELS}
 
+        def sending():
+            return sum(1 for i in range(NCAMP)
+                       for v in h.fires(redis, front, "wk-%d" % i).values()
+                       if v.get("state") == "sending")
+
         def a_holds_all():
             p = pending_summary(redis, front)
             total = sum(n for n, _ in p.values())
-            return total == len(expected) and p
+            return total == len(expected) and sending() == len(expected) and p
         held = h.wait_until(a_holds_all, timeout=15.0, interval=0.01)
         log_len = redis.command("XLEN", h.engine_key(front, "log"))
         consumers = set()
         for _, cons in (held or {}).values():
             consumers.update(cons)
-        check("worker A took all 50 items once they came due (XPENDING 50, one consumer)",
+        check("worker A took and began all 50 items once they came due (XPENDING 50, one "
+              "consumer, every record \"sending\")",
               bool(held) and len(consumers) == 1,
               "pending %s" % pending_summary(redis, front))
         check("worker A had sent nothing yet when it was killed", log_len == 0,
@@ -123,6 +131,10 @@ def main():
               len(items) == len(expected) and set(items) == expected and not dupes,
               "%d entries; duplicates %s; missing %s" % (len(items), dupes[:3],
                                                          sorted(expected - set(items))[:3]))
+        check("every reclaimed send was told maybe_sent 1",
+              entries and all(f.get("maybe_sent") == "1" for _, f in entries),
+              [(f.get("item"), f.get("maybe_sent")) for _, f in entries
+               if f.get("maybe_sent") != "1"][:3])
         p = h.wait_until(lambda: all(n == 0 for n, _ in pending_summary(redis, front).values()),
                          timeout=5.0)
         check("nothing stays pending (XPENDING 0 on every work stream)", bool(p),
