@@ -61,6 +61,7 @@ static const jobject log_shape = {.fields = log_fields};
 /* ---- state --------------------------------------------------------------------- */
 
 typedef struct log_send log_send;
+typedef struct log_poll log_poll;
 
 typedef struct log_state {
     adapter_env env;
@@ -69,6 +70,7 @@ typedef struct log_state {
     char faults_key[160];
     FILE *file;
     TAILQ_HEAD(, log_send) sends; /* in flight, so cancel and destroy can answer them */
+    TAILQ_HEAD(, log_poll) polls; /* the same for poll_insights */
 } log_state;
 
 /* One send in flight: what it will write, and where the answer goes. */
@@ -100,6 +102,7 @@ static void *log_create(const adapter_env *env, const void *conf, char *err, siz
     if (conf)
         s->conf = *(const log_conf *)conf;
     TAILQ_INIT(&s->sends);
+    TAILQ_INIT(&s->polls);
     snprintf(s->stream, sizeof s->stream, "%slog", env->engine_prefix ? env->engine_prefix : "");
     snprintf(s->faults_key, sizeof s->faults_key, "%slog:faults",
              env->engine_prefix ? env->engine_prefix : "");
@@ -113,6 +116,8 @@ static void *log_create(const adapter_env *env, const void *conf, char *err, siz
     }
     return s;
 }
+
+static void polls_cancel(log_state *s);
 
 /* ---- answering ------------------------------------------------------------------ */
 
@@ -177,7 +182,10 @@ static void stream_added(redisReply *reply, const char *error, void *arg)
     if (reply && reply->type == REDIS_REPLY_STRING) {
         ls->outcome.status = ADAPTER_OK;
         ls->outcome.accepted = 1;
-        snprintf(ls->outcome.external_id, sizeof ls->outcome.external_id, "log:%s", reply->str);
+        /* With the (possibly virtual) time of the send, from which
+         * poll_insights derives its figures. */
+        snprintf(ls->outcome.external_id, sizeof ls->outcome.external_id, "log:%s:%lld", reply->str,
+                 (long long)clock_wall_ms());
     } else {
         set_outcome(ls, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK, "log stream",
                     reply && reply->type == REDIS_REPLY_ERROR ? reply->str
@@ -472,9 +480,94 @@ static void log_destroy(void *state)
         cancel_one(ls);
         answer(ls);
     }
+    polls_cancel(s);
     if (s->file)
         fclose(s->file);
     free(s);
+}
+
+/* ---- insights ------------------------------------------------------------------ */
+
+struct log_poll {
+    TAILQ_ENTRY(log_poll) link;
+    log_state *s;
+    struct event *timer;
+    adapter_insights_fn *done;
+    void *arg;
+    adapter_insights fig;
+    adapter_outcome outcome;
+    int ok;
+};
+
+static void poll_done(log_poll *lp)
+{
+    TAILQ_REMOVE(&lp->s->polls, lp, link);
+    lp->done(lp->ok ? &lp->fig : NULL, &lp->outcome, lp->arg);
+    event_free(lp->timer);
+    free(lp);
+}
+
+/* destroy(): every poll still in flight is answered first. */
+static void polls_cancel(log_state *s)
+{
+    log_poll *lp;
+    while ((lp = TAILQ_FIRST(&s->polls))) {
+        lp->ok = 0;
+        lp->outcome.status = ADAPTER_CANCELLED;
+        snprintf(lp->outcome.reason, sizeof lp->outcome.reason, "log adapter: poll cancelled");
+        poll_done(lp);
+    }
+}
+
+static void poll_answer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    poll_done(arg);
+}
+
+/*
+ * Figures that grow with the hours since the send, rounded, so that a test
+ * on the virtual clock knows what each poll reports: per hour 100
+ * impressions, 60 reached, 5 clicks; opens are not reported (-1), as on a
+ * social network. The answer comes through the loop, like a send's.
+ */
+static haechi_status log_poll_insights(void *state, const char *target, const char *external_id,
+                                       adapter_insights_fn *done, void *arg)
+{
+    log_state *s = state;
+    const char *at = strrchr(external_id, ':');
+    (void)target;
+    log_poll *lp = calloc(1, sizeof *lp);
+    if (!lp)
+        return HAECHI_ERR;
+    lp->s = s;
+    lp->done = done;
+    lp->arg = arg;
+    char *end = NULL;
+    long long sent = at ? strtoll(at + 1, &end, 10) : 0;
+    if (strncmp(external_id, "log:", 4) != 0 || !at || !end || *end) {
+        lp->outcome.status = ADAPTER_FAILED;
+        lp->outcome.error = ADAPTER_ERR_INVALID;
+        snprintf(lp->outcome.reason, sizeof lp->outcome.reason,
+                 "log adapter: \"%.100s\" is not one of its ids", external_id);
+    } else {
+        long long hours = (clock_wall_ms() - sent + 1800000) / 3600000;
+        lp->ok = 1;
+        lp->outcome.status = ADAPTER_OK;
+        lp->fig = (adapter_insights){
+            .impressions = 100 * hours, .reach = 60 * hours, .clicks = 5 * hours, .opens = -1};
+    }
+    struct timeval tv = {0, 0};
+    lp->timer = evtimer_new(s->env.base, poll_answer, lp);
+    if (!lp->timer || evtimer_add(lp->timer, &tv) != 0) {
+        if (lp->timer)
+            event_free(lp->timer);
+        free(lp);
+        return HAECHI_ERR;
+    }
+    TAILQ_INSERT_TAIL(&s->polls, lp, link);
+    return HAECHI_OK;
 }
 
 static const adapter_ops log_ops = {
@@ -485,12 +578,26 @@ static const adapter_ops log_ops = {
     .plan = log_plan,
     .send = log_send_item,
     .cancel = log_cancel,
+    .poll_insights = log_poll_insights,
 };
 
 const adapter_desc adapter_log = {
     .name = "log",
     .summary = "writes each payload to the stream PREFIX:{e}:log and a file; sends nothing",
     .flags = ADAPTER_FANOUT,
+    .limits = {.max_inflight = 0},
+    .config_shape = &log_shape,
+    .config_size = sizeof(log_conf),
+    .ops = &log_ops,
+};
+
+/* The same adapter with ADAPTER_INSIGHTS, so that a test can have its sends
+ * polled without every channel on the log adapter queueing polls. */
+const adapter_desc adapter_log_insights = {
+    .name = "log-insights",
+    .summary = "the log adapter, whose sent posts are polled for insights (deterministic "
+               "figures)",
+    .flags = ADAPTER_FANOUT | ADAPTER_INSIGHTS,
     .limits = {.max_inflight = 0},
     .config_shape = &log_shape,
     .config_size = sizeof(log_conf),

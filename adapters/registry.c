@@ -7,9 +7,11 @@
 #include "adapter.h"
 
 extern const adapter_desc adapter_log;
+extern const adapter_desc adapter_log_insights;
 
 static const adapter_desc *const adapters[] = {
     &adapter_log,
+    &adapter_log_insights,
 };
 
 const adapter_desc *adapter_find(const char *name)

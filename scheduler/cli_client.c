@@ -426,6 +426,22 @@ static void show_status(json_t *answer, const client *cl)
     show_next(answer);
 }
 
+/* " [impressions 100, reach 60, clicks 5]": a post's latest insights. */
+static void show_insights(const char *who, json_t *rec)
+{
+    static const char *const names[] = {"impressions", "reach", "clicks", "opens"};
+    json_t *ins = json_object_get(rec, "insights");
+    if (!ins)
+        return;
+    printf(" %s [", who);
+    for (size_t i = 0, n = 0; i < sizeof names / sizeof names[0]; i++) {
+        json_t *v = json_object_get(ins, names[i]);
+        if (json_is_integer(v))
+            printf("%s%s %lld", n++ ? ", " : "", names[i], (long long)json_integer_value(v));
+    }
+    putchar(']');
+}
+
 static void show_releases(json_t *answer, const client *cl)
 {
     json_t *list = json_object_get(answer, "releases"), *r;
@@ -451,6 +467,15 @@ static void show_releases(json_t *answer, const client *cl)
             printf(" %s: %s", ch, str(c, "state"));
             if (json_object_get(c, "reason"))
                 printf(" (%s)", str(c, "reason"));
+            show_insights(ch, c);
+            const char *target;
+            json_t *t;
+            char who[100];
+            json_object_foreach(json_object_get(c, "targets"), target, t)
+            {
+                snprintf(who, sizeof who, "%s/%s", ch, target);
+                show_insights(who, t);
+            }
         }
         if (json_integer_value(json_object_get(r, "late_ms")) > 1000)
             printf(" [late %llds]",

@@ -71,6 +71,8 @@ void config_defaults(config *c)
         .worker_concurrency = 64,
         .retention_s = 90 * 86400,
         .drain_timeout_ms = 10000,
+        .insights_after_ms = {3600000, 86400000},
+        .insights_n = 2,
     };
 }
 
@@ -324,6 +326,9 @@ static const jfield channels_fields[] = {HAECHI_CHANNELS(CHANNEL_SECTION_){0}};
 #undef CHANNEL_SECTION_
 static const jobject channels_shape = {.fields = channels_fields};
 
+static const jfield insights_item = {
+    .kind = JK_STRING, .min = 1, .max = 32, .check = duration_check_expiry};
+
 static const jfield engine_fields[] = {
     {.name = "claim_batch", .kind = JK_INT, .min = 1, .max = 10000},
     {.name = "max_attempts", .kind = JK_INT, .min = 1, .max = 100},
@@ -338,6 +343,10 @@ static const jfield engine_fields[] = {
     {.name = "worker_concurrency", .kind = JK_INT, .min = 1, .max = 10000},
     {.name = "retention_days", .kind = JK_INT, .min = 1, .max = 36500},
     {.name = "drain_timeout_ms", .kind = JK_INT, .min = 0, .max = 3600000},
+    {.name = "insights_after",
+     .kind = JK_ARRAY,
+     .max = ENGINE_INSIGHTS_MAX,
+     .item = &insights_item},
     {0}};
 static const jobject engine_shape = {.fields = engine_fields};
 
@@ -615,6 +624,17 @@ static void copy_engine(json_t *e, engine_conf *out)
     if ((v = json_object_get(e, "expires_after")) &&
         duration_parse(json_string_value(v), &secs, why, sizeof why) == 0)
         out->expires_after_s = secs;
+    if ((v = json_object_get(e, "insights_after"))) {
+        size_t i;
+        json_t *d;
+        out->insights_n = 0;
+        json_array_foreach(v, i, d)
+        {
+            if (out->insights_n < ENGINE_INSIGHTS_MAX &&
+                duration_parse(json_string_value(d), &secs, why, sizeof why) == 0)
+                out->insights_after_ms[out->insights_n++] = secs * 1000;
+        }
+    }
 }
 
 static void copy_channel(json_t *section, channel_conf *out, const char *path, diag_list *errs)

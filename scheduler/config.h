@@ -60,6 +60,8 @@ typedef struct config_outbound {
 
 struct outbound_conf;
 
+#define ENGINE_INSIGHTS_MAX 8
+
 /* The release engine's knobs (docs/configuration.md). */
 typedef struct engine_conf {
     int claim_batch;         /* due releases taken per claim */
@@ -72,6 +74,10 @@ typedef struct engine_conf {
     int64_t retention_s;     /* a finished or cancelled campaign's engine keys live this long */
     /* On SIGTERM, how long sends in flight may take to finish (then cancelled). */
     int64_t drain_timeout_ms;
+    /* When to ask an ADAPTER_INSIGHTS channel what a sent post reached,
+     * after its send; insights_n of them (0: never). */
+    int64_t insights_after_ms[ENGINE_INSIGHTS_MAX];
+    int insights_n;
 } engine_conf;
 
 typedef struct config {

@@ -32,6 +32,11 @@
 --   P..rate:CH          HASH  tokens, at: channel CH's token bucket
 --   P..dead             STREAM dead letters
 --   P..metrics:ID       HASH  "CH|YYYYMMDDHH|outcome" -> count
+--                             "CH|YYYYMMDDHH|FIGURE|RID|TARGET" -> an insights
+--                             figure's growth in that hour (impressions, reach,
+--                             clicks, opens; insights())
+--   P..insights         ZSET  {item, ext, after} JSON -> when to poll a sent
+--                             post's figures (ms)
 --   P..totals           HASH  "CH|outcome" -> count over every campaign, written
 --                             with metrics:ID (so /metrics reads one key)
 --   P..events           pub/sub channel: "wake" when something earlier is due
@@ -637,7 +642,8 @@ end
 -- (a target's recipients; optional), pause_ms: when over 0, the adapter
 -- held back the whole channel (a 429): every worker stops sending on it for
 -- that long (PREFIX:{e}:pause:CH = {until, reason, item}), and the outcome's
--- error class ("timeout", ...; optional).
+-- error class ("timeout", ...; optional), and the insights delays ("ms,ms";
+-- optional): an OK with an external id is polled that long after now.
 -- A target's end (ok, declined, dead) also rolls up into its parent.
 local function complete(keys, args)
   local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
@@ -657,6 +663,12 @@ local function complete(keys, args)
       count(p, id, ch, hour, 'sent')
     end
     if reach > 0 then count(p, id, ch, hour, 'reach', reach) end
+    if (args[18] or '') ~= '' and (args[9] or '') ~= '' then
+      for _, after in ipairs(split(args[18], ',')) do
+        redis.call('ZADD', p .. 'insights', now + tonumber(after),
+          cjson.encode({ item = item, ext = args[9], after = tonumber(after) }))
+      end
+    end
   elseif outcome == 'retry' then
     redis.call('HSET', p .. 'delayed', item, cjson.encode({ attempt = attempt + 1,
       fired = tonumber(args[13]) }))
@@ -708,6 +720,50 @@ local function read(keys, args)
   local got = redis.call('XREADGROUP', 'GROUP', args[3], args[4], 'COUNT', args[5],
     'STREAMS', keys[1], '>')
   return { 'ok', got and got[1][2] or {} }
+end
+
+-- Takes up to COUNT polls due by NOW, each by one worker only: a poll whose
+-- worker dies is lost (figures are a best effort; the next poll catches up).
+-- KEYS insights. ARGV now, count. Returns the members.
+local function polls(keys, args)
+  local got = redis.call('ZRANGEBYSCORE', keys[1], '-inf', args[1], 'LIMIT', 0, tonumber(args[2]))
+  for _, m in ipairs(got) do redis.call('ZREM', keys[1], m) end
+  return got
+end
+
+local FIGURES = { 'impressions', 'reach', 'clicks', 'opens' }
+
+-- A poll's answer. The channel reports totals so far; the record keeps the
+-- latest (what status shows) and the metrics count each figure's growth in
+-- the hour it was seen, so that a campaign's hours add up to the totals.
+-- KEYS insights. ARGV P, item, now, hour, impressions, reach, clicks, opens
+-- (-1: not reported). Returns 1, or 0 when the record is gone (retention).
+local function insights(keys, args)
+  local p, item, now, hour = args[1], args[2], tonumber(args[3]), args[4]
+  local id, rid, due, ch, target = item_parts(item)
+  if not id then return 0 end
+  local key, field = p .. 'fires:' .. id, rid .. '|' .. due .. '|' .. chkey(ch, target)
+  local cur = redis.call('HGET', key, field)
+  if not cur then return 0 end
+  local rec = cjson.decode(cur)
+  local prev = rec.insights or {}
+  local got = { polls = (prev.polls or 0) + 1, at = now }
+  for i, name in ipairs(FIGURES) do
+    local v = tonumber(args[4 + i]) or -1
+    if v >= 0 then
+      got[name] = v
+      local delta = v - (prev[name] or 0)
+      if delta ~= 0 then
+        redis.call('HINCRBY', p .. 'metrics:' .. id,
+          ch .. '|' .. hour .. '|' .. name .. '|' .. rid .. '|' .. (target or 'all'), delta)
+      end
+    else
+      got[name] = prev[name]
+    end
+  end
+  rec.insights = got
+  redis.call('HSET', key, field, cjson.encode(rec))
+  return 1
 end
 
 -- Keeps a live worker's entries fresh: resets the idle time of each entry
@@ -822,6 +878,8 @@ redis.register_function('haechi_complete', complete)
 redis.register_function('haechi_fanout', fanout)
 redis.register_function('haechi_touch', touch)
 redis.register_function('haechi_read', read)
+redis.register_function('haechi_polls', polls)
+redis.register_function('haechi_insights', insights)
 redis.register_function('haechi_dead_retry', dead_retry)
 redis.register_function('haechi_send_now', send_now)
 redis.register_function('haechi_releases', releases)

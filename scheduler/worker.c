@@ -74,7 +74,8 @@ struct worker {
     int reclaiming;         /* XAUTOCLAIM replies still due */
     TAILQ_HEAD(, job) jobs; /* every job in flight, whatever step it is at */
     struct event *tick;     /* starts reads after an outage; reclaims; touches */
-    int64_t last_reclaim_ms, last_touch_ms, last_sweep_ms;
+    int64_t last_reclaim_ms, last_touch_ms, last_sweep_ms, last_poll_ms;
+    int polling; /* a haechi_polls call on its way */
     /* Draining (worker_drain): the deadline, then the call that says done. */
     struct event *drain_timer, *drain_done;
     void (*drained)(void *arg);
@@ -239,6 +240,21 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
     /* A timeout's class is kept with a failed attempt: the next one may
      * then be told that this one may have been sent (maybe_sent). */
     const char *error = o ? adapter_error_name(o->error) : "";
+    /* The worker, not the engine, knows which adapters report insights:
+     * it names the poll delays for those, and only for a post with an id. */
+    char polls[ENGINE_INSIGHTS_MAX * 24] = "";
+    const channel_slot *slot = &w->channels[j->ch];
+    if (strcmp(outcome, "ok") == 0 && o && o->external_id[0] && slot->desc &&
+        (slot->desc->flags & ADAPTER_INSIGHTS) && slot->desc->ops->poll_insights) {
+        size_t used = 0;
+        for (int i = 0; i < w->cfg->engine.insights_n && used < sizeof polls; i++) {
+            int n = snprintf(polls + used, sizeof polls - used, "%s%lld", i ? "," : "",
+                             (long long)w->cfg->engine.insights_after_ms[i]);
+            if (n < 0)
+                break;
+            used += (size_t)n;
+        }
+    }
     const char *argv[] = {w->channels[j->ch].stream,
                           engine_prefix(w->e),
                           j->entry,
@@ -256,8 +272,9 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
                           accepted,
                           rejected,
                           pause,
-                          error};
-    if (engine_fcall(w->e, "haechi_complete", 1, 18, argv, NULL, completed, j) != 0) {
+                          error,
+                          polls};
+    if (engine_fcall(w->e, "haechi_complete", 1, 19, argv, NULL, completed, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending and will be retried", j->item);
         job_done(j);
     }
@@ -1157,6 +1174,106 @@ static void touch(worker *w)
     }
 }
 
+/* ---- insights ------------------------------------------------------------------ */
+
+typedef struct poll_call {
+    worker *w;
+    char item[300];
+} poll_call;
+
+static void insights_stored(redisReply *reply, const char *error, void *arg)
+{
+    (void)arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR)
+        log_warn("worker: insights not stored: %s", reply ? reply->str : error);
+}
+
+static void polled(const adapter_insights *fig, const adapter_outcome *o, void *arg)
+{
+    poll_call *pc = arg;
+    worker *w = pc->w;
+    if (!fig) {
+        log_warn("worker: insights of %s: %s", pc->item, o ? o->reason : "no answer");
+    } else if (!w->freeing) {
+        char now[24], hour[16], v[4][24];
+        int64_t ms = clock_wall_ms();
+        char key[200];
+        fmt_ms(ms, now, sizeof now);
+        engine_hour(ms, hour, sizeof hour);
+        fmt_ms(fig->impressions, v[0], sizeof v[0]);
+        fmt_ms(fig->reach, v[1], sizeof v[1]);
+        fmt_ms(fig->clicks, v[2], sizeof v[2]);
+        fmt_ms(fig->opens, v[3], sizeof v[3]);
+        snprintf(key, sizeof key, "%sinsights", engine_prefix(w->e));
+        const char *argv[] = {key, engine_prefix(w->e), pc->item, now, hour, v[0], v[1], v[2],
+                              v[3]};
+        if (engine_fcall(w->e, "haechi_insights", 1, 9, argv, NULL, insights_stored, NULL) != 0)
+            log_warn("worker: redis unavailable; insights of %s not stored", pc->item);
+    }
+    free(pc);
+}
+
+/* Starts the poll MEMBER ({item, ext, after}) names, on the item's channel. */
+static void start_poll(worker *w, const char *member)
+{
+    json_t *m = json_loads(member, 0, NULL);
+    const char *item = json_string_value(json_object_get(m, "item"));
+    const char *ext = json_string_value(json_object_get(m, "ext"));
+    char chan[32] = "", target[64] = "all";
+    int ch = -1;
+    if (item && ext && sscanf(item, "%*[^|]|%*[^|]|%*[^|]|%31[^|]|%63[^|]", chan, target) >= 1)
+        ch = channel_from_name(chan);
+    channel_slot *s = ch >= 0 ? &w->channels[ch] : NULL;
+    if (!s || !s->state || !s->desc->ops->poll_insights) {
+        log_warn("worker: a poll of %s has no adapter to ask; dropped", item ? item : member);
+        json_decref(m);
+        return;
+    }
+    poll_call *pc = calloc(1, sizeof *pc);
+    if (pc) {
+        pc->w = w;
+        snprintf(pc->item, sizeof pc->item, "%s", item);
+        if (s->desc->ops->poll_insights(s->state, target, ext, polled, pc) != HAECHI_OK) {
+            log_warn("worker: the %s adapter could not poll %s", s->desc->name, item);
+            free(pc);
+        }
+    }
+    json_decref(m);
+}
+
+static void polls_taken(redisReply *reply, const char *error, void *arg)
+{
+    worker *w = arg;
+    w->polling = 0;
+    if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+        log_warn("worker: could not take due polls: %s",
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str : error);
+        return;
+    }
+    for (size_t i = 0; !w->freeing && i < reply->elements; i++)
+        if (reply->element[i]->type == REDIS_REPLY_STRING)
+            start_poll(w, reply->element[i]->str);
+}
+
+/* Only a worker with an adapter that reports insights takes polls, so that
+ * one without it never drops another's. */
+static void take_polls(worker *w, int64_t now)
+{
+    int any = 0;
+    for (int ch = 0; ch < CHANNEL_COUNT; ch++)
+        any |= w->channels[ch].desc && (w->channels[ch].desc->flags & ADAPTER_INSIGHTS) &&
+               w->channels[ch].desc->ops->poll_insights;
+    if (!any || w->polling || now - w->last_poll_ms < 1000)
+        return;
+    w->last_poll_ms = now;
+    char key[200], wall[24];
+    snprintf(key, sizeof key, "%sinsights", engine_prefix(w->e));
+    fmt_ms(clock_wall_ms(), wall, sizeof wall);
+    const char *argv[] = {key, wall, "16"};
+    if (engine_fcall(w->e, "haechi_polls", 1, 3, argv, NULL, polls_taken, w) == 0)
+        w->polling = 1;
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
     worker *w = arg;
@@ -1180,6 +1297,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
     if (!w->groups_ready && rconn_ready(engine_redis(w->e)))
         create_groups(w);
     read_more(w);
+    take_polls(w, now);
     if (w->groups_ready == CHANNEL_COUNT &&
         now - w->last_reclaim_ms >= w->cfg->engine.reclaim_idle_ms / 2) {
         w->last_reclaim_ms = now;

@@ -32,6 +32,7 @@ static const struct {
     const char *plain, *slow, *fanout;
 } FIXTURES[] = {
     {"log", "{}", "{\"delay_ms\": 60000}", "{\"fanout\": 3}"},
+    {"log-insights", "{}", "{\"delay_ms\": 60000}", "{\"fanout\": 3}"},
 };
 
 #define EXAMPLE "campaigns/jamsi-meomchum.json"

@@ -104,6 +104,10 @@ static const struct {
      "/engine/retention_days: 0 is out of range 1-36500"},
     {"max_pending range", "{\"redis\":{\"max_pending\":0}}",
      "/redis/max_pending: 0 is out of range 1-10000000"},
+    {"insights delay not a duration", "{\"engine\":{\"insights_after\":[\"1h\",\"soon\"]}}",
+     "/engine/insights_after/1: "},
+    {"insights delays not a list", "{\"engine\":{\"insights_after\":\"1h\"}}",
+     "/engine/insights_after: must be an array"},
     {"engine range", "{\"engine\":{\"max_attempts\":0}}",
      "/engine/max_attempts: 0 is out of range 1-100"},
     {"limit too small", "{\"limits\":{\"max_campaign_bytes\":10}}",
@@ -165,6 +169,9 @@ static void test_good_config(void)
     CHECK_INT(c.ntokens, 2);
     CHECK_INT(c.redis_max_pending, 10000);       /* the default */
     CHECK_INT(c.engine.retention_s, 90 * 86400); /* the default */
+    CHECK_INT(c.engine.insights_n, 2);           /* the default 1h, 24h */
+    CHECK_INT(c.engine.insights_after_ms[0], 3600000);
+    CHECK_INT(c.engine.insights_after_ms[1], 86400000);
 
     const config_token *t = auth_find(&c, "Bearer inline-secret-012345");
     CHECK(t && strcmp(t->name, "ed") == 0);
@@ -186,7 +193,8 @@ static void test_channels_and_engine(void)
     int rc = load(
         "{\"environment\":\"test\",\"testing\":{\"virtual_clock\":true,\"retention_s\":7},"
         "\"redis\":{\"max_pending\":50},"
-        "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\",\"retention_days\":2},"
+        "\"engine\":{\"max_attempts\":3,\"expires_after\":\"2h\",\"retention_days\":2,"
+        "\"insights_after\":[\"30m\",\"2d\",\"7d\"]},"
         "\"channels\":{\"kakao\":{\"adapter\":\"log\",\"quiet_hours\":false,"
         "\"fail_attempts\":2,\"max_inflight\":4},\"sns\":{\"quiet_hours\":{\"start\":\"22:30\","
         "\"end\":\"06:00\"},\"expires_after\":\"30m\"}}}",
@@ -196,6 +204,8 @@ static void test_channels_and_engine(void)
     CHECK_INT(c.virtual_clock, 1);
     CHECK_INT(c.engine.max_attempts, 3);
     CHECK_INT(c.engine.expires_after_s, 7200);
+    CHECK_INT(c.engine.insights_n, 3);
+    CHECK_INT(c.engine.insights_after_ms[2], 7LL * 86400000);
     CHECK_INT(c.engine.retention_s, 7); /* the test switch over retention_days */
     CHECK_INT(c.redis_max_pending, 50);
     CHECK_INT(c.engine.claim_batch, 1000); /* untouched default */
