@@ -87,6 +87,13 @@ static int takes_body(const char *m)
     return strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 && strcmp(m, "DELETE") != 0;
 }
 
+/* GET, HEAD, PUT and DELETE may be sent twice to the same effect (RFC 9110 9.2.2). */
+static int idempotent(const char *m)
+{
+    return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 || strcmp(m, "PUT") == 0 ||
+           strcmp(m, "DELETE") == 0;
+}
+
 static int set_method(CURL *e, const outbound_request *rq)
 {
     int bad = 0;
@@ -103,6 +110,18 @@ static int set_method(CURL *e, const outbound_request *rq)
         bad |= curl_easy_setopt(e, CURLOPT_NOBODY, 1L) != CURLE_OK;
     } else {
         bad |= curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method) != CURLE_OK;
+    }
+    if (!idempotent(rq->method)) {
+        /*
+         * libcurl sends a request again, unasked, when the kept-alive
+         * connection it picked turns out dead before any answer came: for
+         * a post whose first copy the service did store (and then lost the
+         * answer to), that is a second post. On a connection of its own,
+         * never reused after, a request goes out once; the adapter then
+         * decides, knowing the outcome is unknown (post.h).
+         */
+        bad |= curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L) != CURLE_OK;
+        bad |= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) != CURLE_OK;
     }
     return bad ? -1 : 0;
 }

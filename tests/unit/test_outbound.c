@@ -213,7 +213,17 @@ static void start_server(void)
 
 /* ---- the raw server ------------------------------------------------------------ */
 
-typedef enum raw_mode { RAW_DROP, RAW_CONTINUE } raw_mode;
+/* RAW_KEEP_ONCE answers a connection's first request and keeps it open,
+ * then drops it at its second: a kept-alive connection that died. */
+typedef enum raw_mode { RAW_DROP, RAW_CONTINUE, RAW_KEEP_ONCE } raw_mode;
+static int raw_closed; /* raw connections the server has let go */
+
+static void raw_free(struct bufferevent *bev, void *served)
+{
+    free(served);
+    bufferevent_free(bev);
+    raw_closed++;
+}
 
 static struct evconnlistener *raw;
 static int raw_port;
@@ -238,19 +248,23 @@ static int request_complete(struct evbuffer *in)
 
 static void raw_done(struct bufferevent *bev, void *arg)
 {
-    (void)arg;
     if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-        bufferevent_free(bev);
+        raw_free(bev, arg);
 }
 
 static void raw_read(struct bufferevent *bev, void *arg)
 {
-    (void)arg;
     if (!request_complete(bufferevent_get_input(bev)))
         return;
     seen.requests++;
-    if (raw_as == RAW_DROP) {
-        bufferevent_free(bev);
+    int *served = arg;
+    if (raw_as == RAW_DROP || (raw_as == RAW_KEEP_ONCE && (*served)++ > 0)) {
+        raw_free(bev, served);
+        return;
+    }
+    if (raw_as == RAW_KEEP_ONCE) {
+        evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
+        bufferevent_write(bev, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40);
         return;
     }
     evbuffer_drain(bufferevent_get_input(bev), evbuffer_get_length(bufferevent_get_input(bev)));
@@ -264,8 +278,7 @@ static void raw_read(struct bufferevent *bev, void *arg)
 static void raw_event(struct bufferevent *bev, short what, void *arg)
 {
     (void)what;
-    (void)arg;
-    bufferevent_free(bev);
+    raw_free(bev, arg);
 }
 
 static void raw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -276,7 +289,10 @@ static void raw_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
     (void)salen;
     (void)arg;
     struct bufferevent *bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(bev, raw_read, NULL, raw_event, NULL);
+    new_conns++;
+    /* Only RAW_KEEP_ONCE counts what a connection served. */
+    int *served = raw_as == RAW_KEEP_ONCE ? calloc(1, sizeof *served) : NULL;
+    bufferevent_setcb(bev, raw_read, NULL, raw_event, served);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
 }
 
@@ -555,6 +571,32 @@ static void test_dropped_after_request(void)
     outbound_free(ob);
 }
 
+/*
+ * A POST never rides a kept-alive connection: libcurl sends a request
+ * again when the reused connection it picked is dead, and a service that
+ * stored the first copy would post twice. The GET's connection stays open
+ * and dies at its next request; the POST must not be that request.
+ */
+static void test_post_not_resent(void)
+{
+    outbound *ob = client(0, 0);
+    answer get = {0}, post = {0}, again = {0};
+    raw_as = RAW_KEEP_ONCE;
+    reset_server_counts();
+    raw_closed = 0;
+    one(ob, "GET", raw_port, "/first", NULL, NULL, 0, &get);
+    CHECK_INT(get.status, 200);
+    one(ob, "POST", raw_port, "/post", "{\"text\":\"once\"}", NULL, 0, &post);
+    CHECK_INT(post.result, OUTBOUND_OK);
+    CHECK_INT(seen.requests, 2); /* 3 had libcurl sent it again */
+    CHECK_INT(new_conns, 2);
+    /* A GET may reuse the first connection and be sent again: it reads only. */
+    one(ob, "GET", raw_port, "/first", NULL, NULL, 0, &again);
+    CHECK_INT(again.status, 200);
+    outbound_free(ob);
+    CHECK(run_until(&raw_closed, new_conns, 5000)); /* the server sees every connection end */
+}
+
 static void test_last_answer_headers(void)
 {
     outbound *ob = client(0, 0);
@@ -828,6 +870,7 @@ int main(void)
     RUN(test_free_from_callback);
     RUN(test_concurrency_cap);
     RUN(test_keep_alive);
+    RUN(test_post_not_resent);
     RUN(test_delay_ms);
     run_until(NULL, 0, 50); /* let the servers see the clients go */
     evconnlistener_free(raw);
