@@ -653,9 +653,11 @@ local function complete(keys, args)
   local reach = tonumber(args[10]) or 0
   local accepted, rejected = tonumber(args[14]) or 0, tonumber(args[15]) or 0
   if outcome == 'ok' then
+    -- A success may carry a note for people ("found on the account after an
+    -- unknown outcome; not posted again"): kept, never a failure reason.
     set_state(p, id, rid, due, key, { state = 'sent', at = now, attempts = attempt,
       external_id = args[9], reach = reach, accepted = target and accepted or nil,
-      rejected = target and rejected or nil })
+      rejected = target and rejected or nil, note = args[11] ~= '' and args[11] or nil })
     if target then
       if accepted > 0 then count(p, id, ch, hour, 'accepted', accepted) end
       if rejected > 0 then count(p, id, ch, hour, 'rejected', rejected) end
