@@ -9,6 +9,9 @@ channel is served by the x adapter, against the X stand-in.
 3. A restarted daemon, with the same config (its seed is dead by now) and
    the stand-in's clock moved past the new access token's life too, takes
    the Redis copy, refreshes with it and posts.
+4. Two worker processes whose token expired at once: one refresh between
+   them (the stand-in kills a refresh token on use, so a second refresh
+   with the same one would be refused), every post made.
 """
 
 import datetime
@@ -97,6 +100,93 @@ def post_and_wait(redis, d, fake, cid, text):
     return rec
 
 
+def another_process_refreshes(redis, fake, front):
+    """The test plays another process that holds the refresh lock: the
+    workers wait for it rather than refresh, and take the pair it stores."""
+    key = h.engine_key(front, "cred:x:" + CLIENT_ID)
+    before = len(fake.requests(path="/2/oauth2/token"))
+    fake.clock(advance_ms=TWO_HOURS_MS + 1000)
+    check("the lock is taken by 'another process'",
+          redis.command("SET", key + ":lock", "someone-else", "NX", "PX", "15000") == "OK")
+    unauthorized = len([r for r in fake.requests() if r.get("status") == 401])
+    at = release_soon(front, "xrace-lock", "[서울시] 잠금 대기")
+    if at is None:
+        return
+    met_401 = h.wait_until(lambda: len([r for r in fake.requests() if r.get("status") == 401]) >
+                           unauthorized, timeout=20.0)
+    check("a worker met the expired token", bool(met_401))
+    rotated = h.hash_all(redis, key).get("refresh_token")
+    s, _, b = h.http(fake.url, "POST", "/2/oauth2/token",
+                     body=("grant_type=refresh_token&refresh_token=%s&client_id=%s"
+                           % (rotated, CLIENT_ID)).encode(),
+                     content_type="application/x-www-form-urlencoded")
+    check("'another process' refreshes", s == 200 and b.get("access_token"), "%s %r" % (s, b))
+    if s != 200:
+        return
+    exp = int((datetime.datetime.now().timestamp() + 7200) * 1000)
+    redis.command("HSET", key, "access_token", b["access_token"], "refresh_token",
+                  b["refresh_token"], "expires_at_ms", str(exp))
+    redis.command("DEL", key + ":lock")
+    rec = h.wait_until(lambda: settled(redis, front, "xrace-lock", at), timeout=20.0,
+                       interval=0.1)
+    check("the release waiting on the lock is sent with the other process's token",
+          bool(rec) and rec.get("state") == "sent", rec)
+    check("no worker refreshed while the other process held the lock",
+          len(fake.requests(path="/2/oauth2/token")) == before + 1,
+          fake.requests(path="/2/oauth2/token")[before:])
+
+
+def race(redis, fake):
+    fake.reset()  # the seed is alive again, the posts are forgotten
+    fake.clock(advance_ms=TWO_HOURS_MS + 1000)
+    front = h.RoleDaemon("xrace", redis.address, roles="api,scheduler",
+                         extra={"channels": x_channels(fake)})
+    env = dict(os.environ, HAECHI_TEST_X_TOKEN=ACCESS, HAECHI_TEST_X_REFRESH=SEED)
+    nodes = [front]
+    try:
+        if not check("haechi serve --roles api,scheduler starts", front.start(env=env)):
+            return
+        for i in (1, 2):
+            w = h.RoleDaemon("xrace-w%d" % i, redis.address, roles="worker", like=front)
+            nodes.append(w)
+            if not check("worker %d starts" % i, w.start(env=env, timeout=20.0)):
+                return
+        at = datetime.datetime.now(h.SEOUL).replace(microsecond=0) + \
+            datetime.timedelta(seconds=3)
+        dues = {}
+        for i in range(6):
+            cid = "xrace-%d" % i
+            doc = h.minimal_campaign(cid, ["sns"], at.date().isoformat(),
+                                     (at.date() + datetime.timedelta(days=1)).isoformat(),
+                                     [{"id": "go", "at": at.strftime("%Y-%m-%dT%H:%M:%S"),
+                                       "channels": ["sns"]}])
+            doc["sns"]["networks"] = ["x"]
+            doc["sns"]["text"] = {"ko": "[서울시] 동시 갱신 %d" % i, "en": "race %d" % i}
+            s, b = h.submit_campaign(front, doc)
+            if not check("campaign %s is accepted" % cid, s == 201, "%s %r" % (s, b)):
+                return
+            dues[cid] = int(at.timestamp() * 1000)
+        recs = h.wait_until(
+            lambda: all(settled(redis, front, c, t) for c, t in dues.items()) and
+            [settled(redis, front, c, t) for c, t in dues.items()], timeout=40.0, interval=0.1)
+        check("all 6 releases are sent", bool(recs) and
+              all(r.get("state") == "sent" for r in recs), recs)
+        refreshes = fake.requests(path="/2/oauth2/token")
+        check("the two workers refreshed once between them, and nothing was refused",
+              [r["status"] for r in refreshes] == [200], refreshes)
+        check("the stand-in holds 6 posts, none twice", len(fake.state()["posts"]) == 6,
+              len(fake.state()["posts"]))
+        stored = h.hash_all(redis, h.engine_key(front, "cred:x:" + CLIENT_ID))
+        check("Redis holds the refresh token the stand-in will take next",
+              stored.get("refresh_token") == fake.state()["refresh_token"], stored)
+        another_process_refreshes(redis, fake, front)
+    finally:
+        for n in nodes:
+            if n.process:
+                status = n.stop()
+                check("%s exits 0 on SIGTERM" % n.name, status == 0, "exit status %s" % status)
+
+
 def main():
     tmp = h.new_dir("x-tokens")
     try:
@@ -164,6 +254,10 @@ def main():
         leaked = sorted(t for t in tokens_seen(fake) if t in log_text)
         check("no token (seed, rotated, access) is in the daemons' logs", not leaked and log_text,
               "found %s" % leaked)
+        status = second.stop()
+        second = None
+        check("the restarted daemon exits 0", status == 0, "exit status %s" % status)
+        race(redis, fake)
     finally:
         for d in (first, second):
             if d and d.process:
