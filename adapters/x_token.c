@@ -14,10 +14,13 @@
 #include "clock.h"
 #include "log.h"
 
-/* The lock outlives a slow token request (the client's 30 s timeout is
- * the worst case; X answers in well under a second) only by design: if a
- * refresher dies holding it, the others wait at most this long. */
+/* The lock outlives the token request (TOKEN_TIMEOUT_MS), so that no
+ * other process can spend the same refresh token while ours may still be
+ * acted on; a refresher that dies holding it delays the others this long. */
 #define LOCK_PX "20000"
+#define TOKEN_TIMEOUT_MS 15000
+/* After an early refresh failed for a passing reason, the next try. */
+#define RETRY_EARLY_MS 30000
 #define PEEK_MS 250
 #define PEEK_TRIES 80 /* 20 s of waiting for another process's refresh */
 /* Token requests per renewal: the first, and one more with a pair another
@@ -213,16 +216,26 @@ static void finish(x_token *t, int ok, int transient, const char *fmt, ...)
 static void finish(x_token *t, int ok, int transient, const char *fmt, ...)
 {
     va_list ap;
+    long long now = clock_wall_ms();
     unlock(t);
+    va_start(ap, fmt);
+    vsnprintf(t->why, sizeof t->why, fmt, ap);
+    va_end(ap);
+    if (!ok && transient && t->access && t->gen != t->refused && t->expires_at_ms > now + 1000) {
+        /* An early refresh that could not be made: the token still works
+         * until it expires, so use it and try again a little later. */
+        log_warn("x: %s; the access token is used until it expires, in %lld s", t->why,
+                 (t->expires_at_ms - now) / 1000);
+        t->refresh_at_ms = now + RETRY_EARLY_MS < t->expires_at_ms ? now + RETRY_EARLY_MS
+                                                                   : t->expires_at_ms - 1000;
+        ok = 1;
+    }
     t->busy = 0;
     t->refused = 0;
     t->ok = ok;
     t->transient = transient;
-    va_start(ap, fmt);
-    vsnprintf(t->why, sizeof t->why, fmt, ap);
-    va_end(ap);
-    struct timeval now = {0, 0};
-    if (evtimer_add(t->answer_ev, &now) != 0)
+    struct timeval at_once = {0, 0};
+    if (evtimer_add(t->answer_ev, &at_once) != 0)
         answer_fired(-1, 0, t);
 }
 
@@ -619,7 +632,8 @@ static void post_token(x_token *t)
                            .url = t->token_url,
                            .headers = headers,
                            .body = form,
-                           .body_len = strlen(form)};
+                           .body_len = strlen(form),
+                           .timeout_ms = TOKEN_TIMEOUT_MS};
     t->posts++;
     t->req = outbound_http(t->env.http, &rq, token_answered, t, err, sizeof err);
     explicit_bzero(form, strlen(form));
