@@ -107,6 +107,7 @@ typedef struct x_state {
     long long reach;              /* followers at the last read */
     long long reach_at_ms;        /* when; 0: never read */
     long long hold_until_ms;      /* a window is used up: no call before this */
+    long long reads_until_ms;     /* the reads' own window is used up (a 429 on a read) */
     char hold_why[96];
 } x_state;
 
@@ -457,11 +458,22 @@ static void lookup(x_send *xs);
 static void create(x_send *xs);
 static void reach_read(x_send *xs);
 
+/* X limits each endpoint on its own: a 429 on a read (the follower
+ * count, the look-up) holds back the reads, never the posts. */
+static void reads_limited(x_state *s, const outbound_response *r)
+{
+    if (r->status != 429)
+        return;
+    x_limits lim;
+    x_limits_read(&lim, header_of, r);
+    s->reads_until_ms = post_now_ms() + x_limits_wait_ms(&lim, post_now_ms());
+}
+
 static void after_reach(x_send *xs)
 {
     /* Without the account's id there is no timeline to look in; X's own
      * duplicate refusal still keeps a second post out (answered()). */
-    if (post_item(xs->p)->maybe_sent && xs->s->user_id[0])
+    if (post_item(xs->p)->maybe_sent && xs->s->user_id[0] && post_now_ms() >= xs->s->reads_until_ms)
         lookup(xs);
     else
         create(xs);
@@ -473,6 +485,7 @@ static void reach_answered(post *p, const outbound_response *r)
     x_state *s = xs->s;
     if (unauthorized(xs, r, reach_read))
         return;
+    reads_limited(s, r);
     json_t *body = r->status == 200 ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
     json_t *data = json_object_get(body, "data");
     json_t *followers = json_object_get(json_object_get(data, "public_metrics"), "followers_count");
@@ -491,7 +504,8 @@ static void reach_read(x_send *xs)
 {
     x_state *s = xs->s;
     int fresh = s->reach_at_ms && post_now_ms() - s->reach_at_ms < s->conf.reach_cache_s * 1000;
-    if (fresh && (s->user_id[0] || !post_item(xs->p)->maybe_sent)) {
+    int limited = post_now_ms() < s->reads_until_ms;
+    if (limited || (fresh && (s->user_id[0] || !post_item(xs->p)->maybe_sent))) {
         after_reach(xs);
         return;
     }
@@ -503,6 +517,7 @@ static void lookup_answered(post *p, const outbound_response *r)
     x_send *xs = post_data(p);
     if (unauthorized(xs, r, lookup))
         return;
+    reads_limited(xs->s, r);
     json_t *body = r->status == 200 ? json_loadb(r->body, r->body_len, 0, NULL) : NULL;
     size_t i;
     json_t *t;

@@ -13,6 +13,8 @@
  *   - an app-only token: FAILED auth naming the fix;
  *   - a 401 after a refresh: FAILED auth; a refused refresh: FAILED auth
  *     naming refresh_token_env, without the token;
+ *   - a 429 on the follower count: the post is made (reach 0), and the
+ *     reads wait for their reset;
  *   - poll_insights: the stand-in's impressions after 48 minutes.
  */
 #include <signal.h>
@@ -321,6 +323,42 @@ static void a_refused_refresh_names_the_config_field(void)
     setenv("HAECHI_TEST_X_WIRE_TOKEN", ACCESS, 1);
 }
 
+static size_t requests_to(const char *path)
+{
+    answer a = call("GET", "/_fake/requests", NULL);
+    json_t *log = json_loads(a.body ? a.body : "", 0, NULL);
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(log, i, e)
+    {
+        const char *p = json_string_value(json_object_get(e, "path"));
+        n += p && strcmp(p, path) == 0;
+    }
+    json_decref(log);
+    free(a.body);
+    return n;
+}
+
+static void a_limited_read_never_blocks_the_post(void)
+{
+    void *fresh = adapter("HAECHI_TEST_X_WIRE_SEED");
+    CHECK(fresh != NULL);
+    if (!fresh)
+        return;
+    size_t reads = requests_to("/2/users/me");
+    CHECK_INT(control("POST", "/_fake/faults",
+                      "{\"fault\": \"rate-limit\", \"route\": \"/2/users/me\", \"ms\": 60000}"),
+              200);
+    adapter_outcome o = send_text(fresh, "읽기 한도 시험 1", 0);
+    CHECK_STR(adapter_status_name(o.status), adapter_status_name(ADAPTER_OK));
+    CHECK_INT(o.reach, 0);
+    o = send_text(fresh, "읽기 한도 시험 2", 0);
+    CHECK_STR(adapter_status_name(o.status), adapter_status_name(ADAPTER_OK));
+    /* The second send did not read again before the reads' reset. */
+    CHECK_INT(requests_to("/2/users/me"), reads + 1);
+    adapter_x.ops->destroy(fresh);
+}
+
 typedef struct polled {
     int done;
     int have;
@@ -367,6 +405,7 @@ int main(void)
         RUN(an_app_only_token_names_the_fix);
         RUN(a_401_after_a_refresh_is_final);
         RUN(a_refused_refresh_names_the_config_field);
+        RUN(a_limited_read_never_blocks_the_post);
         RUN(insights_come_from_the_post);
         adapter_x.ops->destroy(st);
     }
