@@ -122,7 +122,6 @@ typedef struct x_poll {
 /* The service's part of one send or poll (post_data()). */
 struct x_send {
     TAILQ_ENTRY(x_send) link;
-    int queued;
     post *p;
     x_state *s;
     void (*resume)(x_send *xs); /* the step to run once a token is at hand */
@@ -220,12 +219,8 @@ static void x_destroy(void *state)
     x_state *s = state;
     if (!s)
         return;
-    /* The queue first: post_set_close frees the sends it holds. */
-    x_send *xs;
-    while ((xs = TAILQ_FIRST(&s->waiting))) {
-        TAILQ_REMOVE(&s->waiting, xs, link);
-        xs->queued = 0;
-    }
+    /* Forget the queue first: post_set_close frees the sends it holds. */
+    TAILQ_INIT(&s->waiting);
     post_set_close(&s->posts);
     x_token_free(s->token);
     free(s);
@@ -416,7 +411,6 @@ static void with_token(x_send *xs, void (*step)(x_send *xs), unsigned long refus
         return;
     }
     xs->resume = step;
-    xs->queued = 1;
     TAILQ_INSERT_TAIL(&s->waiting, xs, link);
     x_token_renew(s->token, refused);
 }
@@ -429,7 +423,6 @@ static void token_ready(void *owner, int ok, int transient, const char *why)
     x_send *xs;
     while ((xs = TAILQ_FIRST(&ready))) {
         TAILQ_REMOVE(&ready, xs, link);
-        xs->queued = 0;
         if (ok)
             xs->resume(xs);
         else
@@ -628,10 +621,8 @@ static void x_cancel(void *state, const char *item_id)
     x_send *xs, *next;
     for (xs = TAILQ_FIRST(&s->waiting); xs; xs = next) {
         next = TAILQ_NEXT(xs, link);
-        if (!item_id || strcmp(post_item(xs->p)->item_id, item_id) == 0) {
+        if (!item_id || strcmp(post_item(xs->p)->item_id, item_id) == 0)
             TAILQ_REMOVE(&s->waiting, xs, link);
-            xs->queued = 0;
-        }
     }
     post_set_cancel(&s->posts, item_id);
 }
