@@ -21,21 +21,9 @@
 #include "config.h"
 #include "isotime.h"
 #include "post.h"
-#include "render.h"
-#include "utf8.h"
+#include "sns_text.h"
 #include "x_rules.h"
 #include "x_token.h"
-
-/* TEMPORARY (until branch `sntext` lands on main): the composed post text
- * and the weighted-length rule come from adapters/sns_text.h; without it
- * the text is composed simply and counted in code points. Delete the
- * #else branches after the rebase. */
-#if __has_include("sns_text.h")
-#include "sns_text.h"
-#define X_HAVE_SNS_TEXT 1
-#else
-#define X_HAVE_SNS_TEXT 0
-#endif
 
 #define X_URL_DEFAULT "https://api.x.com"
 #define X_TOKEN_URL_DEFAULT "https://api.x.com/2/oauth2/token"
@@ -231,18 +219,10 @@ static void x_destroy(void *state)
 static void x_validate(const json_t *section, const json_t *doc, const char *path, diag_list *errs,
                        diag_list *notes)
 {
-#if X_HAVE_SNS_TEXT
     /* Only an sns section carries a post for X (the contract suite hands
      * every channel's section to every adapter). */
     if (json_object_get(section, "networks"))
         sns_text_check(section, doc, "x", path, errs, notes);
-#else
-    (void)section;
-    (void)doc;
-    (void)path;
-    (void)errs;
-    (void)notes; /* TEMPORARY: the weighted-length rule arrives with sns_text.h */
-#endif
 }
 
 /*
@@ -252,7 +232,6 @@ static void x_validate(const json_t *section, const json_t *doc, const char *pat
  */
 static int compose(const json_t *doc, char *buf, size_t len, char *err, size_t errlen)
 {
-#if X_HAVE_SNS_TEXT
     const char *langs[SNS_LANGS_MAX];
     sns_post sp;
     if (sns_post_languages(doc, "x", langs) == 0 ||
@@ -264,28 +243,6 @@ static int compose(const json_t *doc, char *buf, size_t len, char *err, size_t e
     if (fits)
         memcpy(buf, sp.text, sp.len + 1);
     sns_post_release(&sp);
-#else
-    /* TEMPORARY: sns.text.ko (or its first language), then the link. */
-    const json_t *sns = json_object_get(doc, "sns"), *message = json_object_get(doc, "message");
-    const json_t *texts = json_object_get(sns, "text") ? json_object_get(sns, "text")
-                                                       : json_object_get(message, "body");
-    const char *text = json_string_value(json_object_get(texts, "ko"));
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)texts, k, v)
-    {
-        if (!text)
-            text = json_string_value(v);
-    }
-    const char *link = json_string_value(json_object_get(message, "link"));
-    if (!text) {
-        snprintf(err, errlen, "x: the campaign has no text for X");
-        return -1;
-    }
-    int n = link && !strstr(text, link) ? snprintf(buf, len, "%s\n\n%s", text, link)
-                                        : snprintf(buf, len, "%s", text);
-    int fits = n >= 0 && (size_t)n < len;
-#endif
     if (!fits)
         snprintf(err, errlen, "x: the post text is over %zu bytes", len - 1);
     return fits ? 0 : -1;
@@ -293,16 +250,11 @@ static int compose(const json_t *doc, char *buf, size_t len, char *err, size_t e
 
 static json_t *counts(const char *text)
 {
-#if X_HAVE_SNS_TEXT
     sns_counts n;
     const sns_rules *rules = sns_rules_for("x");
     sns_text_count(rules, text, strlen(text), &n);
     return json_pack("{s:I, s:I, s:s}", "weighted", (json_int_t)n.length, "limit",
                      (json_int_t)rules->max_length, "unit", "weighted characters");
-#else
-    return json_pack("{s:I, s:s}", "characters", (json_int_t)utf8_length(text), "unit",
-                     "code points (weighted count pending)");
-#endif
 }
 
 static json_t *x_render(void *state, const adapter_item *item, char *err, size_t errlen)
