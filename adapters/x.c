@@ -228,14 +228,15 @@ static void x_validate(const json_t *section, const json_t *doc, const char *pat
 /*
  * The text X gets: the network's composed post (sns_text.h) in the first
  * language that has one (ko before en: X takes one post, the city's
- * language first), from the campaign DOC. 0, or -1 with a reason in ERR.
+ * language first), with ITEM's release's own words when it has them. 0,
+ * or -1 with a reason in ERR.
  */
-static int compose(const json_t *doc, char *buf, size_t len, char *err, size_t errlen)
+static int compose(const adapter_item *item, char *buf, size_t len, char *err, size_t errlen)
 {
     const char *langs[SNS_LANGS_MAX];
     sns_post sp;
-    if (sns_post_languages(doc, "x", langs) == 0 ||
-        sns_post_compose(doc, "x", langs[0], &sp) != 0) {
+    if (sns_post_languages(item->campaign, "x", langs) == 0 ||
+        sns_post_compose(item->campaign, item->release_id, "x", langs[0], &sp) != 0) {
         snprintf(err, errlen, "x: the campaign has no text for X");
         return -1;
     }
@@ -261,7 +262,7 @@ static json_t *x_render(void *state, const adapter_item *item, char *err, size_t
 {
     (void)state;
     char text[X_TEXT_MAX];
-    if (compose(item->campaign, text, sizeof text, err, errlen) != 0)
+    if (compose(item, text, sizeof text, err, errlen) != 0)
         return NULL;
     json_t *r = json_pack("{s:s, s:s, s:s, s:{s:s}, s:o}", "network", "x", "method", "POST", "path",
                           "/2/tweets", "body", "text", text, "counts", counts(text));
@@ -560,7 +561,7 @@ static haechi_status x_send_item(void *state, const adapter_item *item, adapter_
     long long now = post_now_ms();
     if (s->hold_until_ms > now)
         finish_held(xs, s->hold_until_ms - now);
-    else if (compose(item->campaign, xs->text, sizeof xs->text, err, sizeof err) != 0)
+    else if (compose(item, xs->text, sizeof xs->text, err, sizeof err) != 0)
         post_fail(p, ADAPTER_FAILED, ADAPTER_ERR_INVALID, 0, "%s", err);
     else
         with_token(xs, reach_read, 0);

@@ -254,6 +254,13 @@ static void render_shows_the_exact_request(void)
                           strlen("[서울시] 코로나19를 멈추기 위해")) == 0);
     CHECK(text && strstr(text, "https://www.seoul.go.kr/") != NULL);
     CHECK(json_object_get(r, "counts") != NULL);
+    /* A release with its own words posts them. */
+    item.release_id = "afternoon-post";
+    json_t *pm = st ? d->ops->render(st, &item, err, sizeof err) : NULL;
+    const char *own = json_string_value(json_object_get(json_object_get(pm, "body"), "text"));
+    CHECK(own &&
+          strncmp(own, "[서울시] 잠시멈춤 실천 셋!", strlen("[서울시] 잠시멈춤 실천 셋!")) == 0);
+    json_decref(pm);
     /* Nothing of a credential in what preview prints. */
     char *dump = r ? json_dumps(r, 0) : NULL;
     CHECK(dump && !strstr(dump, "Bearer") && !strstr(dump, "token"));
