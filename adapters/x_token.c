@@ -111,8 +111,12 @@ void x_token_free(x_token *t)
     t->dead = 1;
     event_del(t->answer_ev);
     event_del(t->peek_ev);
-    if (t->req)
-        outbound_cancel(t->req);
+    if (t->req) {
+        /* No late callback: only Redis replies may still come back. */
+        outbound_abandon(t->req);
+        t->req = NULL;
+        t->pending--;
+    }
     if (t->pending == 0)
         destroy(t);
 }

@@ -67,8 +67,8 @@ void x_token_renew(x_token *t, unsigned long refused);
 /* The Redis key of the pair, for messages. */
 const char *x_token_key(const x_token *t);
 
-/* Frees T; what is still in flight (a Redis reply, the token request)
- * frees what is left when it comes back. ready() is not called again. */
+/* Frees T: the token request is abandoned; a Redis reply still owed frees
+ * what is left when it comes back. ready() is not called again. */
 void x_token_free(x_token *t);
 
 #endif

@@ -15,6 +15,8 @@
  *     naming refresh_token_env, without the token;
  *   - a 429 on the follower count: the post is made (reach 0), and the
  *     reads wait for their reset;
+ *   - destroy() while a refresh is in flight: the send is answered
+ *     CANCELLED, nothing leaks;
  *   - poll_insights: the stand-in's impressions after 48 minutes.
  */
 #include <signal.h>
@@ -359,6 +361,41 @@ static void a_limited_read_never_blocks_the_post(void)
     adapter_x.ops->destroy(fresh);
 }
 
+static void destroy_during_a_refresh(void)
+{
+    setenv("HAECHI_TEST_X_WIRE_TOKEN", "x-wire-unknown-access", 1);
+    void *mid = adapter("HAECHI_TEST_X_WIRE_SEED");
+    setenv("HAECHI_TEST_X_WIRE_TOKEN", ACCESS, 1);
+    CHECK(mid != NULL);
+    if (!mid)
+        return;
+    CHECK_INT(control("POST", "/_fake/faults",
+                      "{\"fault\": \"slow\", \"ms\": 3000, \"route\": \"/2/oauth2/token\"}"),
+              200);
+    size_t reads = requests_to("/2/users/me");
+    json_t *doc = campaign_with("refresh 중 종료");
+    adapter_item item = {.item_id = "mid",
+                         .campaign_id = "wire",
+                         .release_id = "r",
+                         .channel = "sns",
+                         .target = "x",
+                         .due_ms = clock_wall_ms(),
+                         .attempt = 1,
+                         .campaign = doc};
+    sent s = {0};
+    CHECK(adapter_x.ops->send(mid, &item, on_sent, &s) == HAECHI_OK);
+    /* Until the follower count met its 401 and the (slow) refresh is on its way. */
+    for (long long end = mono() + DEADLINE_MS; mono() < end && requests_to("/2/users/me") == reads;)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    for (long long end = mono() + 300; mono() < end;)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    CHECK(!s.done);
+    adapter_x.ops->destroy(mid);
+    CHECK(s.done);
+    CHECK_STR(adapter_status_name(s.o.status), adapter_status_name(ADAPTER_CANCELLED));
+    json_decref(doc);
+}
+
 typedef struct polled {
     int done;
     int have;
@@ -406,6 +443,7 @@ int main(void)
         RUN(a_401_after_a_refresh_is_final);
         RUN(a_refused_refresh_names_the_config_field);
         RUN(a_limited_read_never_blocks_the_post);
+        RUN(destroy_during_a_refresh);
         RUN(insights_come_from_the_post);
         adapter_x.ops->destroy(st);
     }
