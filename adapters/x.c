@@ -122,8 +122,9 @@ struct x_send {
 
 static void token_ready(void *owner, int ok, int transient, const char *why);
 
-/* Reads one optional secret; a field that is set must be readable. */
-static int secret(const char *env, const char *file, const char *what, char **out, char *err,
+/* Reads one optional secret (FIELD_env, else FIELD_file); a field that is
+ * set must be readable, and the reason names it. */
+static int secret(const char *env, const char *file, const char *field, char **out, char *err,
                   size_t errlen)
 {
     char why[256];
@@ -133,7 +134,7 @@ static int secret(const char *env, const char *file, const char *what, char **ou
     *out = config_secret(env, file, why, sizeof why);
     if (*out)
         return 0;
-    snprintf(err, errlen, "%s: %s", what, why);
+    snprintf(err, errlen, "%s_%s: %s", field, *env ? "env" : "file", why);
     return -1;
 }
 
@@ -172,11 +173,11 @@ static void *x_create(const adapter_env *env, const void *conf, char *err, size_
         return s; /* render only: no secret is read */
 
     char *access = NULL, *seed = NULL, *client_secret = NULL, field[1200];
-    int bad = secret(c->refresh_token_env, c->refresh_token_file, "refresh_token_env/file", &seed,
-                     err, errlen) ||
-              secret(c->token_env, c->token_file, "token_env/token_file", &access, err, errlen) ||
-              secret(c->client_secret_env, c->client_secret_file,
-                     "client_secret_env/client_secret_file", &client_secret, err, errlen);
+    int bad =
+        secret(c->refresh_token_env, c->refresh_token_file, "refresh_token", &seed, err, errlen) ||
+        secret(c->token_env, c->token_file, "token", &access, err, errlen) ||
+        secret(c->client_secret_env, c->client_secret_file, "client_secret", &client_secret, err,
+               errlen);
     if (c->refresh_token_env[0])
         snprintf(field, sizeof field, "refresh_token_env (%s)", c->refresh_token_env);
     else if (c->refresh_token_file[0])

@@ -11,6 +11,7 @@
 #include "check.h"
 #include "config.h"
 #include "fileio.h"
+#include "x.h"
 #include "x_rules.h"
 
 /* Headers as "name: value" pairs, NULL-terminated. */
@@ -271,6 +272,26 @@ static void render_shows_the_exact_request(void)
     campaign_free(c);
 }
 
+/* A credential the config names but the process cannot read stops the
+ * daemon with the field's name; offline (preview) nothing is read. */
+static void an_unreadable_secret_names_its_field(void)
+{
+    x_conf c = {.present = 1};
+    snprintf(c.client_id, sizeof c.client_id, "test");
+    snprintf(c.refresh_token_env, sizeof c.refresh_token_env, "HAECHI_TEST_X_UNSET");
+    unsetenv("HAECHI_TEST_X_UNSET");
+    adapter_env env = {.engine_prefix = "t:{e}:"};
+    char err[256] = "";
+    void *st = adapter_x.ops->create(&env, &c, err, sizeof err);
+    CHECK(st == NULL);
+    CHECK_STR(err, "refresh_token_env: environment variable HAECHI_TEST_X_UNSET is not set");
+    env.offline = 1;
+    st = adapter_x.ops->create(&env, &c, err, sizeof err);
+    CHECK(st != NULL);
+    if (st)
+        adapter_x.ops->destroy(st);
+}
+
 int main(void)
 {
     RUN(headers_are_read);
@@ -280,5 +301,6 @@ int main(void)
     RUN(several_errors_are_joined);
     RUN(the_lookup_sees_past_t_co_links);
     RUN(render_shows_the_exact_request);
+    RUN(an_unreadable_secret_names_its_field);
     return check_exit_status();
 }
