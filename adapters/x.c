@@ -115,6 +115,8 @@ struct x_send {
     void (*resume)(x_send *xs); /* the step to run once a token is at hand */
     unsigned long gen;          /* the token generation its last request carried */
     int reauthed;               /* a 401 was answered with a refresh once */
+    int refused_duplicate;      /* X called the post a duplicate: the look-up decides */
+    char refusal[200];          /* X's words for it */
     x_poll *poll;               /* an insights poll, not a send */
     char tweet_id[64];          /* the poll's post */
     char text[X_TEXT_MAX];
@@ -459,6 +461,21 @@ static void reach_read(x_send *xs)
     request(xs, "GET", "/2/users/me?user.fields=public_metrics", NULL, reach_answered);
 }
 
+/* X refused the post as a duplicate and the account shows no copy since
+ * lookup_minutes before the due time: an earlier release's text. (Two
+ * releases with the same text inside that window count as one post: X
+ * refuses the second anyway.) */
+static void duplicate_not_found(x_send *xs)
+{
+    if (post_item(xs->p)->maybe_sent)
+        /* The earlier attempt's copy is older than the window can show. */
+        post_ok(xs->p, "", xs->s->reach,
+                "refused as a duplicate after an unknown outcome: the earlier attempt was "
+                "posted; not posted again");
+    else
+        finish_class(xs, X_DUPLICATE, 403, xs->refusal, 0);
+}
+
 static void lookup_answered(post *p, const outbound_response *r)
 {
     x_send *xs = post_data(p);
@@ -473,15 +490,21 @@ static void lookup_answered(post *p, const outbound_response *r)
         const char *id = json_string_value(json_object_get(t, "id"));
         if (id && x_text_matches(xs->text, json_string_value(json_object_get(t, "text")))) {
             post_ok(p, id, xs->s->reach,
-                    "found on the account after an unknown outcome; not posted again");
+                    xs->refused_duplicate
+                        ? "refused as a duplicate, and found on the account since the due time: "
+                          "this send's own post (an earlier try reached X); not posted again"
+                        : "found on the account after an unknown outcome; not posted again");
             json_decref(body);
             return;
         }
     }
     json_decref(body);
-    /* Not there, or the read failed: post. A post that did go through is
-     * then refused by X as a duplicate, which answered() counts as sent. */
-    create(xs);
+    if (xs->refused_duplicate)
+        duplicate_not_found(xs);
+    else
+        /* Not there, or the read failed: post. A post that did go through
+         * is then refused by X as a duplicate, and looked for again. */
+        create(xs);
 }
 
 static void lookup(x_send *xs)
@@ -522,12 +545,22 @@ static void answered(post *p, const outbound_response *r)
     else if (c == X_CREATED)
         post_fail(p, ADAPTER_AGAIN, ADAPTER_ERR_INTERNAL, r->status,
                   "x: created, but the answer has no data.id");
-    else if (c == X_DUPLICATE && post_item(p)->maybe_sent)
-        /* X keeps the id of the earlier post to itself: none to record. */
-        post_ok(p, "", s->reach,
-                "refused as a duplicate after an unknown outcome: the earlier attempt was "
-                "posted; not posted again");
-    else if (c == X_USAGE_CAPPED)
+    else if (c == X_DUPLICATE && !xs->refused_duplicate && s->user_id[0] &&
+             now >= s->reads_until_ms) {
+        /*
+         * X keeps the id of the copy it means to itself. The copy may be
+         * this send's own: an earlier attempt whose answer was lost, or a
+         * request re-sent on a new connection after the first one died
+         * without an answer (libcurl does that for a reused connection).
+         * A copy on the account since the due time is that post.
+         */
+        xs->refused_duplicate = 1;
+        snprintf(xs->refusal, sizeof xs->refusal, "%s", msg);
+        lookup(xs);
+    } else if (c == X_DUPLICATE) {
+        snprintf(xs->refusal, sizeof xs->refusal, "%s", msg);
+        duplicate_not_found(xs);
+    } else if (c == X_USAGE_CAPPED)
         finish_class(xs, c, r->status, msg,
                      lim.day_reset_s > 0 ? x_limits_wait_ms(&lim, now) : X_DAY_MS);
     else
