@@ -8,10 +8,12 @@
 
 extern const adapter_desc adapter_log;
 extern const adapter_desc adapter_log_insights;
+extern const adapter_desc adapter_x;
 
 static const adapter_desc *const adapters[] = {
     &adapter_log,
     &adapter_log_insights,
+    &adapter_x,
 };
 
 const adapter_desc *adapter_find(const char *name)

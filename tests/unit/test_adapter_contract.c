@@ -33,6 +33,9 @@ static const struct {
 } FIXTURES[] = {
     {"log", "{}", "{\"delay_ms\": 60000}", "{\"fanout\": 3}"},
     {"log-insights", "{}", "{\"delay_ms\": 60000}", "{\"fanout\": 3}"},
+    /* No Redis, no outbound client here: every send waits on a token
+     * renewal that ends without one; x has no plan(). */
+    {"x", "{\"client_id\": \"contract\"}", "{\"client_id\": \"contract\"}", "{}"},
 };
 
 #define EXAMPLE "campaigns/jamsi-meomchum.json"
