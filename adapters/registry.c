@@ -9,11 +9,13 @@
 extern const adapter_desc adapter_log;
 extern const adapter_desc adapter_log_insights;
 extern const adapter_desc adapter_x;
+extern const adapter_desc adapter_kakaostory;
 
 static const adapter_desc *const adapters[] = {
     &adapter_log,
     &adapter_log_insights,
     &adapter_x,
+    &adapter_kakaostory,
 };
 
 const adapter_desc *adapter_find(const char *name)
