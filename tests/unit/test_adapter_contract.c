@@ -36,6 +36,10 @@ static const struct {
     /* No Redis, no outbound client here: every send waits on a token
      * renewal that ends without one; x has no plan(). */
     {"x", "{\"client_id\": \"contract\"}", "{\"client_id\": \"contract\"}", "{}"},
+    /* No outbound client here: api_posting off answers every send from the
+     * loop; min_gap_ms keeps the later sends waiting their turn. */
+    {"kakaostory", "{\"api_posting\": \"off\"}",
+     "{\"api_posting\": \"off\", \"min_gap_ms\": 60000}", "{}"},
 };
 
 #define EXAMPLE "campaigns/jamsi-meomchum.json"
