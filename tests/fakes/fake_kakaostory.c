@@ -32,6 +32,9 @@
  */
 #include "fake.h"
 
+#include <event2/http.h>
+#include <sys/queue.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +49,27 @@ static struct {
                         created_ms, link_info?, images?} */
     unsigned long serial;
 } ks = {.ended_status = 400, .quota_status = 400, .page = 18};
+
+/* ---- parameters ------------------------------------------------------------- */
+
+/* The form body of the request being handled. fake_param() misses form
+ * values that hold a newline (the core merges them into the query through
+ * evhttp_add_header(), which refuses CR and LF), and a post's content
+ * often has one; so each handler parses its form body here first. */
+static struct evkeyvalq form;
+
+static void form_load(const fake_req *rq)
+{
+    evhttp_clear_headers(&form);
+    if (rq->body_len && !rq->json)
+        evhttp_parse_query_str(rq->body, &form);
+}
+
+static const char *param(const fake_req *rq, const char *name)
+{
+    const char *v = evhttp_find_header(&form, name);
+    return v ? v : fake_param(rq, name);
+}
 
 /* ---- answers ---------------------------------------------------------------- */
 
@@ -178,7 +202,7 @@ static int posting_allowed(fake_req *rq)
 /* The options every post shares; 0 when one is malformed (answered). */
 static int post_options(fake_req *rq, const char **permission, int *share)
 {
-    const char *p = fake_param(rq, "permission"), *e = fake_param(rq, "enable_share");
+    const char *p = param(rq, "permission"), *e = param(rq, "enable_share");
     if (p && strcmp(p, "A") && strcmp(p, "F") && strcmp(p, "M")) {
         bad_param(rq, "permission must be one of A, F, M");
         return 0;
@@ -249,9 +273,10 @@ static void profile(fake_req *rq)
 
 static void my_stories(fake_req *rq)
 {
+    form_load(rq);
     if (!story_user(rq))
         return;
-    const char *last = fake_param(rq, "last_id");
+    const char *last = param(rq, "last_id");
     json_t *out = json_array();
     size_t i = json_array_size(ks.stories);
     int skipping = last != NULL;
@@ -268,9 +293,10 @@ static void my_stories(fake_req *rq)
 
 static void my_story(fake_req *rq)
 {
+    form_load(rq);
     if (!story_user(rq))
         return;
-    const char *id = fake_param(rq, "id");
+    const char *id = param(rq, "id");
     json_t *st = find_story(id);
     if (!id)
         bad_param(rq, "id is required");
@@ -282,7 +308,8 @@ static void my_story(fake_req *rq)
 
 static void link_info(fake_req *rq)
 {
-    const char *url = fake_param(rq, "url");
+    form_load(rq);
+    const char *url = param(rq, "url");
     if (!story_user(rq))
         return;
     if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
@@ -301,7 +328,8 @@ static void link_info(fake_req *rq)
 
 static void post_note(fake_req *rq)
 {
-    const char *content = fake_param(rq, "content"), *permission;
+    form_load(rq);
+    const char *content = param(rq, "content"), *permission;
     int share;
     if (!posting_allowed(rq) || !content_ok(rq, content, 1) ||
         !post_options(rq, &permission, &share))
@@ -311,7 +339,8 @@ static void post_note(fake_req *rq)
 
 static void post_link(fake_req *rq)
 {
-    const char *content = fake_param(rq, "content"), *info = fake_param(rq, "link_info");
+    form_load(rq);
+    const char *content = param(rq, "content"), *info = param(rq, "link_info");
     const char *permission;
     int share;
     if (!posting_allowed(rq) || !content_ok(rq, content, 0) ||
@@ -328,7 +357,8 @@ static void post_link(fake_req *rq)
 
 static void post_photo(fake_req *rq)
 {
-    const char *content = fake_param(rq, "content"), *list = fake_param(rq, "image_url_list");
+    form_load(rq);
+    const char *content = param(rq, "content"), *list = param(rq, "image_url_list");
     const char *permission;
     int share;
     if (!posting_allowed(rq) || !content_ok(rq, content, 0) ||
@@ -363,7 +393,8 @@ static void upload_multi(fake_req *rq)
 
 static void delete_story(fake_req *rq)
 {
-    const char *id = fake_param(rq, "id");
+    form_load(rq);
+    const char *id = param(rq, "id");
     size_t i;
     json_t *st;
     if (!story_user(rq))
@@ -419,6 +450,8 @@ static int ks_option(const char *name, const char *v)
 static void ks_reset(fake *f)
 {
     (void)f;
+    if (!form.tqh_last)
+        TAILQ_INIT(&form);
     json_decref(ks.stories);
     ks.stories = json_array();
 }
@@ -433,6 +466,7 @@ static json_t *ks_state(fake *f)
 static void ks_release(fake *f)
 {
     (void)f;
+    evhttp_clear_headers(&form);
     json_decref(ks.stories);
     ks.stories = NULL;
 }
