@@ -26,11 +26,12 @@
 #include "config.h"
 #include "kakaostory.h"
 #include "post.h"
-#include "utf8.h"
+#include "sns_text.h"
 
 #define SERVICE "kakaostory"
 #define DEFAULT_URL "https://kapi.kakao.com"
-/* Kakao's JavaScript SDK refuses story content outside 1..2,048 characters. */
+/* Kakao's JavaScript SDK refuses story content outside 1..2,048 characters
+ * (sns_text.h holds the limit validate checks; this one sizes buffers). */
 #define CONTENT_MAX 2048
 #define CONTENT_BYTES (CONTENT_MAX * 4 + 2048)
 #define LINK_INFO_BYTES 16384
@@ -175,62 +176,26 @@ static void ks_destroy(void *state)
 
 /* ---- the post's text -------------------------------------------------------------- */
 
-static const char *korean_first(const json_t *map)
-{
-    const char *ko = json_string_value(json_object_get(map, "ko"));
-    if (ko || !json_is_object(map))
-        return ko;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)map, k, v) return json_string_value(v);
-    return NULL;
-}
-
 /*
- * SNTEXT: the composed post of a network moves to sns_post_compose() of
- * adapters/sns_text.h when the `sntext` branch lands; this is its call
- * site. Until then, its rule: the network's text (sns.kakaostory.text,
- * else sns.text, else message.body; Korean first), then a blank line and
- * the link unless the text holds it, then a blank line and the hashtags.
- * Returns the content's bytes, or -1 when there is no text or it does not
- * fit CONTENT_BYTES; LINK gets the link ("" when none).
+ * The post's content and link, as adapters/sns_text.h composes them for
+ * Kakao Story (the text, the link unless the text holds it, the hashtags)
+ * in the first language it posts in (Korean first). Returns the content's
+ * bytes, or -1 when there is no text or it does not fit OUTLEN.
  */
-static long compose(const json_t *doc, const char *channel, char *out, size_t outlen, char *link,
+static long compose(const json_t *doc, const char *release_id, char *out, size_t outlen, char *link,
                     size_t linklen)
 {
-    const json_t *section = json_object_get(doc, channel);
-    const json_t *message = json_object_get(doc, "message");
-    const json_t *own = json_object_get(section, SERVICE);
-    const char *text = korean_first(json_object_get(own, "text"));
-    if (!text)
-        text = korean_first(json_object_get(section, "text"));
-    if (!text)
-        text = korean_first(json_object_get(message, "body"));
-    if (!text)
+    const char *langs[SNS_LANGS_MAX];
+    sns_post sp;
+    if (sns_post_languages(doc, SERVICE, langs) == 0 ||
+        sns_post_compose(doc, release_id, SERVICE, langs[0], &sp) != 0)
         return -1;
-    const char *l = json_string_value(json_object_get(own, "link"));
-    if (!l)
-        l = json_string_value(json_object_get(section, "link"));
-    if (!l)
-        l = json_string_value(json_object_get(message, "link"));
-    snprintf(link, linklen, "%s", l ? l : "");
-    size_t used = (size_t)snprintf(out, outlen, "%s", text);
-    if (l && *l && !strstr(text, l) && used < outlen)
-        used += (size_t)snprintf(out + used, outlen - used, "\n\n%s", l);
-    const json_t *tags = json_object_get(section, "hashtags");
-    if (!tags)
-        tags = json_object_get(message, "hashtags");
-    size_t i, n = 0;
-    json_t *t;
-    json_array_foreach((json_t *)tags, i, t)
-    {
-        const char *tag = json_string_value(t);
-        if (!tag || !*tag || used >= outlen)
-            continue;
-        used += (size_t)snprintf(out + used, outlen - used, "%s#%s", n++ ? " " : "\n\n",
-                                 tag[0] == '#' ? tag + 1 : tag);
-    }
-    return used < outlen ? (long)used : -1;
+    long len = sp.len < outlen ? (long)sp.len : -1;
+    if (len >= 0)
+        memcpy(out, sp.text, sp.len + 1);
+    snprintf(link, linklen, "%s", sp.link ? sp.link : "");
+    sns_post_release(&sp);
+    return len;
 }
 
 /* ---- the wire -------------------------------------------------------------------- */
@@ -620,7 +585,7 @@ static haechi_status ks_send_item(void *state, const adapter_item *item, adapter
         return HAECHI_ERR;
     ks_send *ks = post_data(p);
     ks->s = s;
-    if (compose(item->campaign, item->channel, ks->content, sizeof ks->content, ks->link,
+    if (compose(item->campaign, item->release_id, ks->content, sizeof ks->content, ks->link,
                 sizeof ks->link) < 0) {
         post_fail(p, ADAPTER_FAILED, ADAPTER_ERR_INVALID, 0,
                   "%s: the campaign has no text for Kakao Story, or it is too long", SERVICE);
@@ -659,7 +624,7 @@ static json_t *ks_render(void *state, const adapter_item *item, char *err, size_
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    if (compose(item->campaign, item->channel, content, CONTENT_BYTES, link, sizeof link) < 0) {
+    if (compose(item->campaign, item->release_id, content, CONTENT_BYTES, link, sizeof link) < 0) {
         snprintf(err, errlen, "%s: the campaign has no text for Kakao Story", SERVICE);
         free(content);
         return NULL;
@@ -667,7 +632,8 @@ static json_t *ks_render(void *state, const adapter_item *item, char *err, size_
     json_t *body = form_fields(&s->conf, content);
     json_t *step = json_pack("{s:s,s:s,s:s,s:o,s:{s:I,s:i}}", "network", SERVICE, "method", "POST",
                              "path", link[0] ? PATH_LINK : PATH_NOTE, "body", body, "counts",
-                             "characters", (json_int_t)utf8_length(content), "limit", CONTENT_MAX);
+                             "characters", (json_int_t)sns_text_length(content, strlen(content)),
+                             "limit", (int)sns_rules_for(SERVICE)->max_length);
     free(content);
     if (step && s->posting_off)
         json_object_set_new(step, "declined",
@@ -697,24 +663,14 @@ static int sends_here(const json_t *section)
     return 0;
 }
 
-/* SNTEXT: becomes sns_text_check(section, campaign, "kakaostory", path,
- * errs, notes) when the `sntext` branch lands; the note below stays. */
+/* The counts against Kakao Story's limit are sns_text.h's, like every
+ * network's; the note on the API's state is this adapter's own. */
 static void ks_validate(const json_t *section, const json_t *doc, const char *path, diag_list *errs,
                         diag_list *notes)
 {
     if (!sends_here(section))
         return;
-    char *content = malloc(CONTENT_BYTES), link[2048];
-    const char *channel = path[0] == '/' ? path + 1 : path;
-    long n = content ? compose(doc, channel, content, CONTENT_BYTES, link, sizeof link) : -1;
-    if (n >= 0) {
-        size_t chars = utf8_length(content);
-        if (chars > CONTENT_MAX)
-            diag_add(errs, path, "length", "%s: %zu characters, the limit is %d", SERVICE, chars,
-                     CONTENT_MAX);
-        diag_add(notes, path, "length", "%s: %zu/%d characters (ko)", SERVICE, chars, CONTENT_MAX);
-    }
-    free(content);
+    sns_text_check(section, doc, SERVICE, path, errs, notes);
     diag_add(notes, path, "kakaostory-api",
              "%s: Kakao ended the Kakao Story modules of its Android and iOS SDKs on 2023-11-15; "
              "its REST API still documents posting. If Kakao answers that the API has ended "

@@ -121,7 +121,7 @@ static json_t *doc(const char *text)
 
 #define CAMPAIGN                                                                                   \
     "{\"message\":{\"body\":{\"ko\":\"본문\"},\"link\":\"https://www.seoul.go.kr/\","            \
-    "\"hashtags\":[\"잠시멈춤\",\"#서울시\"]},"                                             \
+    "\"hashtags\":[\"잠시멈춤\",\"서울시\"]},"                                              \
     "\"sns\":{\"networks\":[\"x\",\"kakaostory\"],\"text\":{\"ko\":\"잠시 멈춤에 함께해 "  \
     "주세요.\"}}}"
 
@@ -225,8 +225,8 @@ static void test_validate_counts_and_notes(void)
     diag_list_init(&notes);
     adapter_kakaostory.ops->validate(json_object_get(over, "sns"), over, "/sns", &errs, &notes);
     CHECK_INT(errs.len, 1);
-    CHECK(has_message(&errs, "2049 characters, the limit is 2048"));
-    CHECK(has_message(&notes, "2049/2048"));
+    CHECK(has_message(&errs, "2,049 characters, the limit is 2,048"));
+    CHECK(has_message(&notes, "2,049/2,048"));
     CHECK(has_message(&notes, "2023-11-15"));
     diag_list_release(&errs);
     diag_list_release(&notes);
