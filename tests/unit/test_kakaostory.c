@@ -41,7 +41,7 @@ static void test_classification_table(void)
         {403, "{\"msg\":\"insufficient scopes\",\"code\":-402}", ADAPTER_FAILED, ADAPTER_ERR_AUTH,
          ADAPTER_SCOPE_ITEM, "Kakao -402"},
         {400, "{\"msg\":\"API limit has been exceeded.\",\"code\":-10}", ADAPTER_AGAIN,
-         ADAPTER_ERR_RATE_LIMIT, ADAPTER_SCOPE_CHANNEL, "quota exceeded (Kakao -10"},
+         ADAPTER_ERR_RATE_LIMIT, ADAPTER_SCOPE_CHANNEL, "rate limit: quota exceeded (Kakao -10"},
         {429, "", ADAPTER_AGAIN, ADAPTER_ERR_RATE_LIMIT, ADAPTER_SCOPE_CHANNEL,
          "too many requests"},
         {503, "{\"msg\":\"service is under maintenance\",\"code\":-9798}", ADAPTER_AGAIN,
