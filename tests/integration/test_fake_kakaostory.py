@@ -3,10 +3,18 @@ Kakao's Story REST API routes (form bodies, bearer tokens), Kakao's error
 shape {"msg", "code"} with the codes and statuses of Kakao's error-code
 page, the read of recent stories that the adapter's look-up uses, the
 named errors, and the switches --posting-ended and --not-story-user.
+
+Then the kakaostory adapter in a daemon against it, for what the contract
+suite does not cover: a release is declined, never retried, once Kakao
+answers that the API has ended (-9), or when api_posting is "off" (and
+then nothing reaches Kakao); an account without Kakao Story is a dead
+letter saying so.
 """
 
+import datetime
 import itertools
 import json
+import os
 import urllib.parse
 
 import harness as h
@@ -242,6 +250,117 @@ def test_options(tmp):
                   str(e))
 
 
+# ---- the adapter in a daemon ---------------------------------------------------------
+
+BASE_MS = h.seoul_ms(2020, 3, 2, 10, 0)
+ENV_TOKEN = "HAECHI_TEST_KAKAOSTORY_TOKEN"
+
+
+class Daemon:
+    """A daemon whose sns channel is the kakaostory adapter alone."""
+
+    def __init__(self, name, fake, section):
+        self.redis = h.Redis(name + "-redis")
+        self.fake = fake
+        channels = h.real_clock_channels()
+        channels["sns"] = dict({"adapter": "kakaostory", "quiet_hours": False, "url": fake.url,
+                                "token_env": ENV_TOKEN}, **section)
+        self.d = h.Daemon(name, None, extra={
+            "environment": "test", "testing": {"virtual_clock": True}, "channels": channels,
+            "engine": {"backoff_ms": 1000, "backoff_max_ms": 60000, "max_attempts": 5}})
+        self.n = 0
+
+    def start(self):
+        if not check("private redis-server answers PING", self.redis.start()):
+            return False
+        self.d.config["redis"]["address"] = self.redis.address
+        env = dict(os.environ)
+        env[ENV_TOKEN] = TOKEN
+        return check("haechi serve starts with channels.sns on the kakaostory adapter",
+                     self.d.start(env=env), h.tail(self.d.log_path, 20))
+
+    def release(self, tag):
+        """Submits a one-release campaign and moves both clocks to it; returns
+        its delivery record once it settles (or None)."""
+        self.n += 1
+        due = BASE_MS + self.n * 2 * 3600 * 1000
+        cid = "ks-%02d-%s" % (self.n, tag)
+        at = datetime.datetime.fromtimestamp(due / 1000, h.SEOUL).strftime("%Y-%m-%dT%H:%M:%S")
+        doc = h.minimal_campaign(cid, ["sns"], "2020-03-01", "2020-03-31",
+                                 [{"id": "go", "at": at, "channels": ["sns"]}])
+        doc["sns"]["networks"] = ["kakaostory"]
+        doc["sns"]["text"] = {"ko": "[서울시] 잠시멈춤 %s %d" % (tag, self.n)}
+        s, b = h.submit_campaign(self.d, doc)
+        if not check("%s: the campaign is accepted" % tag, s == 201, "%s %r" % (s, b)):
+            return None
+        self.fake.clock(now_ms=due)
+        h.set_clock(self.d, now_ms=due)
+
+        def settled():
+            r = h.fires(self.redis, self.d, cid).get("go|%d|sns" % due)
+            return r if r and r.get("state") in ("sent", "declined", "dead", "failed") else None
+        return h.wait_until(settled)
+
+    def stop(self):
+        h.stop_all([self.d], self.redis)
+
+
+def test_adapter_declines_when_posting_ended(tmp):
+    fake = start_fake("kakaostory", tmp, "--token", TOKEN, "--posting-ended")
+    world = Daemon("ks-ended", fake, {})
+    try:
+        if not world.start():
+            return
+        rec = world.release("ended")
+        reason = (rec or {}).get("reason") or ""
+        check("posting ended: the release is declined at the first attempt",
+              rec and rec["state"] == "declined" and rec.get("attempts") == 1, rec)
+        check("posting ended: the reason states Kakao's answer and what to do",
+              "Kakao answered that the Kakao Story API has ended (Kakao -9" in reason and
+              "post by hand or remove kakaostory from sns.networks" in reason, reason)
+        posts = fake.requests(path="/v1/api/story/post/link", method="POST")
+        check("posting ended: one post request, not retried", len(posts) == 1, len(posts))
+    finally:
+        world.stop()
+        fake.stop()
+
+
+def test_adapter_posting_off(tmp):
+    fake = start_fake("kakaostory", tmp, "--token", TOKEN)
+    world = Daemon("ks-off", fake, {"api_posting": "off"})
+    try:
+        if not world.start():
+            return
+        rec = world.release("off")
+        reason = (rec or {}).get("reason") or ""
+        check("api_posting off: the release is declined with the advice",
+              rec and rec["state"] == "declined" and "api_posting" in reason and
+              "remove kakaostory from sns.networks" in reason, rec)
+        check("api_posting off: nothing reached the stand-in", fake.requests() == [],
+              fake.requests())
+    finally:
+        world.stop()
+        fake.stop()
+
+
+def test_adapter_not_story_user(tmp):
+    fake = start_fake("kakaostory", tmp, "--token", TOKEN, "--not-story-user")
+    world = Daemon("ks-nouser", fake, {})
+    try:
+        if not world.start():
+            return
+        rec = world.release("nouser")
+        check("no Kakao Story: a dead letter at the first attempt saying so",
+              rec and rec["state"] == "dead" and rec.get("attempts") == 1 and
+              "no Kakao Story" in (rec.get("reason") or ""), rec)
+        check("no Kakao Story: nothing was posted",
+              fake.requests(path="/v1/api/story/post/link") == [] and
+              fake.requests(path="/v1/api/story/post/note") == [])
+    finally:
+        world.stop()
+        fake.stop()
+
+
 def main():
     tmp = h.new_dir("fake-kakaostory")
     fake = start_fake("kakaostory", tmp, "--token", TOKEN)
@@ -254,6 +373,9 @@ def main():
     test_posting_ended(tmp)
     test_not_story_user(tmp)
     test_options(tmp)
+    test_adapter_declines_when_posting_ended(tmp)
+    test_adapter_posting_off(tmp)
+    test_adapter_not_story_user(tmp)
 
 
 if __name__ == "__main__":
