@@ -225,7 +225,8 @@ static void answered(const outbound_response *r, void *arg)
     post_step_fn *next = p->next;
     p->next = NULL;
     if (r->result != OUTBOUND_OK || !next) {
-        post_transport_outcome(r, p->channel, &p->outcome);
+        /* The network, when a composite routed this send: "x: ...", not "sns: ...". */
+        post_transport_outcome(r, strcmp(p->target, "all") ? p->target : p->channel, &p->outcome);
         p->finished = 1;
         deliver(p);
         return;

@@ -635,6 +635,35 @@ static void serve(call *c, const fake_route *r)
         reply_plain(&c->rq, 500, "the handler did not answer ", r->pattern);
 }
 
+/*
+ * A form body's fields into Q. Not through evhttp_parse_query_str(): it
+ * goes through evhttp_add_header(), which refuses a value holding a
+ * newline, and a post's text holds newlines.
+ */
+static int parse_form(const char *body, struct evkeyvalq *q)
+{
+    char *copy = strdup(body), *save = NULL;
+    if (!copy)
+        return -1;
+    for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        if (eq)
+            *eq = '\0';
+        struct evkeyval *kv = calloc(1, sizeof *kv);
+        char *key = evhttp_uridecode(pair, 1, NULL);
+        char *value = evhttp_uridecode(eq ? eq + 1 : "", 1, NULL);
+        if (!kv || !key || !value) {
+            free(kv), free(key), free(value), free(copy);
+            return -1;
+        }
+        kv->key = key;
+        kv->value = value;
+        TAILQ_INSERT_TAIL(q, kv, next);
+    }
+    free(copy);
+    return 0;
+}
+
 static void read_body(call *c, struct evhttp_request *ev, struct evkeyvalq *form, int *has_form)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(ev);
@@ -650,9 +679,8 @@ static void read_body(call *c, struct evhttp_request *ev, struct evkeyvalq *form
     if (n && strncasecmp(ct, "application/json", 16) == 0) {
         c->rq.json = json_loadb(body, n, 0, NULL);
     } else if (n && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
-        *has_form = evhttp_parse_query_str(body, form) == 0;
-        for (struct evkeyval *kv = form->tqh_first; *has_form && kv; kv = kv->next.tqe_next)
-            evhttp_add_header(&c->rq.query, kv->key, kv->value);
+        /* The log keeps the form as it came; handlers see it merged with the query. */
+        *has_form = parse_form(body, form) == 0 && parse_form(body, &c->rq.query) == 0;
     }
 }
 
