@@ -42,10 +42,7 @@ static const jfield facebook_fields[] = {
      .min = 1,
      .max = 10080,
      JF_STORE(facebook_conf, lookup_minutes)},
-    {.name = "reach_cache_s",
-     .kind = JK_INT,
-     .max = 86400,
-     JF_STORE(facebook_conf, reach_cache_s)},
+    {.name = "reach_cache_s", .kind = JK_INT, .max = 86400, JF_STORE(facebook_conf, reach_cache_s)},
     {.name = "page_id",
      .kind = JK_STRING,
      .required = 1,
@@ -142,8 +139,8 @@ static void fb_destroy(void *state)
 
 /* ---- validate and render ------------------------------------------------------------------ */
 
-static void fb_validate(const json_t *section, const json_t *doc, const char *path,
-                        diag_list *errs, diag_list *notes)
+static void fb_validate(const json_t *section, const json_t *doc, const char *path, diag_list *errs,
+                        diag_list *notes)
 {
     (void)section;
     graph_text t;
@@ -174,8 +171,8 @@ static json_t *fb_render(void *state, const adapter_item *item, char *err, size_
     json_t *body = json_pack("{s:s}", "message", t.text);
     if (body && t.link)
         json_object_set_new(body, "link", json_string(t.link));
-    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:i}}", "network", FB_SERVICE,
-                            "method", "POST", "path", path, "body", body, "counts", "message",
+    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:i}}", "network", FB_SERVICE, "method",
+                            "POST", "path", path, "body", body, "counts", "message",
                             (json_int_t)t.chars, "limit", FB_MESSAGE_MAX);
     graph_text_free(&t);
     if (!out)

@@ -65,10 +65,10 @@ const graph_rule graph_rules[] = {
     {0, 0, 0, GRAPH_FAIL, ADAPTER_ERR_NONE, NULL},
 };
 
-static const graph_rule transient_rule = {0, 0, 0, GRAPH_RETRY, ADAPTER_ERR_NETWORK,
-                                          "transient error"};
-static const graph_rule unlisted_rule = {0, 0, 0, GRAPH_FAIL, ADAPTER_ERR_REJECTED,
-                                         "refused (a code haechi does not list)"};
+static const graph_rule transient_rule = {
+    0, 0, 0, GRAPH_RETRY, ADAPTER_ERR_NETWORK, "transient error"};
+static const graph_rule unlisted_rule = {
+    0, 0, 0, GRAPH_FAIL, ADAPTER_ERR_REJECTED, "refused (a code haechi does not list)"};
 
 static const graph_rule *find(const graph_rule *table, const graph_error *e)
 {
@@ -266,9 +266,9 @@ void graph_outcome(const graph_rule *rule, const graph_error *e, int status, con
     if (e->subcode)
         snprintf(sub, sizeof sub, "/%d", e->subcode);
     const char *token = e->code == 190 ? graph_token_meaning(e->subcode) : "";
-    snprintf(o->reason, sizeof o->reason, "%.16s: %s%s%s%s (Graph %d%s)%s%.90s; %.80s",
-             service, rule->action == GRAPH_ALERT ? "alert: " : "", rule->meaning,
-             *token ? ": " : "", token, e->code, sub, hint && *hint ? ": " : "", hint ? hint : "",
+    snprintf(o->reason, sizeof o->reason, "%.16s: %s%s%s%s (Graph %d%s)%s%.90s; %.80s", service,
+             rule->action == GRAPH_ALERT ? "alert: " : "", rule->meaning, *token ? ": " : "", token,
+             e->code, sub, hint && *hint ? ": " : "", hint ? hint : "",
              e->message[0] ? e->message : "no message");
 }
 

@@ -34,14 +34,14 @@ int graph_error_parse(const char *body, size_t len, graph_error *e);
 
 /* What an error means for the send that met it. */
 typedef enum graph_action {
-    GRAPH_RETRY,       /* AGAIN, scope ITEM: a temporary fault (codes 1, 2, is_transient) */
-    GRAPH_THROTTLE,    /* AGAIN rate-limit, scope CHANNEL, with a delay */
-    GRAPH_HOLD,        /* AGAIN with hold: a quota that frees by itself (IG 9/2207042) */
-    GRAPH_RECREATE,    /* AGAIN: the container is gone; the next attempt makes a new one */
-    GRAPH_NOT_READY,   /* IG 9007/2207027: poll the container again, then publish again */
-    GRAPH_DUPLICATE,   /* 506: FAILED rejected, or sent after an unknown outcome */
-    GRAPH_FAIL,        /* FAILED with the row's error class */
-    GRAPH_ALERT,       /* FAILED rejected, and people must look (policy, spam, restriction) */
+    GRAPH_RETRY,     /* AGAIN, scope ITEM: a temporary fault (codes 1, 2, is_transient) */
+    GRAPH_THROTTLE,  /* AGAIN rate-limit, scope CHANNEL, with a delay */
+    GRAPH_HOLD,      /* AGAIN with hold: a quota that frees by itself (IG 9/2207042) */
+    GRAPH_RECREATE,  /* AGAIN: the container is gone; the next attempt makes a new one */
+    GRAPH_NOT_READY, /* IG 9007/2207027: poll the container again, then publish again */
+    GRAPH_DUPLICATE, /* 506: FAILED rejected, or sent after an unknown outcome */
+    GRAPH_FAIL,      /* FAILED with the row's error class */
+    GRAPH_ALERT,     /* FAILED rejected, and people must look (policy, spam, restriction) */
 } graph_action;
 
 typedef struct graph_rule {

@@ -91,6 +91,7 @@ static const graph_rule ig_rules[] = {
     {ONE(-1), 2207032, GRAPH_RECREATE, ADAPTER_ERR_NETWORK, "creating the media failed"},
     {ONE(4), 2207051, GRAPH_ALERT, ADAPTER_ERR_REJECTED, "the action is suspected to be spam"},
     {ONE(9), 2207042, GRAPH_HOLD, ADAPTER_ERR_RATE_LIMIT, "the daily publishing limit is reached"},
+    {ONE(9), 0, GRAPH_HOLD, ADAPTER_ERR_RATE_LIMIT, "a rolling 24-hour limit is reached"},
     {ONE(24), 2207006, GRAPH_RECREATE, ADAPTER_ERR_REJECTED, "the media was not found"},
     {ONE(24), 2207008, GRAPH_RECREATE, ADAPTER_ERR_REJECTED,
      "the media builder was not found or expired"},
@@ -192,8 +193,8 @@ static void ig_destroy(void *state)
 
 /* ---- validate and render ------------------------------------------------------------------ */
 
-static void ig_validate(const json_t *section, const json_t *doc, const char *path,
-                        diag_list *errs, diag_list *notes)
+static void ig_validate(const json_t *section, const json_t *doc, const char *path, diag_list *errs,
+                        diag_list *notes)
 {
     (void)section;
     graph_text t;
@@ -208,8 +209,8 @@ static void ig_validate(const json_t *section, const json_t *doc, const char *pa
     if (t.hashtags > IG_HASHTAGS_MAX)
         diag_add(errs, path, "hashtags", "instagram: %zu hashtags, the limit is %d", t.hashtags,
                  IG_HASHTAGS_MAX);
-    diag_add(notes, path, "length", "instagram: %zu/%d, %zu/%d hashtags%s", t.chars,
-             IG_CAPTION_MAX, t.hashtags, IG_HASHTAGS_MAX,
+    diag_add(notes, path, "length", "instagram: %zu/%d, %zu/%d hashtags%s", t.chars, IG_CAPTION_MAX,
+             t.hashtags, IG_HASHTAGS_MAX,
              t.image ? "" : "; no image: instagram will decline the post");
     graph_text_free(&t);
 }
@@ -230,9 +231,8 @@ static json_t *ig_render(void *state, const adapter_item *item, char *err, size_
         "[{s:s, s:s, s:s, s:{s:s?, s:s}, s:{s:I, s:i, s:I, s:i}}, {s:s, s:s, s:s, s:{s:s}}]",
         "network", IG_SERVICE, "method", "POST", "path", media, "body", "image_url", t.image,
         "caption", t.text, "counts", "caption", (json_int_t)t.chars, "limit", IG_CAPTION_MAX,
-        "hashtags", (json_int_t)t.hashtags, "hashtag_limit", IG_HASHTAGS_MAX, "network",
-        IG_SERVICE, "method", "POST", "path", publish, "query", "creation_id",
-        "<the container's id>");
+        "hashtags", (json_int_t)t.hashtags, "hashtag_limit", IG_HASHTAGS_MAX, "network", IG_SERVICE,
+        "method", "POST", "path", publish, "query", "creation_id", "<the container's id>");
     graph_text_free(&t);
     if (!out)
         snprintf(err, errlen, "out of memory");
@@ -270,8 +270,7 @@ static void hold_for_quota(post *p, long long used, long long total, const char 
     ig_send *d = post_data(p);
     long long wait_ms = d->s->conf.quota_wait_s * 1000;
     char until[64];
-    isotime_format_human((post_now_ms() + wait_ms) / 1000, post_item(p)->zone, until,
-                         sizeof until);
+    isotime_format_human((post_now_ms() + wait_ms) / 1000, post_item(p)->zone, until, sizeof until);
     adapter_outcome o = {.status = ADAPTER_AGAIN,
                          .error = ADAPTER_ERR_RATE_LIMIT,
                          .scope = ADAPTER_SCOPE_CHANNEL,
@@ -625,8 +624,7 @@ static haechi_status ig_poll_insights(void *state, const char *target, const cha
     (void)target;
     static const graph_metrics names = {.impressions = "impressions", .reach = "reach"};
     char url[900];
-    snprintf(url, sizeof url, "%s/%s/insights?metric=impressions,reach", s->conf.url,
-             external_id);
+    snprintf(url, sizeof url, "%s/%s/insights?metric=impressions,reach", s->conf.url, external_id);
     return graph_poll_insights(&s->posts, IG_SERVICE, url, s->token, &names, external_id, done,
                                arg);
 }
