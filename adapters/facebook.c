@@ -346,6 +346,28 @@ static void reach_read(post *p, const outbound_response *r)
     lookup_or_create(p);
 }
 
+/* The first step: held back by the usage headers, or on to the reach. */
+static void start(post *p)
+{
+    fb_send *d = post_data(p);
+    fb_state *s = d->s;
+    long long now = post_now_ms();
+    adapter_outcome held;
+    if (graph_throttle_active(&s->throttle, FB_SERVICE, now, &held)) {
+        post_finish(p, &held);
+        return;
+    }
+    if (s->reach_read_ms && now - s->reach_read_ms < s->conf.reach_cache_s * 1000) {
+        d->reach = s->reach;
+        lookup_or_create(p);
+        return;
+    }
+    char url[800];
+    snprintf(url, sizeof url, "%s/%s?fields=fan_count,followers_count", s->conf.url,
+             s->conf.page_id);
+    get(p, url, reach_read);
+}
+
 static haechi_status fb_send_item(void *state, const adapter_item *item, adapter_done_fn *done,
                                   void *arg)
 {
@@ -370,21 +392,9 @@ static haechi_status fb_send_item(void *state, const adapter_item *item, adapter
         return HAECHI_OK;
     }
 
-    long long now = post_now_ms();
-    adapter_outcome held;
-    if (graph_throttle_active(&s->throttle, FB_SERVICE, now, &held)) {
-        post_finish(p, &held);
-        return HAECHI_OK;
-    }
-    if (s->reach_read_ms && now - s->reach_read_ms < s->conf.reach_cache_s * 1000) {
-        d->reach = s->reach;
-        lookup_or_create(p);
-        return HAECHI_OK;
-    }
-    char url[800];
-    snprintf(url, sizeof url, "%s/%s?fields=fan_count,followers_count", s->conf.url,
-             s->conf.page_id);
-    get(p, url, reach_read);
+    /* Every request starts from the loop: a burst of sends returns at once,
+     * and a send cancelled before its turn surely did not reach the service. */
+    post_after(p, 0, start);
     return HAECHI_OK;
 }
 

@@ -65,6 +65,34 @@ const graph_rule graph_rules[] = {
     {0, 0, 0, GRAPH_FAIL, ADAPTER_ERR_NONE, NULL},
 };
 
+/* ---- the one table of Instagram's codes (CHANNELS.md §3.4) ----------------------------- */
+
+const graph_rule graph_instagram_rules[] = {
+    {ONE(-2), 2207003, GRAPH_RETRY, ADAPTER_ERR_NETWORK, "the image download timed out"},
+    {ONE(-2), 2207020, GRAPH_RECREATE, ADAPTER_ERR_REJECTED,
+     "the container expired; a new one on the next attempt"},
+    {ONE(-1), 2207001, GRAPH_RETRY, ADAPTER_ERR_NETWORK, "Instagram server error"},
+    {ONE(-1), 2207032, GRAPH_RECREATE, ADAPTER_ERR_NETWORK, "creating the media failed"},
+    {ONE(4), 2207051, GRAPH_ALERT, ADAPTER_ERR_REJECTED, "the action is suspected to be spam"},
+    {ONE(9), 2207042, GRAPH_HOLD, ADAPTER_ERR_RATE_LIMIT, "the daily publishing limit is reached"},
+    {ONE(9), 0, GRAPH_HOLD, ADAPTER_ERR_RATE_LIMIT, "a rolling 24-hour limit is reached"},
+    {ONE(24), 2207006, GRAPH_RECREATE, ADAPTER_ERR_REJECTED, "the media was not found"},
+    {ONE(24), 2207008, GRAPH_RECREATE, ADAPTER_ERR_REJECTED,
+     "the media builder was not found or expired"},
+    {ONE(25), 2207050, GRAPH_ALERT, ADAPTER_ERR_REJECTED, "the account is restricted"},
+    {ONE(100), 2207023, GRAPH_FAIL, ADAPTER_ERR_INVALID, "unsupported media type"},
+    {ONE(100), 2207028, GRAPH_FAIL, ADAPTER_ERR_INVALID, "a carousel needs 2 to 10 items"},
+    {ONE(100), 2207040, GRAPH_FAIL, ADAPTER_ERR_INVALID, "more than 20 @-tags"},
+    {ONE(9004), 2207052, GRAPH_FAIL, ADAPTER_ERR_INVALID, "the image URL could not be fetched"},
+    {ONE(9007), 0, GRAPH_NOT_READY, ADAPTER_ERR_NETWORK, "the media is not ready for publishing"},
+    {ONE(36000), 2207004, GRAPH_FAIL, ADAPTER_ERR_INVALID, "the image is over 8 MiB"},
+    {ONE(36001), 2207005, GRAPH_FAIL, ADAPTER_ERR_INVALID, "unsupported image format"},
+    {ONE(36003), 2207009, GRAPH_FAIL, ADAPTER_ERR_INVALID,
+     "the image's aspect ratio is outside 4:5 to 1.91:1"},
+    {ONE(36004), 2207010, GRAPH_FAIL, ADAPTER_ERR_INVALID, "the caption is too long"},
+    {0, 0, 0, GRAPH_FAIL, ADAPTER_ERR_NONE, NULL},
+};
+
 static const graph_rule transient_rule = {
     0, 0, 0, GRAPH_RETRY, ADAPTER_ERR_NETWORK, "transient error"};
 static const graph_rule unlisted_rule = {

@@ -56,6 +56,10 @@ typedef struct graph_rule {
  * meaning. */
 extern const graph_rule graph_rules[];
 
+/* Instagram's own codes and subcodes (CHANNELS.md §3.4), searched before
+ * graph_rules for the instagram adapter. */
+extern const graph_rule graph_instagram_rules[];
+
 /*
  * The row for E: the first match in TABLE (NULL: none), then in
  * graph_rules. A code no row lists is a retry when the body says

@@ -9,7 +9,7 @@
  * status until it is FINISHED (poll), publish it (publish), and read the
  * answer (published). A "not ready" answer to the publish goes back to
  * polling. Errors are classified by code and subcode through one table,
- * ig_rules, in front of graph.c's Graph-wide one.
+ * graph_instagram_rules (graph.c), in front of the Graph-wide one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,36 +78,6 @@ static const jfield instagram_fields[] = {
      JF_STORE(instagram_conf, usage_backoff_s)},
     {0}};
 const jobject instagram_conf_shape = {.fields = instagram_fields};
-
-/* ---- the one table of Instagram's codes (CHANNELS.md §3.4) ----------------------------- */
-
-#define ONE(c) c, c
-
-static const graph_rule ig_rules[] = {
-    {ONE(-2), 2207003, GRAPH_RETRY, ADAPTER_ERR_NETWORK, "the image download timed out"},
-    {ONE(-2), 2207020, GRAPH_RECREATE, ADAPTER_ERR_REJECTED,
-     "the container expired; a new one on the next attempt"},
-    {ONE(-1), 2207001, GRAPH_RETRY, ADAPTER_ERR_NETWORK, "Instagram server error"},
-    {ONE(-1), 2207032, GRAPH_RECREATE, ADAPTER_ERR_NETWORK, "creating the media failed"},
-    {ONE(4), 2207051, GRAPH_ALERT, ADAPTER_ERR_REJECTED, "the action is suspected to be spam"},
-    {ONE(9), 2207042, GRAPH_HOLD, ADAPTER_ERR_RATE_LIMIT, "the daily publishing limit is reached"},
-    {ONE(9), 0, GRAPH_HOLD, ADAPTER_ERR_RATE_LIMIT, "a rolling 24-hour limit is reached"},
-    {ONE(24), 2207006, GRAPH_RECREATE, ADAPTER_ERR_REJECTED, "the media was not found"},
-    {ONE(24), 2207008, GRAPH_RECREATE, ADAPTER_ERR_REJECTED,
-     "the media builder was not found or expired"},
-    {ONE(25), 2207050, GRAPH_ALERT, ADAPTER_ERR_REJECTED, "the account is restricted"},
-    {ONE(100), 2207023, GRAPH_FAIL, ADAPTER_ERR_INVALID, "unsupported media type"},
-    {ONE(100), 2207028, GRAPH_FAIL, ADAPTER_ERR_INVALID, "a carousel needs 2 to 10 items"},
-    {ONE(100), 2207040, GRAPH_FAIL, ADAPTER_ERR_INVALID, "more than 20 @-tags"},
-    {ONE(9004), 2207052, GRAPH_FAIL, ADAPTER_ERR_INVALID, "the image URL could not be fetched"},
-    {ONE(9007), 0, GRAPH_NOT_READY, ADAPTER_ERR_NETWORK, "the media is not ready for publishing"},
-    {ONE(36000), 2207004, GRAPH_FAIL, ADAPTER_ERR_INVALID, "the image is over 8 MiB"},
-    {ONE(36001), 2207005, GRAPH_FAIL, ADAPTER_ERR_INVALID, "unsupported image format"},
-    {ONE(36003), 2207009, GRAPH_FAIL, ADAPTER_ERR_INVALID,
-     "the image's aspect ratio is outside 4:5 to 1.91:1"},
-    {ONE(36004), 2207010, GRAPH_FAIL, ADAPTER_ERR_INVALID, "the caption is too long"},
-    {0, 0, 0, GRAPH_FAIL, ADAPTER_ERR_NONE, NULL},
-};
 
 /* ---- state ---------------------------------------------------------------------------- */
 
@@ -321,7 +291,7 @@ static const graph_rule *error_answer(post *p, const outbound_response *r, graph
         post_finish(p, &o);
         return NULL;
     }
-    return graph_classify(ig_rules, e);
+    return graph_classify(graph_instagram_rules, e);
 }
 
 static void fail_answer(post *p, const outbound_response *r)
@@ -418,7 +388,7 @@ static void status_read(post *p, const outbound_response *r)
         /* ERROR: status holds the subcode that says why. */
         const char *digits = strstr(detail, "2207");
         int subcode = digits ? (int)strtol(digits, NULL, 10) : 0;
-        const graph_rule *rule = graph_rule_by_subcode(ig_rules, subcode);
+        const graph_rule *rule = graph_rule_by_subcode(graph_instagram_rules, subcode);
         if (!rule) {
             post_fail(p, ADAPTER_FAILED, ADAPTER_ERR_INVALID, r->status,
                       "instagram: container %s %s: %.120s", d->container, code, detail);
@@ -563,6 +533,27 @@ static void reach_read(post *p, const outbound_response *r)
     lookup_or_quota(p);
 }
 
+/* The first step: held back by the usage headers, or on to the reach. */
+static void start(post *p)
+{
+    ig_send *d = post_data(p);
+    ig_state *s = d->s;
+    long long now = post_now_ms();
+    adapter_outcome held;
+    if (graph_throttle_active(&s->throttle, IG_SERVICE, now, &held)) {
+        post_finish(p, &held);
+        return;
+    }
+    if (s->reach_read_ms && now - s->reach_read_ms < s->conf.reach_cache_s * 1000) {
+        d->reach = s->reach;
+        lookup_or_quota(p);
+        return;
+    }
+    char url[800];
+    snprintf(url, sizeof url, "%s/%s?fields=followers_count", s->conf.url, s->conf.ig_user_id);
+    request(p, "GET", url, NULL, reach_read);
+}
+
 static haechi_status ig_send_item(void *state, const adapter_item *item, adapter_done_fn *done,
                                   void *arg)
 {
@@ -591,20 +582,9 @@ static haechi_status ig_send_item(void *state, const adapter_item *item, adapter
                   "instagram cannot post text without an image");
         return HAECHI_OK;
     }
-    long long now = post_now_ms();
-    adapter_outcome held;
-    if (graph_throttle_active(&s->throttle, IG_SERVICE, now, &held)) {
-        post_finish(p, &held);
-        return HAECHI_OK;
-    }
-    if (s->reach_read_ms && now - s->reach_read_ms < s->conf.reach_cache_s * 1000) {
-        d->reach = s->reach;
-        lookup_or_quota(p);
-        return HAECHI_OK;
-    }
-    char url[800];
-    snprintf(url, sizeof url, "%s/%s?fields=followers_count", s->conf.url, s->conf.ig_user_id);
-    request(p, "GET", url, NULL, reach_read);
+    /* Every request starts from the loop: a burst of sends returns at once,
+     * and a send cancelled before its turn surely did not reach the service. */
+    post_after(p, 0, start);
     return HAECHI_OK;
 }
 
