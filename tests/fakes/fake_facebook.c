@@ -47,7 +47,7 @@ static struct {
 
 static void throttle(fake_req *rq, int code, const char *message)
 {
-    long regain = code == 80001 ? graph_fake_regain_min(rq) : 0;
+    long regain = code == 80001 ? graph_fake_regain_min(rq) : -1;
     graph_fake_usage(rq, &fb.g, regain);
     graph_fake_error(rq, &fb.g, 400, code, 0, 1, message);
 }
@@ -84,7 +84,7 @@ static int fb_error(fake_req *rq, const char *kind, int status)
         throttle(rq, 4, "(#4) Application request limit reached");
         return 0;
     }
-    graph_fake_usage(rq, &fb.g, 0);
+    graph_fake_usage(rq, &fb.g, -1);
     if (strcmp(kind, "policy") == 0)
         graph_fake_error(rq, &fb.g, 400, 368, 1390008, 0,
                          "(#368) The action attempted has been deemed abusive or is otherwise "
@@ -120,7 +120,7 @@ static void post_feed(fake_req *rq)
 {
     const char *message = fake_param(rq, "message");
     const char *link = fake_param(rq, "link");
-    graph_fake_usage(rq, &fb.g, 0);
+    graph_fake_usage(rq, &fb.g, -1);
     if (strcmp(rq->params[0], fb.page_id) != 0) {
         no_object(rq, rq->params[0]);
         return;
@@ -160,7 +160,7 @@ static void read_feed(fake_req *rq)
     const char *since = fake_param(rq, "since");
     char *end = NULL;
     long long from = since ? strtoll(since, &end, 10) : 0;
-    graph_fake_usage(rq, &fb.g, 0);
+    graph_fake_usage(rq, &fb.g, -1);
     if (strcmp(rq->params[0], fb.page_id) != 0) {
         no_object(rq, rq->params[0]);
         return;
@@ -193,7 +193,7 @@ static json_t *find_post(const char *id)
 
 static void read_object(fake_req *rq)
 {
-    graph_fake_usage(rq, &fb.g, 0);
+    graph_fake_usage(rq, &fb.g, -1);
     if (strcmp(rq->params[0], fb.page_id) == 0) {
         json_t *page = json_pack("{s:s}", "id", fb.page_id);
         const char *fields = fake_param(rq, "fields");
@@ -220,7 +220,7 @@ static void insights(fake_req *rq)
 {
     static const char *const known[] = {"post_impressions", "post_impressions_unique",
                                         "post_clicks"};
-    graph_fake_usage(rq, &fb.g, 0);
+    graph_fake_usage(rq, &fb.g, -1);
     json_t *p = find_post(rq->params[0]);
     if (!p) {
         no_object(rq, rq->params[0]);

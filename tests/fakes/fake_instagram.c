@@ -62,7 +62,7 @@ static void ig_fail(fake_req *rq, int code, int subcode, const char *message)
 static int ig_error(fake_req *rq, const char *kind, int status)
 {
     if (strcmp(kind, "server-error") == 0) {
-        graph_fake_usage(rq, &ig.g, 0);
+        graph_fake_usage(rq, &ig.g, -1);
         graph_fake_error(rq, &ig.g, status ? status : 503, -1, 2207001, 1,
                          "An unexpected error has occurred. Please retry your request later.");
         return 0;
@@ -74,7 +74,7 @@ static int ig_error(fake_req *rq, const char *kind, int status)
         graph_fake_error(rq, &ig.g, 400, 4, 0, 1, "(#4) Application request limit reached");
         return 0;
     }
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     if (strcmp(kind, "spam") == 0)
         ig_fail(rq, 4, 2207051, "We restrict certain activity to protect our community.");
     else if (strcmp(kind, "restricted") == 0)
@@ -178,7 +178,7 @@ static void create_container(fake_req *rq)
 {
     const char *image = fake_param(rq, "image_url");
     const char *caption = fake_param(rq, "caption");
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     if (!own_account(rq))
         return;
     if (!image || !*image) {
@@ -210,7 +210,7 @@ static void create_container(fake_req *rq)
 static void publish(fake_req *rq)
 {
     const char *creation = fake_param(rq, "creation_id");
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     if (!own_account(rq))
         return;
     json_t *c = creation ? find(ig.containers, creation) : NULL;
@@ -248,7 +248,7 @@ static void publish(fake_req *rq)
 
 static void publishing_limit(fake_req *rq)
 {
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     if (!own_account(rq))
         return;
     long long frees;
@@ -271,7 +271,7 @@ static json_t *media_view(const json_t *m)
 
 static void list_media(fake_req *rq)
 {
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     if (!own_account(rq))
         return;
     json_t *data = json_array();
@@ -283,7 +283,7 @@ static void list_media(fake_req *rq)
 static void read_object(fake_req *rq)
 {
     const char *id = rq->params[0];
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     if (strcmp(id, ig.ig_user_id) == 0) {
         json_t *u = json_pack("{s:s,s:s}", "id", id, "username", "seoul_official");
         if (graph_fake_lists(rq, "fields", "followers_count"))
@@ -314,7 +314,7 @@ static void read_object(fake_req *rq)
 static void insights(fake_req *rq)
 {
     static const char *const known[] = {"impressions", "reach", "views"};
-    graph_fake_usage(rq, &ig.g, 0);
+    graph_fake_usage(rq, &ig.g, -1);
     json_t *m = find(ig.media, rq->params[0]);
     if (!m) {
         own_account(rq);

@@ -41,19 +41,20 @@ static inline long graph_fake_percent(const graph_fake *g)
     return p > 100 ? 100 : p;
 }
 
-/* The usage headers of one answer; REGAIN_MIN is the BUC wait (minutes). */
+/* The usage headers of one answer. REGAIN_MIN >= 0: a throttled answer,
+ * at 100% with that BUC wait (minutes); -1 for every other answer. */
 static inline void graph_fake_usage(fake_req *rq, graph_fake *g, long regain_min)
 {
     g->calls++;
-    if (g->calls <= g->usage_after && regain_min <= 0)
+    if (g->calls <= g->usage_after && regain_min < 0)
         return;
-    long p = regain_min > 0 ? 100 : graph_fake_percent(g);
+    long p = regain_min >= 0 ? 100 : graph_fake_percent(g);
     fake_header(rq, "X-App-Usage", "{\"call_count\":%ld,\"total_time\":%ld,\"total_cputime\":%ld}",
                 p, p / 2, p / 2);
     fake_header(rq, "X-Business-Use-Case-Usage",
                 "{\"%s\":[{\"type\":\"%s\",\"call_count\":%ld,\"total_cputime\":%ld,"
                 "\"total_time\":%ld,\"estimated_time_to_regain_access\":%ld}]}",
-                g->owner_id, g->buc_type, p, p / 2, p / 2, regain_min > 0 ? regain_min : 0);
+                g->owner_id, g->buc_type, p, p / 2, p / 2, regain_min > 0 ? regain_min : 0L);
 }
 
 /* {"error": {...}} with a fresh fbtrace_id. */
@@ -74,18 +75,18 @@ static inline void graph_fake_error(fake_req *rq, graph_fake *g, int status, int
     fake_reply_json(rq, status, json_pack("{s:o}", "error", err), NULL);
 }
 
-/* The BUC wait of an injected throttle: the fault's ms in whole minutes
- * (at least 1). */
+/* The BUC wait of an injected throttle: the fault's ms in whole minutes,
+ * as Graph counts them (less than a minute says 0), 1 when no ms given. */
 static inline long graph_fake_regain_min(const fake_req *rq)
 {
-    return rq->fault_ms > 0 ? (rq->fault_ms + 59999) / 60000 : 1;
+    return rq->fault_ms > 0 ? rq->fault_ms / 60000 : 1;
 }
 
 /* The named errors both services share; 0 when KIND is one, -1 otherwise. */
 static inline int graph_fake_common_error(fake_req *rq, graph_fake *g, const char *kind, int status)
 {
     if (strcmp(kind, "server-error") == 0) {
-        graph_fake_usage(rq, g, 0);
+        graph_fake_usage(rq, g, -1);
         graph_fake_error(rq, g, status ? status : 503, 2, 0, 1,
                          "An unexpected error has occurred. Please retry your request later.");
     } else if (strcmp(kind, "unauthorized") == 0) {
@@ -94,12 +95,12 @@ static inline int graph_fake_common_error(fake_req *rq, graph_fake *g, const cha
         graph_fake_error(rq, g, 400, 190, 463, 0,
                          "Error validating access token: Session has expired.");
     } else if (strcmp(kind, "permission") == 0) {
-        graph_fake_usage(rq, g, 0);
+        graph_fake_usage(rq, g, -1);
         graph_fake_error(rq, g, 403, 200, 0, 0,
                          "(#200) The user hasn't authorized the application to perform this "
                          "action");
     } else if (strcmp(kind, "transient") == 0) {
-        graph_fake_usage(rq, g, 0);
+        graph_fake_usage(rq, g, -1);
         graph_fake_error(rq, g, 500, 1, 0, 1, "An unknown error occurred");
     } else {
         return -1;
