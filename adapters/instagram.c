@@ -460,7 +460,7 @@ static void quota_read(post *p, const outbound_response *r)
     long long u = json_is_integer(used) ? (long long)json_integer_value(used) : -1;
     long long t = json_is_integer(total) ? (long long)json_integer_value(total) : -1;
     json_decref(doc);
-    if (u >= 0 && t > 0 && u >= t) {
+    if (u >= 0 && t >= 0 && u >= t) {
         hold_for_quota(p, u, t, NULL);
         return;
     }
