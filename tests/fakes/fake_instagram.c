@@ -17,7 +17,9 @@
  * (IN_PROGRESS) or -2/2207020 (EXPIRED). At most --quota-total (50)
  * publishes per rolling 24 h: more is 9/2207042; at most 400 containers per
  * rolling 24 h: more is 9 (no subcode). A caption over 2,200 characters is
- * 36004/2207010; an image_url whose host holds "unreachable" is 9004/2207052.
+ * 36004/2207010; an image_url whose host holds "unreachable" is 9004/2207052;
+ * one that holds "broken" makes a container whose status is ERROR (its
+ * status names 2207052).
  *
  * Named errors (error:NAME faults): spam (4/2207051), restricted
  * (25/2207050), expired-container (-2/2207020), not-ready (9007/2207027),
@@ -115,6 +117,8 @@ static long long ms_of(const json_t *o, const char *key)
 
 static const char *container_status(const json_t *c, int64_t now)
 {
+    if (strstr(json_string_value(json_object_get(c, "image_url")), "broken"))
+        return "ERROR";
     if (ms_of(c, "published_ms"))
         return "PUBLISHED";
     if (now >= ms_of(c, "created_ms") + DAY_MS)
@@ -223,6 +227,10 @@ static void publish(fake_req *rq)
         ig_fail(rq, 9007, 2207027, "The media is not ready for publishing, please wait.");
         return;
     }
+    if (strcmp(st, "ERROR") == 0) {
+        ig_fail(rq, 9004, 2207052, "The media could not be fetched from this URI.");
+        return;
+    }
     if (strcmp(st, "EXPIRED") == 0) {
         ig_fail(rq, -2, 2207020, "The media you are trying to access has expired.");
         return;
@@ -299,7 +307,11 @@ static void read_object(fake_req *rq)
         const char *st = container_status(c, rq->now_ms);
         json_t *v = json_pack("{s:s,s:s}", "status_code", st, "id", id);
         if (graph_fake_lists(rq, "fields", "status"))
-            json_object_set_new(v, "status", json_string(st));
+            json_object_set_new(v, "status",
+                                json_string(strcmp(st, "ERROR") == 0
+                                                ? "Error: the media could not be processed "
+                                                  "(2207052)"
+                                                : st));
         fake_reply_json(rq, 200, v, NULL);
         return;
     }

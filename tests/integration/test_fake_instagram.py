@@ -83,6 +83,11 @@ def test_validation(fake):
     check("a caption of 2,200 characters is accepted", s == 200, repr(b))
     s, b = container(fake, image="https://unreachable.example/poster.jpg")
     check("an image that cannot be fetched is 9004/2207052", err(b) == (9004, 2207052), repr(b))
+    s, b = container(fake, image="https://broken.example/poster.jpg")
+    st = call(fake, "GET", "/%s?fields=status_code,status" % b.get("id"))[2]
+    check("an image the service cannot process makes an ERROR container naming 2207052",
+          s == 200 and st.get("status_code") == "ERROR" and "2207052" in st.get("status", ""),
+          repr(st))
     s, _, b = call(fake, "POST", "/%s/media" % IG, {"image_url": IMAGE}, token="nobody")
     check("an unknown token is 190/467", err(b) == (190, 467), repr(b))
 

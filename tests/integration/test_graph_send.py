@@ -69,7 +69,8 @@ def release_soon(daemon, cid, network, text, image=True, seconds=2):
     doc["message"].pop("hashtags", None)
     doc["sns"].pop("hashtags", None)
     if image:
-        doc["sns"]["image"] = "https://www.seoul.go.kr/campaigns/jamsi-meomchum/poster.png"
+        doc["sns"]["image"] = image if isinstance(image, str) else \
+            "https://www.seoul.go.kr/campaigns/jamsi-meomchum/poster.png"
     else:
         doc["sns"].pop("image", None)
     s, b = h.submit_campaign(daemon, doc)
@@ -205,6 +206,14 @@ def instagram_cases(redis, tmp):
         check("instagram: a campaign without an image is declined with the reason",
               bool(rec) and rec.get("state") == "declined" and
               "without an image" in rec.get("reason", ""), repr(rec))
+        doc_image = "https://broken.example/poster.jpg"
+        at = release_soon(d, "ig-error", "instagram", text(), image=doc_image)
+        rec = wait_record(redis, d, "ig-error", at) if at else None
+        reason = dead_reason(redis, d, "ig-error")
+        check("instagram: an ERROR container is a dead letter with its subcode's meaning",
+              bool(rec) and rec.get("state") in ("dead", "failed") and
+              "Graph 9004/2207052" in reason and "could not be fetched" in reason,
+              "record %r; reason %r" % (rec, reason))
     finally:
         d.stop()
         fake.stop()
