@@ -17,11 +17,10 @@
 #include "facebook.h"
 #include "graph.h"
 #include "post.h"
+#include "sns_text.h"
 
 #define FB_SERVICE "facebook"
 #define FB_DEFAULT_URL "https://graph.facebook.com/v24.0"
-/* A Page post's message is capped by Graph at 63,206 characters. */
-#define FB_MESSAGE_MAX 63206
 
 /* ---- config -------------------------------------------------------------------------- */
 
@@ -142,26 +141,14 @@ static void fb_destroy(void *state)
 static void fb_validate(const json_t *section, const json_t *doc, const char *path, diag_list *errs,
                         diag_list *notes)
 {
-    (void)section;
-    graph_text t;
-    if (graph_compose(doc, path[0] == '/' ? path + 1 : path, &t) != 0) {
-        graph_text_free(&t);
-        return;
-    }
-    /* SNTEXT: sns_text.h's Facebook rules replace this count when it lands. */
-    if (t.chars > FB_MESSAGE_MAX)
-        diag_add(errs, path, "length", "facebook: %zu characters, the limit is %d", t.chars,
-                 FB_MESSAGE_MAX);
-    else
-        diag_add(notes, path, "length", "facebook: %zu/%d", t.chars, FB_MESSAGE_MAX);
-    graph_text_free(&t);
+    sns_text_check(section, doc, "facebook", path, errs, notes);
 }
 
 static json_t *fb_render(void *state, const adapter_item *item, char *err, size_t errlen)
 {
     fb_state *s = state;
     graph_text t;
-    if (graph_compose(item->campaign, item->channel, &t) != 0) {
+    if (graph_compose(item->campaign, "facebook", &t) != 0) {
         graph_text_free(&t);
         snprintf(err, errlen, "facebook: the campaign has no text to post");
         return NULL;
@@ -171,9 +158,10 @@ static json_t *fb_render(void *state, const adapter_item *item, char *err, size_
     json_t *body = json_pack("{s:s}", "message", t.text);
     if (body && t.link)
         json_object_set_new(body, "link", json_string(t.link));
-    json_t *out = json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:i}}", "network", FB_SERVICE, "method",
-                            "POST", "path", path, "body", body, "counts", "message",
-                            (json_int_t)t.chars, "limit", FB_MESSAGE_MAX);
+    json_t *out =
+        json_pack("{s:s, s:s, s:s, s:o, s:{s:I, s:I}}", "network", FB_SERVICE, "method", "POST",
+                  "path", path, "body", body, "counts", "message", (json_int_t)t.chars, "limit",
+                  (json_int_t)sns_rules_for(FB_SERVICE)->max_length);
     graph_text_free(&t);
     if (!out)
         snprintf(err, errlen, "out of memory");
@@ -373,7 +361,7 @@ static haechi_status fb_send_item(void *state, const adapter_item *item, adapter
 {
     fb_state *s = state;
     graph_text t;
-    int composed = graph_compose(item->campaign, item->channel, &t) == 0;
+    int composed = graph_compose(item->campaign, "facebook", &t) == 0;
     size_t len = composed ? strlen(t.text) : 0;
     post *p = post_new(&s->posts, item, done, arg, sizeof(fb_send) + len + 1);
     if (!p) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "sns_text.h"
 #include "tz.h"
 
 /* ---- the error object ----------------------------------------------------------------- */
@@ -461,61 +462,24 @@ haechi_status graph_poll_insights(post_set *set, const char *service, const char
 
 /* ---- the post's text ------------------------------------------------------------------------ */
 
-static const char *text_of(const json_t *map)
+int graph_compose(const json_t *campaign, const char *network, graph_text *out)
 {
-    const char *ko = json_string_value(json_object_get(map, "ko"));
-    if (ko)
-        return ko;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)map, k, v) return json_string_value(v);
-    return NULL;
-}
-
-static const json_t *pick(const json_t *section, const json_t *message, const char *key)
-{
-    const json_t *v = json_object_get(section, key);
-    return v ? v : json_object_get(message, key);
-}
-
-int graph_compose(const json_t *campaign, const char *channel, graph_text *out)
-{
+    const char *langs[SNS_LANGS_MAX];
+    sns_post sp;
     memset(out, 0, sizeof *out);
-    const json_t *message = json_object_get(campaign, "message");
-    const json_t *section = json_object_get(campaign, channel);
-    const char *text = text_of(json_object_get(section, "text"));
-    if (!text)
-        text = text_of(json_object_get(message, "body"));
-    if (!text)
+    /* One post per network: the first language that has a text, the city's first. */
+    if (sns_post_languages(campaign, network, langs) == 0 ||
+        sns_post_compose(campaign, network, langs[0], &sp) != 0)
         return -1;
-    out->link = json_string_value(pick(section, message, "link"));
-    out->image = json_string_value(pick(section, message, "image"));
-    const json_t *tags = pick(section, message, "hashtags");
-    size_t len = strlen(text) + 3, i;
-    json_t *t;
-    json_array_foreach((json_t *)tags, i, t)
-    {
-        if (json_is_string(t))
-            len += strlen(json_string_value(t)) + 2;
-    }
-    out->text = malloc(len);
-    if (!out->text)
-        return -1;
-    size_t used = (size_t)snprintf(out->text, len, "%s", text);
-    json_array_foreach((json_t *)tags, i, t)
-    {
-        const char *tag = json_string_value(t);
-        if (!tag || !*tag)
-            continue;
-        int n = snprintf(out->text + used, len - used, "%s#%s", i ? " " : "\n\n",
-                         tag[0] == '#' ? tag + 1 : tag);
-        if (n > 0 && (size_t)n < len - used)
-            used += (size_t)n;
-    }
-    for (const unsigned char *c = (const unsigned char *)out->text; *c; c++) {
-        out->chars += (*c & 0xC0) != 0x80;
-        out->hashtags += *c == '#' && c[1] && c[1] != ' ' && c[1] != '#';
-    }
+    out->text = sp.text;
+    sp.text = NULL;
+    out->link = sp.link;
+    out->image = sp.image;
+    sns_post_release(&sp);
+    sns_counts k;
+    sns_text_count(sns_rules_for(network), out->text, strlen(out->text), &k);
+    out->chars = k.length > 0 ? (size_t)k.length : 0;
+    out->hashtags = k.hashtags > 0 ? (size_t)k.hashtags : 0;
     return 0;
 }
 

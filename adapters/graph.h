@@ -161,11 +161,10 @@ haechi_status graph_poll_insights(post_set *set, const char *service, const char
 /* ---- the post's text ---------------------------------------------------------------------- */
 
 /*
- * What a Graph post carries, from the campaign's section CHANNEL ("sns")
- * over its message: the text (the section's, else the message body; Korean
- * first) with the hashtags appended, the link and the image.
- * SNTEXT: the composed text per network moves to sns_text.h when the
- * `sntext` branch lands; this is its call site.
+ * What a Graph post carries: the network's composed post (sns_text.h,
+ * sns_post_compose) in the first language that has a text, with its
+ * counts: the text, the link (facebook only: Instagram posts none), the
+ * image.
  */
 typedef struct graph_text {
     char *text;        /* new */
@@ -175,8 +174,9 @@ typedef struct graph_text {
     size_t hashtags;   /* '#' words in text */
 } graph_text;
 
-/* 0, or -1 when out of memory or the campaign has no text. */
-int graph_compose(const json_t *campaign, const char *channel, graph_text *out);
+/* NETWORK's post ("facebook", "instagram"): 0, or -1 when out of memory
+ * or the campaign has no text for it. */
+int graph_compose(const json_t *campaign, const char *network, graph_text *out);
 void graph_text_free(graph_text *t);
 
 #endif

@@ -20,11 +20,10 @@
 #include "instagram.h"
 #include "isotime.h"
 #include "post.h"
+#include "sns_text.h"
 
 #define IG_SERVICE "instagram"
 #define IG_DEFAULT_URL "https://graph.facebook.com/v24.0"
-#define IG_CAPTION_MAX 2200
-#define IG_HASHTAGS_MAX 30
 
 /* ---- config -------------------------------------------------------------------------- */
 
@@ -166,43 +165,29 @@ static void ig_destroy(void *state)
 static void ig_validate(const json_t *section, const json_t *doc, const char *path, diag_list *errs,
                         diag_list *notes)
 {
-    (void)section;
-    graph_text t;
-    if (graph_compose(doc, path[0] == '/' ? path + 1 : path, &t) != 0) {
-        graph_text_free(&t);
-        return;
-    }
-    /* SNTEXT: sns_text.h's Instagram rules replace these counts when it lands. */
-    if (t.chars > IG_CAPTION_MAX)
-        diag_add(errs, path, "length", "instagram: %zu characters, the limit is %d", t.chars,
-                 IG_CAPTION_MAX);
-    if (t.hashtags > IG_HASHTAGS_MAX)
-        diag_add(errs, path, "hashtags", "instagram: %zu hashtags, the limit is %d", t.hashtags,
-                 IG_HASHTAGS_MAX);
-    diag_add(notes, path, "length", "instagram: %zu/%d, %zu/%d hashtags%s", t.chars, IG_CAPTION_MAX,
-             t.hashtags, IG_HASHTAGS_MAX,
-             t.image ? "" : "; no image: instagram will decline the post");
-    graph_text_free(&t);
+    sns_text_check(section, doc, "instagram", path, errs, notes);
 }
 
 static json_t *ig_render(void *state, const adapter_item *item, char *err, size_t errlen)
 {
     ig_state *s = state;
     graph_text t;
-    if (graph_compose(item->campaign, item->channel, &t) != 0) {
+    if (graph_compose(item->campaign, "instagram", &t) != 0) {
         graph_text_free(&t);
         snprintf(err, errlen, "instagram: the campaign has no text to post");
         return NULL;
     }
+    const sns_rules *rules = sns_rules_for(IG_SERVICE);
     char media[128], publish[128];
     snprintf(media, sizeof media, "/%s/media", s->conf.ig_user_id);
     snprintf(publish, sizeof publish, "/%s/media_publish", s->conf.ig_user_id);
     json_t *out = json_pack(
-        "[{s:s, s:s, s:s, s:{s:s?, s:s}, s:{s:I, s:i, s:I, s:i}}, {s:s, s:s, s:s, s:{s:s}}]",
+        "[{s:s, s:s, s:s, s:{s:s?, s:s}, s:{s:I, s:I, s:I, s:I}}, {s:s, s:s, s:s, s:{s:s}}]",
         "network", IG_SERVICE, "method", "POST", "path", media, "body", "image_url", t.image,
-        "caption", t.text, "counts", "caption", (json_int_t)t.chars, "limit", IG_CAPTION_MAX,
-        "hashtags", (json_int_t)t.hashtags, "hashtag_limit", IG_HASHTAGS_MAX, "network", IG_SERVICE,
-        "method", "POST", "path", publish, "query", "creation_id", "<the container's id>");
+        "caption", t.text, "counts", "caption", (json_int_t)t.chars, "limit",
+        (json_int_t)rules->max_length, "hashtags", (json_int_t)t.hashtags, "hashtag_limit",
+        (json_int_t)rules->max_hashtags, "network", IG_SERVICE, "method", "POST", "path", publish,
+        "query", "creation_id", "<the container's id>");
     graph_text_free(&t);
     if (!out)
         snprintf(err, errlen, "out of memory");
@@ -559,7 +544,7 @@ static haechi_status ig_send_item(void *state, const adapter_item *item, adapter
 {
     ig_state *s = state;
     graph_text t;
-    int composed = graph_compose(item->campaign, item->channel, &t) == 0;
+    int composed = graph_compose(item->campaign, "instagram", &t) == 0;
     size_t len = composed ? strlen(t.text) : 0;
     post *p = post_new(&s->posts, item, done, arg, sizeof(ig_send) + len + 1);
     if (!p) {
