@@ -10,9 +10,10 @@ field for the token); usage headers at or over the threshold hold the next
 send back before it calls.
 
 Instagram: container, status polls while IN_PROGRESS, publish, with the
-media id and the follower count; a full publishing quota holds the release
-(state held, no attempt used, the reason names the quota) and sends
-nothing; a campaign without an image is declined.
+media id and the follower count; an ERROR container is a dead letter with
+its subcode's meaning; a full publishing quota holds the release (state
+held, no attempt used, the reason names the quota) and sends nothing; a
+campaign without an image is refused at submission.
 """
 
 import datetime
@@ -56,7 +57,7 @@ def start_daemon(redis, name, section):
     return d if ok else None
 
 
-def release_soon(daemon, cid, network, text, image=True, seconds=2):
+def release_soon(daemon, cid, network, text, image=True, seconds=2, refused=None):
     at = datetime.datetime.now(h.SEOUL).replace(microsecond=0) + \
         datetime.timedelta(seconds=seconds)
     doc = h.minimal_campaign(cid, ["sns"], at.date().isoformat(),
@@ -74,6 +75,11 @@ def release_soon(daemon, cid, network, text, image=True, seconds=2):
     else:
         doc["sns"].pop("image", None)
     s, b = h.submit_campaign(daemon, doc)
+    if refused:
+        errs = b.get("errors", []) if isinstance(b, dict) else []
+        check("campaign %s is refused: %s" % (cid, refused),
+              s == 400 and any(refused in e.get("message", "") for e in errs), "%s %r" % (s, b))
+        return None
     if not check("campaign %s is accepted" % cid, s == 201, "%s %r" % (s, b)):
         return None
     return int(at.timestamp() * 1000)
@@ -201,11 +207,8 @@ def instagram_cases(redis, tmp):
               rec.get("external_id") == media[0]["id"] and str(rec.get("reach")) == "280000" and
               len(polls) >= 2, "record %r; media %r; polls %d" % (rec, media, len(polls)))
 
-        at = release_soon(d, "ig-noimage", "instagram", text(), image=False)
-        rec = wait_record(redis, d, "ig-noimage", at) if at else None
-        check("instagram: a campaign without an image is declined with the reason",
-              bool(rec) and rec.get("state") == "declined" and
-              "without an image" in rec.get("reason", ""), repr(rec))
+        release_soon(d, "ig-noimage", "instagram", text(), image=False,
+                     refused="instagram cannot post text alone")
         doc_image = "https://broken.example/poster.jpg"
         at = release_soon(d, "ig-error", "instagram", text(), image=doc_image)
         rec = wait_record(redis, d, "ig-error", at) if at else None
