@@ -282,8 +282,8 @@ void graph_outcome(const graph_rule *rule, const graph_error *e, int status, con
         o->retry_after_ms = delay_ms;
         break;
     case GRAPH_HOLD:
+        /* The item waits; the channel's other targets (networks) do not. */
         o->status = ADAPTER_AGAIN;
-        o->scope = ADAPTER_SCOPE_CHANNEL;
         o->hold = 1;
         o->retry_after_ms = delay_ms;
         break;

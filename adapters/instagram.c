@@ -226,9 +226,11 @@ static void hold_for_quota(post *p, long long used, long long total, const char 
     long long wait_ms = d->s->conf.quota_wait_s * 1000;
     char until[64];
     isotime_format_human((post_now_ms() + wait_ms) / 1000, post_item(p)->zone, until, sizeof until);
+    /* Scope ITEM: the quota is Instagram's alone; the sns channel's other
+     * networks go on. */
     adapter_outcome o = {.status = ADAPTER_AGAIN,
                          .error = ADAPTER_ERR_RATE_LIMIT,
-                         .scope = ADAPTER_SCOPE_CHANNEL,
+                         .scope = ADAPTER_SCOPE_ITEM,
                          .retry_after_ms = wait_ms,
                          .hold = 1};
     if (used >= 0)

@@ -155,6 +155,7 @@ static void test_throttle_outcome_holds_the_channel(void)
     graph_outcome(graph_classify(graph_instagram_rules, &q), &q, 400, "instagram", "", 3600000, &o);
     CHECK_INT(o.status, ADAPTER_AGAIN);
     CHECK_INT(o.hold, 1);
+    CHECK_INT(o.scope, ADAPTER_SCOPE_ITEM);
     CHECK_INT(o.retry_after_ms, 3600000);
     graph_error p = {.code = 368};
     graph_outcome(graph_classify(NULL, &p), &p, 400, "facebook", "", 0, &o);
