@@ -7,7 +7,7 @@ A page token cannot be refreshed by the adapter: an expired one (Graph
 190/463) is a dead letter whose reason says which config field takes a new
 one, so "expired_token" is "fail". Graph's throttling waits are in whole
 minutes; an injected "rate-limit" of less than a minute says 0 and the
-adapter waits usage_backoff_s (1 s here), the configured backoff.
+adapter waits usage_backoff_s (3 s here), the configured backoff.
 """
 
 TOKEN = "fb-page-token-1"
@@ -22,7 +22,7 @@ CASE = {
         "page_id": PAGE,
         "token_env": "HAECHI_TEST_FB_TOKEN",
         "lookup_minutes": 10,
-        "usage_backoff_s": 1,
+        "usage_backoff_s": 3,
     },
     "env": {"HAECHI_TEST_FB_TOKEN": TOKEN},
     "post_route": ("POST", "/%s/feed" % PAGE),

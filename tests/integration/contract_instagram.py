@@ -24,7 +24,7 @@ CASE = {
         "lookup_minutes": 10,
         "poll_interval_ms": 200,
         "poll_max": 25,
-        "usage_backoff_s": 1,
+        "usage_backoff_s": 3,
     },
     "env": {"HAECHI_TEST_IG_TOKEN": TOKEN},
     "post_route": ("POST", "/%s/media_publish" % IG),
