@@ -170,8 +170,6 @@ static json_t *fb_render(void *state, const adapter_item *item, char *err, size_
 
 /* ---- the send's steps ------------------------------------------------------------------------- */
 
-static void create(post *p);
-
 static int get(post *p, const char *url, post_step_fn *next)
 {
     fb_send *d = post_data(p);
@@ -202,8 +200,9 @@ static const char *hint_for(const fb_state *s, const graph_rule *rule, const gra
     return "";
 }
 
-/* A Graph error answer to any step: the outcome its code says. */
-static void error_answer(post *p, const outbound_response *r, const char *step)
+/* A Graph error answer to any step (POSTING: to the post itself): the
+ * outcome its code says. */
+static void error_answer(post *p, const outbound_response *r, int posting)
 {
     fb_send *d = post_data(p);
     graph_usage u;
@@ -219,7 +218,7 @@ static void error_answer(post *p, const outbound_response *r, const char *step)
     long long delay = 0;
     if (rule->action == GRAPH_THROTTLE)
         delay = graph_throttle_error(&d->s->throttle, &u, &e, post_now_ms());
-    if (rule->action == GRAPH_DUPLICATE && post_item(p)->maybe_sent && strcmp(step, "post") == 0) {
+    if (rule->action == GRAPH_DUPLICATE && post_item(p)->maybe_sent && posting) {
         post_ok(p, "", d->reach,
                 "facebook refused it as a duplicate (Graph 506) after an unknown outcome: "
                 "counted as sent, not posted again");
@@ -233,7 +232,7 @@ static void answered(post *p, const outbound_response *r)
 {
     fb_send *d = post_data(p);
     if (r->status != 200) {
-        error_answer(p, r, "post");
+        error_answer(p, r, 1);
         return;
     }
     graph_usage u;
@@ -275,7 +274,7 @@ static void lookup_read(post *p, const outbound_response *r)
 {
     fb_send *d = post_data(p);
     if (r->status != 200) {
-        error_answer(p, r, "lookup");
+        error_answer(p, r, 0);
         return;
     }
     json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
