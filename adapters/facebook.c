@@ -148,7 +148,7 @@ static json_t *fb_render(void *state, const adapter_item *item, char *err, size_
 {
     fb_state *s = state;
     graph_text t;
-    if (graph_compose(item->campaign, "facebook", &t) != 0) {
+    if (graph_compose(item->campaign, item->release_id, "facebook", &t) != 0) {
         graph_text_free(&t);
         snprintf(err, errlen, "facebook: the campaign has no text to post");
         return NULL;
@@ -360,7 +360,7 @@ static haechi_status fb_send_item(void *state, const adapter_item *item, adapter
 {
     fb_state *s = state;
     graph_text t;
-    int composed = graph_compose(item->campaign, "facebook", &t) == 0;
+    int composed = graph_compose(item->campaign, item->release_id, "facebook", &t) == 0;
     size_t len = composed ? strlen(t.text) : 0;
     post *p = post_new(&s->posts, item, done, arg, sizeof(fb_send) + len + 1);
     if (!p) {

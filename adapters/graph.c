@@ -462,14 +462,15 @@ haechi_status graph_poll_insights(post_set *set, const char *service, const char
 
 /* ---- the post's text ------------------------------------------------------------------------ */
 
-int graph_compose(const json_t *campaign, const char *network, graph_text *out)
+int graph_compose(const json_t *campaign, const char *release_id, const char *network,
+                  graph_text *out)
 {
     const char *langs[SNS_LANGS_MAX];
     sns_post sp;
     memset(out, 0, sizeof *out);
     /* One post per network: the first language that has a text, the city's first. */
     if (sns_post_languages(campaign, network, langs) == 0 ||
-        sns_post_compose(campaign, network, langs[0], &sp) != 0)
+        sns_post_compose(campaign, release_id, network, langs[0], &sp) != 0)
         return -1;
     out->text = sp.text;
     sp.text = NULL;

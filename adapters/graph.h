@@ -174,9 +174,11 @@ typedef struct graph_text {
     size_t hashtags;   /* '#' words in text */
 } graph_text;
 
-/* NETWORK's post ("facebook", "instagram"): 0, or -1 when out of memory
- * or the campaign has no text for it. */
-int graph_compose(const json_t *campaign, const char *network, graph_text *out);
+/* NETWORK's post ("facebook", "instagram") for release RELEASE_ID (its
+ * own words when it has some): 0, or -1 when out of memory or the
+ * campaign has no text for it. */
+int graph_compose(const json_t *campaign, const char *release_id, const char *network,
+                  graph_text *out);
 void graph_text_free(graph_text *t);
 
 #endif

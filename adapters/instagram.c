@@ -172,7 +172,7 @@ static json_t *ig_render(void *state, const adapter_item *item, char *err, size_
 {
     ig_state *s = state;
     graph_text t;
-    if (graph_compose(item->campaign, "instagram", &t) != 0) {
+    if (graph_compose(item->campaign, item->release_id, "instagram", &t) != 0) {
         graph_text_free(&t);
         snprintf(err, errlen, "instagram: the campaign has no text to post");
         return NULL;
@@ -546,7 +546,7 @@ static haechi_status ig_send_item(void *state, const adapter_item *item, adapter
 {
     ig_state *s = state;
     graph_text t;
-    int composed = graph_compose(item->campaign, "instagram", &t) == 0;
+    int composed = graph_compose(item->campaign, item->release_id, "instagram", &t) == 0;
     size_t len = composed ? strlen(t.text) : 0;
     post *p = post_new(&s->posts, item, done, arg, sizeof(ig_send) + len + 1);
     if (!p) {
