@@ -258,8 +258,9 @@ int graph_throttle_active(const graph_throttle *t, const char *service, long lon
     o->error = ADAPTER_ERR_RATE_LIMIT;
     o->scope = ADAPTER_SCOPE_CHANNEL;
     o->retry_after_ms = t->until_ms - now_ms;
-    snprintf(o->reason, sizeof o->reason, "%.24s: holding back for %lld s, not called: %.160s",
-             service, (long long)((o->retry_after_ms + 999) / 1000), t->why);
+    snprintf(o->reason, sizeof o->reason,
+             "%.24s: rate limited: holding back %lld s without calling: %.150s", service,
+             (long long)((o->retry_after_ms + 999) / 1000), t->why);
     return 1;
 }
 
@@ -296,9 +297,11 @@ void graph_outcome(const graph_rule *rule, const graph_error *e, int status, con
         snprintf(sub, sizeof sub, "/%d", e->subcode);
     const char *token = e->code == 190 ? graph_token_meaning(e->subcode) : "";
     snprintf(o->reason, sizeof o->reason, "%.16s: %s%s%s%s (Graph %d%s)%s%.90s; %.80s", service,
-             rule->action == GRAPH_ALERT ? "alert: " : "", rule->meaning, *token ? ": " : "", token,
-             e->code, sub, hint && *hint ? ": " : "", hint ? hint : "",
-             e->message[0] ? e->message : "no message");
+             rule->action == GRAPH_ALERT      ? "alert: "
+             : rule->action == GRAPH_THROTTLE ? "rate limited: "
+                                              : "",
+             rule->meaning, *token ? ": " : "", token, e->code, sub, hint && *hint ? ": " : "",
+             hint ? hint : "", e->message[0] ? e->message : "no message");
 }
 
 void graph_outcome_unparsed(const outbound_response *r, const char *service, adapter_outcome *o)

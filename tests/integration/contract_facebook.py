@@ -24,6 +24,8 @@ CASE = {
         "lookup_minutes": 10,
         "usage_backoff_s": 3,
     },
+    # Graph's throttling waits are whole minutes (an injected one says 1).
+    "rate_limit_wait_ms": 60000,
     "env": {"HAECHI_TEST_FB_TOKEN": TOKEN},
     "post_route": ("POST", "/%s/feed" % PAGE),
     "followers": 360000,
@@ -36,5 +38,7 @@ CASE = {
         ("error:link", "Graph 1609005"),
     ],
     "expired_token": "fail",
+    # given back to the stand-in after the expired-token scenario
+    "tokens": [TOKEN],
     "expired_reason": "Graph 190/463",
 }

@@ -26,6 +26,8 @@ CASE = {
         "poll_max": 25,
         "usage_backoff_s": 3,
     },
+    # Graph's throttling waits are whole minutes (an injected one says 1).
+    "rate_limit_wait_ms": 60000,
     "env": {"HAECHI_TEST_IG_TOKEN": TOKEN},
     "post_route": ("POST", "/%s/media_publish" % IG),
     "followers": 280000,
@@ -38,6 +40,8 @@ CASE = {
         ("error:image", "Graph 9004/2207052"),
     ],
     "expired_token": "fail",
+    # given back to the stand-in after the expired-token scenario
+    "tokens": [TOKEN],
     "expired_reason": "Graph 190/463",
     # A full publishing quota holds the item (not a failure): the stand-in
     # with --quota-total 0 and the reason's start.

@@ -151,6 +151,8 @@ static void test_throttle_outcome_holds_the_channel(void)
     CHECK_INT(o.scope, ADAPTER_SCOPE_CHANNEL);
     CHECK_INT(o.retry_after_ms, 120000);
     CHECK_INT(o.hold, 0);
+    CHECK(strstr(o.reason, "facebook: rate limited: page business-use-case rate limit reached "
+                           "(Graph 80001)") != NULL);
     graph_error q = {.code = 9, .subcode = 2207042};
     graph_outcome(graph_classify(graph_instagram_rules, &q), &q, 400, "instagram", "", 3600000, &o);
     CHECK_INT(o.status, ADAPTER_AGAIN);
