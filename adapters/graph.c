@@ -432,7 +432,9 @@ static void insights_read(post *p, const outbound_response *r)
     c->fig.clicks = metric_value(data, c->names.clicks);
     c->fig.opens = -1;
     json_decref(doc);
-    post_ok(p, "", 0, NULL);
+    /* Not post_ok(): an insights read is no post, and notes no audience. */
+    adapter_outcome o = {.status = ADAPTER_OK};
+    post_finish(p, &o);
 }
 
 haechi_status graph_poll_insights(post_set *set, const char *service, const char *url,
