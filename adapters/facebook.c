@@ -76,6 +76,8 @@ typedef struct fb_state {
 typedef struct fb_send {
     fb_state *s;
     long long reach;
+    int refused;               /* a 506 to the post: the look-up decides */
+    adapter_outcome duplicate; /* the outcome when the look-up finds nothing */
     char link[2048];
     char message[]; /* the composed text */
 } fb_send;
@@ -202,6 +204,8 @@ static const char *hint_for(const fb_state *s, const graph_rule *rule, const gra
 
 /* A Graph error answer to any step (POSTING: to the post itself): the
  * outcome its code says. */
+static void lookup(post *p);
+
 static void error_answer(post *p, const outbound_response *r, int posting)
 {
     fb_send *d = post_data(p);
@@ -225,6 +229,16 @@ static void error_answer(post *p, const outbound_response *r, int posting)
         return;
     }
     graph_outcome(rule, &e, r->status, FB_SERVICE, hint_for(d->s, rule, &e), delay, &o);
+    if (rule->action == GRAPH_DUPLICATE && posting) {
+        /* A client may send a POST again by itself when the connection it
+         * reused dies before the answer (libcurl does): the first one may
+         * be on the page. Only this item's text since its window opened
+         * counts as its post. */
+        d->refused = 1;
+        d->duplicate = o;
+        lookup(p);
+        return;
+    }
     post_finish(p, &o);
 }
 
@@ -286,13 +300,20 @@ static void lookup_read(post *p, const outbound_response *r)
         const char *id = json_string_value(json_object_get(postj, "id"));
         if (msg && id && strcmp(msg, d->message) == 0) {
             post_ok(p, id, d->reach,
-                    "found on the account after an unknown outcome; not posted again");
+                    d->refused ? "facebook refused it as a duplicate (Graph 506) and the same "
+                                 "text is on the page since the item's window opened: counted "
+                                 "as sent, not posted again"
+                               : "found on the account after an unknown outcome; not posted "
+                                 "again");
             json_decref(doc);
             return;
         }
     }
     json_decref(doc);
-    create(p);
+    if (d->refused)
+        post_finish(p, &d->duplicate);
+    else
+        create(p);
 }
 
 static void lookup(post *p)
