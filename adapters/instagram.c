@@ -93,6 +93,9 @@ typedef struct ig_send {
     ig_state *s;
     long long reach;
     long long polls;
+    int verify;              /* a publish answered an error: the container's status decides */
+    int verifying;           /* the container is PUBLISHED: its media is being looked up */
+    adapter_outcome refusal; /* that error's outcome, when the container is not published */
     char container[64];
     char image[2048];
     char caption[]; /* the composed text */
@@ -219,6 +222,24 @@ static void note_usage(ig_send *d, const outbound_response *r, graph_usage *u)
     graph_throttle_note(&d->s->throttle, u, post_now_ms());
 }
 
+static void verify_publish(post *p);
+
+/* Ends the send with O, unless O answers a publish: a client may send a
+ * POST again by itself when the connection it reused dies before the
+ * answer (libcurl does), so the refusal may be to the second of two
+ * publishes. The container's status says which. */
+static void end(post *p, const adapter_outcome *o)
+{
+    ig_send *d = post_data(p);
+    if (!d->verify) {
+        post_finish(p, o);
+        return;
+    }
+    d->verify = 0;
+    d->refusal = *o;
+    verify_publish(p);
+}
+
 /* "instagram: publishing quota 50/50 in 24 h; waiting until 2020-03-05 10:00 KST (Thu)" */
 static void hold_for_quota(post *p, long long used, long long total, const char *why)
 {
@@ -239,7 +260,7 @@ static void hold_for_quota(post *p, long long used, long long total, const char 
                  until);
     else
         snprintf(o.reason, sizeof o.reason, "instagram: %.120s; waiting until %s", why, until);
-    post_finish(p, &o);
+    end(p, &o);
 }
 
 static void error_outcome(post *p, const graph_rule *rule, const graph_error *e, int status,
@@ -262,7 +283,7 @@ static void error_outcome(post *p, const graph_rule *rule, const graph_error *e,
                       ? "people must look at the account before it posts again"
                       : "",
                   delay, &o);
-    post_finish(p, &o);
+    end(p, &o);
 }
 
 /* A Graph error answer to any step. Returns the rule, NULL when the send
@@ -306,6 +327,7 @@ static void published(post *p, const outbound_response *r)
             d->polls++;
             post_after(p, d->s->conf.poll_interval_ms, poll);
         } else if (rule) {
+            d->verify = 1;
             error_outcome(p, rule, &e, r->status, &u);
         }
         return;
@@ -481,26 +503,63 @@ static void lookup_read(post *p, const outbound_response *r)
         long long at = graph_time_parse(json_string_value(json_object_get(m, "timestamp")));
         if (caption && id && strcmp(caption, d->caption) == 0 && (at < 0 || at >= since)) {
             post_ok(p, id, d->reach,
-                    "found on the account after an unknown outcome; not posted again");
+                    d->verifying ? "the publish answered an error, but the container is "
+                                   "PUBLISHED and its media is on the account: sent once"
+                                 : "found on the account after an unknown outcome; not posted "
+                                   "again");
             json_decref(doc);
             return;
         }
     }
     json_decref(doc);
-    quota(p);
+    if (d->verifying)
+        post_ok(p, d->container, d->reach,
+                "the publish answered an error, but the container is PUBLISHED: its id stands "
+                "for the media");
+    else
+        quota(p);
 }
 
-static void lookup_or_quota(post *p)
+static void list_media(post *p);
+
+static void verify_read(post *p, const outbound_response *r)
 {
     ig_send *d = post_data(p);
-    if (!post_item(p)->maybe_sent) {
-        quota(p);
+    json_t *doc = r->status == 200 ? body_json(r) : NULL;
+    const char *code = json_string_value(json_object_get(doc, "status_code"));
+    int done = code && strcmp(code, "PUBLISHED") == 0;
+    json_decref(doc);
+    if (!done) {
+        post_finish(p, &d->refusal);
         return;
     }
+    d->verifying = 1;
+    list_media(p);
+}
+
+static void verify_publish(post *p)
+{
+    ig_send *d = post_data(p);
+    char url[900];
+    snprintf(url, sizeof url, "%s/%s?fields=status_code", d->s->conf.url, d->container);
+    request(p, "GET", url, NULL, verify_read);
+}
+
+static void list_media(post *p)
+{
+    ig_send *d = post_data(p);
     char url[800];
     snprintf(url, sizeof url, "%s/%s/media?fields=id,caption,timestamp", d->s->conf.url,
              d->s->conf.ig_user_id);
     request(p, "GET", url, NULL, lookup_read);
+}
+
+static void lookup_or_quota(post *p)
+{
+    if (post_item(p)->maybe_sent)
+        list_media(p);
+    else
+        quota(p);
 }
 
 /* A failed read of the follower count never blocks the post: reach 0. */

@@ -2,15 +2,16 @@
 channel is served by one of them, against its stand-in (real clock).
 
 Facebook: a release is sent with the post's id and the page's fan count;
-an answer dropped after the post was stored is found on the page by the
-next attempt (no second post); a duplicate refusal after an unknown
+an answer dropped after the post was stored is found on the page (no second
+post, whether the client's own resend met 506 or the next attempt looked); a duplicate refusal after an unknown
 outcome counts as sent; a policy block (368) and an expired page token
 (190/463) are dead letters with reasons naming the code (and the config
 field for the token); usage headers at or over the threshold hold the next
 send back before it calls.
 
 Instagram: container, status polls while IN_PROGRESS, publish, with the
-media id and the follower count; an ERROR container is a dead letter with
+media id and the follower count; an answer dropped after the publish makes
+no second media; an ERROR container is a dead letter with
 its subcode's meaning; a full publishing quota holds the release (state
 held, no attempt used, the reason names the quota) and sends nothing; a
 campaign without an image is refused at submission.
@@ -206,6 +207,17 @@ def instagram_cases(redis, tmp):
               bool(rec) and rec.get("state") == "sent" and len(media) == 1 and
               rec.get("external_id") == media[0]["id"] and str(rec.get("reach")) == "280000" and
               len(polls) >= 2, "record %r; media %r; polls %d" % (rec, media, len(polls)))
+
+        fake.fault("drop-after-store", route="/:ig/media_publish")
+        cap = text()
+        at = release_soon(d, "ig-drop", "instagram", cap)
+        rec = wait_record(redis, d, "ig-drop", at, done=("sent", "dead"), timeout=60.0) \
+            if at else None
+        media = [m for m in fake.state()["media"] if m["caption"] == cap]
+        check("instagram: an answer dropped after the publish: one media on the account, and "
+              "the item is sent with its id",
+              bool(rec) and rec.get("state") == "sent" and len(media) == 1 and
+              rec.get("external_id") == media[0]["id"], "record %r; media %r" % (rec, media))
 
         release_soon(d, "ig-noimage", "instagram", text(), image=False,
                      refused="instagram cannot post text alone")
