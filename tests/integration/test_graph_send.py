@@ -50,7 +50,10 @@ def ig_section(fake, **extra):
 def start_daemon(redis, name, section):
     channels = h.real_clock_channels()
     channels["sns"] = section
-    d = h.RoleDaemon(name, redis.address, extra={"channels": channels})
+    # A call times out after 1.5 s: a "slow" answer (the post stored, the
+    # answer held) is an unknown outcome, and the retry is maybe_sent.
+    d = h.RoleDaemon(name, redis.address,
+                     extra={"channels": channels, "outbound": {"timeout_ms": 1500}})
     env = dict(os.environ, HAECHI_TEST_FB_TOKEN=FB_TOKEN, HAECHI_TEST_IG_TOKEN=IG_TOKEN)
     ok = d.start(env=env, timeout=20.0)
     check("haechi serve (%s) starts with the %s adapter on sns" % (name, section["adapter"]),
@@ -140,6 +143,20 @@ def facebook_cases(redis, tmp):
         check("facebook: the look-up that decided it read the page's feed since the window",
               len(looks) >= 1 and looks[-1]["query"].get("since"), repr(looks))
 
+        fake.fault("slow", route="/:page/feed", ms=4000)
+        msg = text()
+        before = len(fake.requests(path="/%s/feed" % PAGE, method="POST"))
+        at = release_soon(d, "fb-late", "facebook", msg)
+        rec = wait_record(redis, d, "fb-late", at, done=("sent", "dead"), timeout=60.0) \
+            if at else None
+        posts = [p for p in fake.state()["posts"] if p["message"] == msg]
+        tries = len(fake.requests(path="/%s/feed" % PAGE, method="POST")) - before
+        check("facebook: a post whose answer came too late is found on the page by the retry "
+              "(maybe_sent) and not posted again",
+              bool(rec) and rec.get("state") == "sent" and len(posts) == 1 and
+              rec.get("external_id") == posts[0]["id"] and tries == 1,
+              "record %r; posts %r; post requests %d" % (rec, posts, tries))
+
         fake.fault("error:policy", route="/:page/feed")
         at = release_soon(d, "fb-policy", "facebook", text())
         rec = wait_record(redis, d, "fb-policy", at) if at else None
@@ -216,6 +233,17 @@ def instagram_cases(redis, tmp):
         media = [m for m in fake.state()["media"] if m["caption"] == cap]
         check("instagram: an answer dropped after the publish: one media on the account, and "
               "the item is sent with its id",
+              bool(rec) and rec.get("state") == "sent" and len(media) == 1 and
+              rec.get("external_id") == media[0]["id"], "record %r; media %r" % (rec, media))
+
+        fake.fault("slow", route="/:ig/media_publish", ms=4000)
+        cap = text()
+        at = release_soon(d, "ig-late", "instagram", cap)
+        rec = wait_record(redis, d, "ig-late", at, done=("sent", "dead"), timeout=60.0) \
+            if at else None
+        media = [m for m in fake.state()["media"] if m["caption"] == cap]
+        check("instagram: a publish whose answer came too late is found on the account by the "
+              "retry (maybe_sent) and not published again",
               bool(rec) and rec.get("state") == "sent" and len(media) == 1 and
               rec.get("external_id") == media[0]["id"], "record %r; media %r" % (rec, media))
 
