@@ -230,10 +230,10 @@ static void error_answer(post *p, const outbound_response *r, int posting)
     }
     graph_outcome(rule, &e, r->status, FB_SERVICE, hint_for(d->s, rule, &e), delay, &o);
     if (rule->action == GRAPH_DUPLICATE && posting) {
-        /* A client may send a POST again by itself when the connection it
-         * reused dies before the answer (libcurl does): the first one may
-         * be on the page. Only this item's text since its window opened
-         * counts as its post. */
+        /* The refusal may be to a copy of this item's own post: an
+         * attempt whose answer was lost, or a request sent twice on the
+         * way. Only this item's text since its window opened counts as
+         * its post. */
         d->refused = 1;
         d->duplicate = o;
         lookup(p);

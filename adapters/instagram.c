@@ -224,10 +224,9 @@ static void note_usage(ig_send *d, const outbound_response *r, graph_usage *u)
 
 static void verify_publish(post *p);
 
-/* Ends the send with O, unless O answers a publish: a client may send a
- * POST again by itself when the connection it reused dies before the
- * answer (libcurl does), so the refusal may be to the second of two
- * publishes. The container's status says which. */
+/* Ends the send with O, unless O answers a publish: the refusal may be to
+ * a second copy of a publish that went out (a request sent twice on the
+ * way). The container's status says which. */
 static void end(post *p, const adapter_outcome *o)
 {
     ig_send *d = post_data(p);

@@ -14,12 +14,8 @@ extern const adapter_desc adapter_facebook;
 extern const adapter_desc adapter_instagram;
 
 static const adapter_desc *const adapters[] = {
-    &adapter_log,
-    &adapter_log_insights,
-    &adapter_x,
-    &adapter_kakaostory,
-    &adapter_facebook,
-    &adapter_instagram,
+    &adapter_log,        &adapter_log_insights, &adapter_x,
+    &adapter_kakaostory, &adapter_facebook,     &adapter_instagram,
 };
 
 const adapter_desc *adapter_find(const char *name)
