@@ -133,7 +133,8 @@ def facebook_cases(redis, tmp):
         fake.fault("drop-after-store", route="/:page/feed")
         msg = text()
         at = release_soon(d, "fb-drop", "facebook", msg)
-        rec = wait_record(redis, d, "fb-drop", at, timeout=60.0) if at else None
+        rec = wait_record(redis, d, "fb-drop", at, done=("sent", "dead"), timeout=60.0) \
+            if at else None
         posts = [p for p in fake.state()["posts"] if p["message"] == msg]
         looks = [r for r in fake.requests(path="/%s/feed" % PAGE, method="GET")]
         check("facebook: an answer dropped after the post was stored: one post on the page, "
