@@ -40,6 +40,13 @@ static const struct {
      * loop; min_gap_ms keeps the later sends waiting their turn. */
     {"kakaostory", "{\"api_posting\": \"off\"}",
      "{\"api_posting\": \"off\", \"min_gap_ms\": 60000}", "{}"},
+    /* Any variable that is set serves as the token; the url is loopback's discard port:
+     * these cases reach no service. */
+    {"facebook", "{\"page_id\": \"1\", \"token_env\": \"HOME\", \"url\": \"http://127.0.0.1:9\"}",
+     "{\"page_id\": \"1\", \"token_env\": \"HOME\", \"url\": \"http://127.0.0.1:9\"}", NULL},
+    {"instagram",
+     "{\"ig_user_id\": \"1\", \"token_env\": \"HOME\", \"url\": \"http://127.0.0.1:9\"}",
+     "{\"ig_user_id\": \"1\", \"token_env\": \"HOME\", \"url\": \"http://127.0.0.1:9\"}", NULL},
 };
 
 #define EXAMPLE "campaigns/jamsi-meomchum.json"
