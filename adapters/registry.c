@@ -8,14 +8,15 @@
 
 extern const adapter_desc adapter_log;
 extern const adapter_desc adapter_log_insights;
-extern const adapter_desc adapter_x;
-extern const adapter_desc adapter_kakaostory;
+extern const adapter_desc adapter_sns;
 extern const adapter_desc adapter_facebook;
 extern const adapter_desc adapter_instagram;
+extern const adapter_desc adapter_x;
+extern const adapter_desc adapter_kakaostory;
 
 static const adapter_desc *const adapters[] = {
-    &adapter_log,        &adapter_log_insights, &adapter_x,
-    &adapter_kakaostory, &adapter_facebook,     &adapter_instagram,
+    &adapter_log, &adapter_log_insights, &adapter_sns, &adapter_facebook, &adapter_instagram,
+    &adapter_x,   &adapter_kakaostory,
 };
 
 const adapter_desc *adapter_find(const char *name)

@@ -1,0 +1,253 @@
+"""The adapter contract, written once and run against every network adapter
+with its stand-in (one contract_NAME.py entry each; the next adapters join
+by adding theirs).
+
+One daemon on a virtual clock, its sns channel on the "sns" adapter with a
+section per network pointing at that network's stand-in. Every scenario is
+a campaign of its own with one release and a text of its own (stand-ins
+refuse duplicate content), on the network under test:
+
+ 1. success: sent, with the service's id and the follower count as reach;
+    exactly one post request reached the stand-in;
+ 2. a 429, then success once the clock passes the reset the service gave;
+ 3. two 5xx answers, retried with a growing backoff, then success;
+ 4. each permanent error class of the service: a dead letter at the first
+    attempt whose reason carries the service's code;
+ 5. an expired token: refreshed and sent (X), or a dead letter naming the
+    credential to renew (the Graph and Kakao services cannot refresh);
+ 6. the answer dropped after the post was stored: the next attempt finds
+    the post on the account and does not post again;
+ 7. a slow answer on one network: the release's other networks are sent
+    meanwhile, and the slow one is sent once it answers.
+"""
+
+import datetime
+import time
+
+import harness as h
+import sns_world
+from harness import check
+
+BASE_MS = h.seoul_ms(2020, 3, 2, 10, 0)
+HOUR = 3600 * 1000
+IMAGE = "https://www.seoul.go.kr/res/jamsi/pause-01.jpg"
+
+
+class Scenarios:
+    def __init__(self, world):
+        self.w = world
+        self.n = 0
+
+    def campaign(self, tag, networks):
+        """Submits a campaign whose one release is an hour ahead on the virtual
+        clock; returns (cid, due_ms) or (None, None)."""
+        self.n += 1
+        due = BASE_MS + self.n * 2 * HOUR
+        cid = "contract-%02d-%s" % (self.n, tag)
+        self.w.clock(due - 60 * 1000)
+        at = datetime.datetime.fromtimestamp(due / 1000, h.SEOUL).strftime("%Y-%m-%dT%H:%M:%S")
+        doc = h.minimal_campaign(cid, ["sns"], "2020-03-01", "2020-03-31",
+                                 [{"id": "go", "at": at, "channels": ["sns"]}])
+        doc["sns"]["networks"] = networks
+        doc["sns"]["text"] = {
+            "ko": "[서울시] 잠시멈춤 계약 시험 %d (%s): 외출 자제, 마스크 착용" % (self.n, tag),
+            "en": "[Seoul] Pause for a while, contract case %d (%s): stay in, wear a mask" % (
+                self.n, tag)}
+        doc["sns"]["image"] = IMAGE
+        doc["sns"].pop("hashtags", None)
+        s, b = h.submit_campaign(self.w.daemon, doc)
+        if not check("%s: the campaign is accepted" % tag, s == 201, "%s %r" % (s, b)):
+            return None, None
+        return cid, due
+
+    def record(self, cid, due, net):
+        return h.fires(self.w.redis, self.w.daemon, cid).get("go|%d|sns|%s" % (due, net))
+
+    def wait(self, cid, due, net, states, timeout=h.DEADLINE):
+        def got():
+            if not self.w.daemon.alive():
+                return "daemon died"
+            r = self.record(cid, due, net)
+            return r if r and r.get("state") in states else None
+        r = h.wait_until(got, timeout)
+        return r if isinstance(r, dict) else None
+
+    def fire(self, cid, due):
+        self.w.clock(due)
+
+    def retry_now(self, rec):
+        """Moves the clock to the record's next attempt."""
+        self.w.clock(max(self.w.now_ms, int(rec["next_attempt"])) + 1)
+
+    def dead_reason(self, cid, net):
+        for _, f in h.stream_entries(self.w.redis, h.engine_key(self.w.daemon, "dead")):
+            if f.get("campaign") == cid and f.get("target") == net:
+                return f.get("reason", "")
+        return None
+
+
+def success(sc, net, case):
+    cid, due = sc.campaign("ok-" + net, [net])
+    if not cid:
+        return
+    before = len(sc.w.posts(net))
+    sc.fire(cid, due)
+    rec = sc.wait(cid, due, net, ("sent", "dead", "declined"))
+    check("%s: a release is sent" % net, rec and rec["state"] == "sent", rec)
+    if not rec:
+        return
+    check("%s: the record holds the service's id" % net, bool(rec.get("external_id")), rec)
+    check("%s: reach is the follower count the service reported (%d)" % (net, case["followers"]),
+          rec.get("reach") == case["followers"], rec.get("reach"))
+    check("%s: exactly one post request reached the stand-in" % net,
+          len(sc.w.posts(net)) - before == 1, len(sc.w.posts(net)) - before)
+
+
+def rate_limited(sc, net, case):
+    cid, due = sc.campaign("429-" + net, [net])
+    if not cid:
+        return
+    sc.w.fakes[net].fault("rate-limit", count=1, route=case["post_route"][1])
+    sc.fire(cid, due)
+    rec = sc.wait(cid, due, net, ("failed", "held", "dead", "sent"))
+    check("%s: a 429 is a retry later, with the rate-limit reason" % net,
+          rec and rec["state"] in ("failed", "held") and "rate" in (rec.get("reason") or "").lower(),
+          rec)
+    if not rec or rec["state"] not in ("failed", "held"):
+        return
+    wait_ms = int(rec.get("next_attempt") or rec.get("until") or 0) - int(rec["at"])
+    check("%s: the retry waits for the service's reset (%d ms here), not a blind backoff" % (
+        net, wait_ms), wait_ms >= case.get("rate_limit_wait_ms", 1000), rec)
+    sc.w.clock(int(rec.get("next_attempt") or rec.get("until")) - 1)
+    early = sc.record(cid, due, net)
+    check("%s: nothing is sent before the reset" % net, early and early["state"] != "sent",
+          early)
+    sc.w.clock(int(rec.get("next_attempt") or rec.get("until")) + 1)
+    rec = sc.wait(cid, due, net, ("sent", "dead"))
+    check("%s: after the reset the post is sent" % net, rec and rec["state"] == "sent", rec)
+
+
+def server_errors(sc, net, case):
+    cid, due = sc.campaign("5xx-" + net, [net])
+    if not cid:
+        return
+    sc.w.fakes[net].fault("server-error", count=2, route=case["post_route"][1])
+    sc.fire(cid, due)
+    gaps = []
+    for _ in range(2):
+        rec = sc.wait(cid, due, net, ("failed",))
+        if not rec:
+            break
+        retries = rec.get("retries") or []
+        if retries:
+            gaps.append(int(retries[-1]["next_attempt"]) - int(retries[-1]["at"]))
+        sc.retry_now(rec)
+        h.wait_until(lambda: (sc.record(cid, due, net) or {}).get("attempts", 0) > len(gaps))
+    rec = sc.wait(cid, due, net, ("sent", "dead"))
+    check("%s: after two 5xx answers the post is sent" % net, rec and rec["state"] == "sent",
+          rec)
+    check("%s: each 5xx was a retry with backoff (%s ms)" % (net, gaps),
+          len(gaps) == 2 and gaps[0] > 0 and gaps[1] >= gaps[0] // 2, gaps)
+    check("%s: the stand-in holds the post once" % net,
+          sum(1 for r in sc.w.posts(net) if r.get("status") in (200, 201)) >= 1)
+
+
+def permanent(sc, net, case):
+    for fault, fragment in case["permanent"]:
+        cid, due = sc.campaign("perm-%s-%s" % (net, fault.replace(":", "-")), [net])
+        if not cid:
+            continue
+        sc.w.fakes[net].fault(fault, count=1, route=case["post_route"][1])
+        sc.fire(cid, due)
+        rec = sc.wait(cid, due, net, ("dead", "sent", "declined"))
+        check("%s: %s is a dead letter at the first attempt" % (net, fault),
+              rec and rec["state"] == "dead" and rec.get("attempts") == 1, rec)
+        reason = sc.dead_reason(cid, net)
+        check("%s: the dead letter for %s says why (%r)" % (net, fault, fragment),
+              reason is not None and fragment in reason, reason)
+        sc.w.fakes[net].clear_faults()
+
+
+def expired_token(sc, net, case):
+    cid, due = sc.campaign("token-" + net, [net])
+    if not cid:
+        return
+    sc.w.fakes[net].fault("expire-token", count=1, route=case["post_route"][1])
+    sc.fire(cid, due)
+    if case["expired_token"] == "refresh":
+        rec = sc.wait(cid, due, net, ("sent", "dead"))
+        check("%s: an expired token is refreshed and the post sent" % net,
+              rec and rec["state"] == "sent", rec)
+    else:
+        rec = sc.wait(cid, due, net, ("dead", "sent"))
+        reason = sc.dead_reason(cid, net) or ""
+        check("%s: an expired token is a dead letter naming the credential to renew" % net,
+              rec and rec["state"] == "dead" and "token" in reason, reason or rec)
+        # Give the stand-in its token back for the scenarios that follow.
+        for t in case.get("tokens", []):
+            sc.w.fakes[net].add_token(t)
+
+
+def dropped_after_store(sc, net, case):
+    cid, due = sc.campaign("drop-" + net, [net])
+    if not cid:
+        return
+    before = len(sc.w.posts(net))
+    sc.w.fakes[net].fault("drop-after-store", count=1, route=case["post_route"][1])
+    sc.fire(cid, due)
+    rec = sc.wait(cid, due, net, ("failed", "sent", "dead"))
+    check("%s: an answer lost after the post was stored is a retry, not a failure" % net,
+          rec and rec["state"] == "failed", rec)
+    if not rec or rec["state"] != "failed":
+        return
+    sc.retry_now(rec)
+    rec = sc.wait(cid, due, net, ("sent", "dead"))
+    check("%s: the next attempt finds the post and records it as sent" % net,
+          rec and rec["state"] == "sent" and rec.get("external_id"), rec)
+    posted = len(sc.w.posts(net)) - before
+    check("%s: the stand-in got exactly one post request for it (no duplicate)" % net,
+          posted == 1, posted)
+
+
+def slow_network(sc, net, case, others):
+    if not others:
+        return
+    cid, due = sc.campaign("slow-" + net, [net] + others)
+    if not cid:
+        return
+    sc.w.fakes[net].fault("slow", count=1, ms=4000, route=case["post_route"][1])
+    began = time.monotonic()
+    sc.fire(cid, due)
+    done = [sc.wait(cid, due, o, ("sent", "dead"), timeout=3.5) for o in others]
+    slow = sc.record(cid, due, net)
+    check("%s slow: the other networks (%s) are sent while it is still in flight" % (
+        net, ", ".join(others)),
+        all(r and r["state"] == "sent" for r in done) and slow and slow["state"] != "sent",
+        {"others": done, "slow": slow, "after_s": round(time.monotonic() - began, 2)})
+    rec = sc.wait(cid, due, net, ("sent", "dead"), timeout=15)
+    check("%s slow: it is sent once it answers" % net, rec and rec["state"] == "sent", rec)
+
+
+def main():
+    cases = sns_world.contract_cases()
+    check("every network has a contract entry (facebook, instagram, x, kakaostory)",
+          set(cases) == {"facebook", "instagram", "x", "kakaostory"}, sorted(cases))
+    world = sns_world.SnsWorld("contract", cases)
+    try:
+        if not world.start():
+            return
+        sc = Scenarios(world)
+        for net, case in cases.items():
+            success(sc, net, case)
+            rate_limited(sc, net, case)
+            server_errors(sc, net, case)
+            permanent(sc, net, case)
+            dropped_after_store(sc, net, case)
+            slow_network(sc, net, case, [o for o in cases if o != net][:2])
+            expired_token(sc, net, case)
+    finally:
+        world.stop()
+
+
+if __name__ == "__main__":
+    h.run(main)
