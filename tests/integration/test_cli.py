@@ -161,6 +161,12 @@ def run_preview(work):
                    ("monday-newsletter", "newsletter")])
     check("preview --json: one payload per release and channel, first firing each",
           p.returncode == 0 and pairs == want, "got %s -- %s" % (pairs, show(p)))
+    sns = {(g["release"], g["channel"]): g for g in got}.get(("morning-post", "sns"))
+    steps = sns["payload"] if sns else []
+    check("preview: without a config, sns goes through the sns adapter: one request per network",
+          sns is not None and sns.get("adapter") == "sns" and
+          [s[-1]["network"] if isinstance(s, list) else s.get("network") for s in steps] ==
+          ["facebook", "instagram", "x", "kakaostory"], "got %r" % (sns,))
     first = {(g["release"], g["channel"]): g for g in got}.get(("monday-newsletter", "newsletter"))
     check("preview: the newsletter's first firing is Monday 2020-03-23 10:00 KST, rendered by log",
           first is not None and first.get("due") == "2020-03-23T10:00:00+09:00" and
@@ -168,7 +174,8 @@ def run_preview(work):
           and "ko" in first["payload"].get("text", {}), "got %r" % (first,))
     p = h.cli(["preview", "--channel", "sns", "--release", "morning-post", h.EXAMPLE_CAMPAIGN])
     expect("preview --channel --release shows that one payload", p, 0,
-           stdout_has=("== morning-post, first due 2020-03-22 09:00 KST", '"networks"'))
+           stdout_has=("== morning-post, first due 2020-03-22 09:00 KST",
+                       "-- x: POST /2/tweets", "-- facebook: POST "))
     check("preview --channel sns --release morning-post shows exactly one block",
           p.stdout.count("\n== ") + p.stdout.startswith("== ") == 1, show(p))
     expect("preview --channel fax is a usage error naming the channel",
