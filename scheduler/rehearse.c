@@ -392,7 +392,6 @@ static int run_rehearse(int argc, char **argv)
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         snprintf(r.cfg.channels[ch].adapter, sizeof r.cfg.channels[ch].adapter, "log");
         r.cfg.channels[ch].desc = adapter_find("log");
-        r.cfg.channels[ch].named = 1; /* chosen, not the default: rendered by log too */
         free(r.cfg.channels[ch].adapter_conf);
         r.cfg.channels[ch].adapter_conf = NULL;
     }
