@@ -119,11 +119,37 @@ case $cleared in
                    exit 1 ;;
 esac
 
+# The clock starts 10 minutes (of campaign time) before the window opens,
+# and earlier by as much as 3 real seconds cover, so that the daemon is up
+# and the campaign armed before its first release is due.
+if ! summary=$("$BIN" validate --json "$CAMPAIGN"); then
+    echo "make run: $CAMPAIGN does not validate:" >&2
+    "$BIN" validate "$CAMPAIGN" >&2
+    exit 1
+fi
+read -r DEMO_START DEMO_EPOCH DEMO_START_MS DEMO_EPOCH_MS < <(python3 -c '
+import datetime, json, sys
+window = datetime.datetime.fromisoformat(json.loads(sys.argv[1])["summary"]["start"])
+start = window - datetime.timedelta(minutes=10, seconds=3 * int(sys.argv[2]))
+epoch = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+print(start.isoformat(), epoch.strftime("%Y-%m-%dT%H:%M:%SZ"),
+      int(start.timestamp() * 1000), int(epoch.timestamp() * 1000))' "$summary" "$SPEED")
+if [ -z "${DEMO_EPOCH:-}" ]; then
+    echo "make run: could not read the window of $CAMPAIGN" >&2
+    exit 1
+fi
+
 # --- the stand-ins of the outside services (tests/fakes, built by make fakes)
 # Each listens on a loopback port of its own; var/fakes/NAME.url holds its
 # base URL and NAME.token a bearer token it accepts, for the config to use.
 FAKES_SHOWN=()
 mkdir -p "$VAR/fakes"
+DEV_PAGE_ID=104000000000001
+DEV_IG_USER_ID=17841400000000001
+# X rotates its refresh token at each use; the adapter keeps the newest in
+# Redis, which a replay clears: each run seeds a fresh one.
+(umask 077; printf 'x-refresh-%s' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+    > "$VAR/fakes/x.refresh")
 for bin in "$ROOT"/build/fakes/fake-*; do
     [ -x "$bin" ] || continue
     name=${bin##*/fake-}
@@ -132,8 +158,17 @@ for bin in "$ROOT"/build/fakes/fake-*; do
         (umask 077; printf '%s-%s' "$name" "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$tok")
     fi
     rm -f "$VAR/fakes/$name.port" "$VAR/fakes/$name.url"
+    # The accounts the dev config names (below), and X's refresh token.
+    case $name in
+        facebook) extra=(--page-id "$DEV_PAGE_ID") ;;
+        instagram) extra=(--ig-user-id "$DEV_IG_USER_ID") ;;
+        x) extra=(--refresh-token "$(cat "$VAR/fakes/x.refresh" 2>/dev/null || echo none)"
+                  --client-id haechi-dev) ;;
+        *) extra=() ;;
+    esac
     "$bin" --listen 127.0.0.1:0 --port-file "$VAR/fakes/$name.port" --log "$VAR/fakes/$name.log" \
-        --token "$(cat "$tok")" 2>>"$VAR/fakes/$name.err" &
+        --token "$(cat "$tok")" --demo-clock "$DEMO_START_MS:$DEMO_EPOCH_MS:$SPEED" "${extra[@]}" \
+        2>>"$VAR/fakes/$name.err" &
     FAKE_PIDS+=($!)
     if ! wait_for 10 test -s "$VAR/fakes/$name.port"; then
         echo "make run: the $name stand-in did not start; see $SHOWN/fakes/$name.err" >&2
@@ -157,24 +192,18 @@ if [ "$port" != 0 ] && (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
     port=0   # taken: let the kernel pick a free port
 fi
 
-# The clock starts 10 minutes (of campaign time) before the window opens,
-# and earlier by as much as 3 real seconds cover, so that the daemon is up
-# and the campaign armed before its first release is due.
-if ! summary=$("$BIN" validate --json "$CAMPAIGN"); then
-    echo "make run: $CAMPAIGN does not validate:" >&2
-    "$BIN" validate "$CAMPAIGN" >&2
-    exit 1
-fi
-read -r DEMO_START DEMO_EPOCH < <(python3 -c '
-import datetime, json, sys
-window = datetime.datetime.fromisoformat(json.loads(sys.argv[1])["summary"]["start"])
-start = window - datetime.timedelta(minutes=10, seconds=3 * int(sys.argv[2]))
-epoch = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-print(start.isoformat(), epoch.strftime("%Y-%m-%dT%H:%M:%SZ"))' "$summary" "$SPEED")
-if [ -z "${DEMO_EPOCH:-}" ]; then
-    echo "make run: could not read the window of $CAMPAIGN" >&2
-    exit 1
-fi
+# sns goes through the sns adapter to every stand-in that runs; the other
+# channels stay on the log adapter until their own adapters exist.
+sns_channel() {
+    local f=$VAR/fakes parts=()
+    [ -s "$f/facebook.url" ] && parts+=("\"facebook\": {\"url\": \"$(cat "$f/facebook.url")\", \"page_id\": \"$DEV_PAGE_ID\", \"token_file\": \"$f/facebook.token\"}")
+    [ -s "$f/instagram.url" ] && parts+=("\"instagram\": {\"url\": \"$(cat "$f/instagram.url")\", \"ig_user_id\": \"$DEV_IG_USER_ID\", \"token_file\": \"$f/instagram.token\"}")
+    [ -s "$f/x.url" ] && parts+=("\"x\": {\"url\": \"$(cat "$f/x.url")\", \"token_url\": \"$(cat "$f/x.url")/2/oauth2/token\", \"client_id\": \"haechi-dev\", \"token_file\": \"$f/x.token\", \"refresh_token_file\": \"$f/x.refresh\"}")
+    [ -s "$f/kakaostory.url" ] && parts+=("\"kakaostory\": {\"url\": \"$(cat "$f/kakaostory.url")\", \"token_file\": \"$f/kakaostory.token\", \"followers\": 180000}")
+    [ ${#parts[@]} -gt 0 ] || return 0
+    local IFS=,
+    printf '"sns": {"adapter": "sns", %s}' "${parts[*]}"
+}
 
 cat > "$VAR/haechi.json" <<EOF
 {
@@ -184,7 +213,8 @@ cat > "$VAR/haechi.json" <<EOF
     {"name": "dev", "role": "admin", "token_file": "$TOKEN_FILE"}
   ],
   "environment": "demo",
-  "demo": {"start": "$DEMO_START", "speed": $SPEED, "epoch": "$DEMO_EPOCH"}
+  "demo": {"start": "$DEMO_START", "speed": $SPEED, "epoch": "$DEMO_EPOCH"},
+  "channels": {$(sns_channel)}
 }
 EOF
 
@@ -231,8 +261,10 @@ In another terminal:
   watch -n 2 bin/haechi status $CID  # the same, kept fresh
   curl -H "Authorization: Bearer \$HAECHI_TOKEN" \$HAECHI_URL/api/v1/campaigns/$CID/releases
 
-Every channel goes to the log adapter (nothing leaves this machine); the
-stand-ins answer on loopback only.
+sns posts through the sns adapter to the stand-ins of Facebook, Instagram, X
+and KakaoStory (their request logs are in $SHOWN/fakes/); every other channel
+goes to the log adapter. Nothing leaves this machine: the stand-ins answer on
+loopback only.
 Ctrl-C stops haechi, the stand-ins and the redis-server; make run again replays
 from the start.
 
