@@ -32,6 +32,7 @@ CASE = {
     },
     "env": {"HAECHI_TEST_KAKAOSTORY_TOKEN": TOKEN},
     "post_route": ("POST", "/v1/api/story/post/link"),
+    "insights": False,  # the Story API reports no figures of a post
     "followers": FOLLOWERS,
     "rate_limit_wait_ms": QUOTA_WAIT_S * 1000,
     # fault -> a fragment of the dead letter's reason (adapters/kakaostory.c, rules[]).

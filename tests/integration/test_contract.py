@@ -18,7 +18,9 @@ refuse duplicate content), on the network under test:
  6. the answer dropped after the post was stored: the next attempt finds
     the post on the account and does not post again;
  7. a slow answer on one network: the release's other networks are sent
-    meanwhile, and the slow one is sent once it answers.
+    meanwhile, and the slow one is sent once it answers;
+ 8. an hour after a post, the insights poll records the service's figures
+    for it (impressions, unless the service reports none: KakaoStory).
 """
 
 import datetime
@@ -101,6 +103,32 @@ def success(sc, net, case):
           rec.get("reach") == case["followers"], rec.get("reach"))
     check("%s: exactly one post request reached the stand-in" % net,
           len(sc.w.posts(net)) - before == 1, len(sc.w.posts(net)) - before)
+
+
+def insights(sc, net, case):
+    cid, due = sc.campaign("insights-" + net, [net])
+    if not cid:
+        return
+    sc.fire(cid, due)
+    rec = sc.wait(cid, due, net, ("sent", "dead", "declined"))
+    if not check("%s: the post for the insights poll is sent" % net,
+                 rec and rec["state"] == "sent", rec):
+        return
+    sc.w.clock(due + HOUR + 1000)
+
+    def polled():
+        r = sc.record(cid, due, net) or {}
+        return r if (r.get("insights") or {}).get("polls") else None
+    rec = h.wait_until(polled, timeout=h.DEADLINE if case.get("insights", True) else 3.0)
+    if case.get("insights", True):
+        figures = (rec or {}).get("insights") or {}
+        check("%s: an hour later the poll recorded the service's figures (%s)" % (
+            net, ", ".join(sorted(k for k in figures if k != "polls"))),
+            rec and isinstance(figures.get("impressions"), int) and figures["impressions"] >= 0,
+            rec or sc.record(cid, due, net))
+    else:
+        check("%s: the service reports no figures: no poll records any" % net,
+              not rec, rec)
 
 
 def rate_limited(sc, net, case):
@@ -239,6 +267,7 @@ def main():
         sc = Scenarios(world)
         for net, case in cases.items():
             success(sc, net, case)
+            insights(sc, net, case)
             rate_limited(sc, net, case)
             server_errors(sc, net, case)
             permanent(sc, net, case)
