@@ -230,8 +230,9 @@ def dropped_after_store(sc, net, case):
         return
     sc.retry_now(rec)
     rec = sc.wait(cid, due, net, ("sent", "dead"))
-    check("%s: the next attempt finds the post and records it as sent" % net,
-          rec and rec["state"] == "sent" and rec.get("external_id"), rec)
+    check("%s: the next attempt finds the post and records it as sent, saying so" % net,
+          rec and rec["state"] == "sent" and rec.get("external_id") and
+          "not posted again" in (rec.get("note") or ""), rec)
     posted = len(sc.w.posts(net)) - before
     check("%s: the stand-in got exactly one post request for it (no duplicate)" % net,
           posted == 1, posted)
@@ -256,6 +257,21 @@ def slow_network(sc, net, case, others):
     check("%s slow: it is sent once it answers" % net, rec and rec["state"] == "sent", rec)
 
 
+def expected_reach(world, cases):
+    """haechi preview with a config naming the daemon shows each network's
+    audience at its last post."""
+    cfg = h.write_campaign(world.dir, "preview-client.json", {
+        "client": {"url": world.daemon.url, "token": world.daemon.tokens["viewer"]}})
+    p = h.cli(["preview", "--config", cfg, "--channel", "sns", "--release", "morning-post",
+               h.EXAMPLE_CAMPAIGN])
+    lines = [l.split() for l in p.stdout.splitlines() if l.startswith("  sns ")]
+    got = {l[1]: int(l[2]) for l in lines if len(l) >= 3 and l[2].isdigit()}
+    check("preview --config shows the expected reach of each network from the daemon",
+          p.returncode == 0 and "expected reach" in p.stdout and
+          got == {net: case["followers"] for net, case in cases.items()},
+          "%r -- %s" % (got, p.stdout[-600:] + p.stderr))
+
+
 def main():
     cases = sns_world.contract_cases()
     check("every network has a contract entry (facebook, instagram, x, kakaostory)",
@@ -274,6 +290,7 @@ def main():
             dropped_after_store(sc, net, case)
             slow_network(sc, net, case, [o for o in cases if o != net][:2])
             expired_token(sc, net, case)
+        expected_reach(world, cases)
     finally:
         world.stop()
 
