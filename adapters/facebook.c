@@ -156,7 +156,8 @@ static json_t *fb_render(void *state, const adapter_item *item, char *err, size_
         return NULL;
     }
     char path[128];
-    snprintf(path, sizeof path, "/%s/feed", s->conf.page_id);
+    /* Offline without a config: the approver still sees where it goes. */
+    snprintf(path, sizeof path, "/%s/feed", s->conf.page_id[0] ? s->conf.page_id : "{page_id}");
     json_t *body = json_pack("{s:s}", "message", t.text);
     if (body && t.link)
         json_object_set_new(body, "link", json_string(t.link));

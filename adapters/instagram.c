@@ -182,8 +182,10 @@ static json_t *ig_render(void *state, const adapter_item *item, char *err, size_
     }
     const sns_rules *rules = sns_rules_for(IG_SERVICE);
     char media[128], publish[128];
-    snprintf(media, sizeof media, "/%s/media", s->conf.ig_user_id);
-    snprintf(publish, sizeof publish, "/%s/media_publish", s->conf.ig_user_id);
+    /* Offline without a config: the approver still sees where it goes. */
+    const char *user = s->conf.ig_user_id[0] ? s->conf.ig_user_id : "{ig_user_id}";
+    snprintf(media, sizeof media, "/%s/media", user);
+    snprintf(publish, sizeof publish, "/%s/media_publish", user);
     json_t *out = json_pack(
         "[{s:s, s:s, s:s, s:{s:s?, s:s}, s:{s:I, s:I, s:I, s:I}}, {s:s, s:s, s:s, s:{s:s}}]",
         "network", IG_SERVICE, "method", "POST", "path", media, "body", "image_url", t.image,
