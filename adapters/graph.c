@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "graph.h"
+
+#include "config.h"
 #include "sns_text.h"
 #include "tz.h"
 
@@ -467,15 +469,14 @@ haechi_status graph_poll_insights(post_set *set, const char *service, const char
 
 /* ---- the post's text ------------------------------------------------------------------------ */
 
-int graph_compose(const json_t *campaign, const char *release_id, const char *network,
-                  graph_text *out)
+int graph_compose(const json_t *doc, const char *release_id, const char *network, graph_text *out)
 {
     const char *langs[SNS_LANGS_MAX];
     sns_post sp;
     memset(out, 0, sizeof *out);
     /* One post per network: the first language that has a text, the city's first. */
-    if (sns_post_languages(campaign, network, langs) == 0 ||
-        sns_post_compose(campaign, release_id, network, langs[0], &sp) != 0)
+    if (sns_post_languages(doc, network, langs) == 0 ||
+        sns_post_compose(doc, release_id, network, langs[0], &sp) != 0)
         return -1;
     out->text = sp.text;
     sp.text = NULL;
@@ -493,4 +494,25 @@ void graph_text_free(graph_text *t)
 {
     free(t->text);
     t->text = NULL;
+}
+
+int graph_token_open(const char *service, const char *what, const char *token_env,
+                     const char *token_file, int offline, char **token, char *hint, size_t hintlen,
+                     char *err, size_t errlen)
+{
+    if (token_env[0])
+        snprintf(hint, hintlen, "issue a new %s and set the environment variable %s (token_env)",
+                 what, token_env);
+    else
+        snprintf(hint, hintlen, "issue a new %s and put it in %.120s (token_file)", what,
+                 token_file);
+    if (offline)
+        return 0;
+    char why[256];
+    *token = config_secret(token_env, token_file, why, sizeof why);
+    if (!*token) {
+        snprintf(err, errlen, "%s: %s: %s", service, what, why);
+        return -1;
+    }
+    return 0;
 }

@@ -146,6 +146,16 @@ size_t graph_urlencode(char *buf, size_t len, size_t used, const char *s);
 void graph_auth_header(char *buf, size_t len, const char *token);
 
 /*
+ * The account's token from TOKEN_ENV or TOKEN_FILE (config_secret), into
+ * *TOKEN (new; untouched offline), and into HINT the sentence an operator
+ * at 3 a.m. needs when Graph refuses it: which config field to renew WHAT
+ * ("page token") in. 0, or -1 with "SERVICE: WHAT: why" in ERR.
+ */
+int graph_token_open(const char *service, const char *what, const char *token_env,
+                     const char *token_file, int offline, char **token, char *hint, size_t hintlen,
+                     char *err, size_t errlen);
+
+/*
  * Reads a post's insights: GET URL (…/insights?metric=...) and answers
  * DONE with the figures named by the metric names (NULL: not asked for).
  * {"data":[{"name","period","values":[{"value":N}]}]}.

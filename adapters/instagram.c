@@ -134,19 +134,8 @@ static void *ig_create(const adapter_env *env, const void *conf, char *err, size
     post_set_init(&s->posts, env);
     s->throttle.threshold = (int)s->conf.usage_threshold;
     s->throttle.backoff_s = s->conf.usage_backoff_s;
-    if (s->conf.token_env[0])
-        snprintf(s->token_hint, sizeof s->token_hint,
-                 "issue a new token and set the environment variable %s (token_env)",
-                 s->conf.token_env);
-    else
-        snprintf(s->token_hint, sizeof s->token_hint,
-                 "issue a new token and put it in %.120s (token_file)", s->conf.token_file);
-    if (env->offline)
-        return s;
-    char why[256];
-    s->token = config_secret(s->conf.token_env, s->conf.token_file, why, sizeof why);
-    if (!s->token) {
-        snprintf(err, errlen, "instagram: token: %s", why);
+    if (graph_token_open("instagram", "token", s->conf.token_env, s->conf.token_file, env->offline,
+                         &s->token, s->token_hint, sizeof s->token_hint, err, errlen) != 0) {
         free(s);
         return NULL;
     }
