@@ -166,7 +166,10 @@ static void note_figures(const json_t *o, const char *header, graph_usage *u)
         const json_t *v = json_object_get(o, fields[i]);
         if (!json_is_number(v))
             continue;
-        int pct = (int)json_number_value(v);
+        /* A percentage; a service's nonsense (1e300, -5) must not become
+         * undefined behaviour on the cast: anything past 1000 is just "over". */
+        double raw = json_number_value(v);
+        int pct = raw <= 0 ? 0 : raw >= 1000 ? 1000 : (int)raw;
         u->seen = 1;
         if (pct > u->max_percent || !u->which[0]) {
             if (pct >= u->max_percent)
@@ -196,8 +199,10 @@ void graph_usage_parse(const char *app_usage, const char *page_usage, const char
         {
             note_figures(entry, "X-Business-Use-Case-Usage", u);
             json_t *eta = json_object_get(entry, "estimated_time_to_regain_access");
+            /* Minutes; a week at most, so that the wait in ms cannot overflow. */
             if (json_is_integer(eta) && json_integer_value(eta) > u->regain_minutes)
-                u->regain_minutes = json_integer_value(eta);
+                u->regain_minutes =
+                    json_integer_value(eta) > 7 * 24 * 60 ? 7 * 24 * 60 : json_integer_value(eta);
         }
     }
     json_decref(app);
