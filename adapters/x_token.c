@@ -322,16 +322,25 @@ static int hgetall(x_token *t, rconn_fn *fn)
 static void lock(x_token *t);
 static void post_token(x_token *t);
 
-static void loaded(redisReply *reply, const char *error, void *arg)
+/* The answer to a read of the stored pair: 0 when there is nothing to do
+ * with it (this waiter is gone, or Redis said no: the waiters are told). */
+static int pair_read(x_token *t, redisReply *reply, const char *error)
 {
-    x_token *t = arg;
     if (returned(t))
-        return;
+        return 0;
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         finish(t, 0, 1, "x: could not read the token pair from %s: %s", t->key,
                reply ? reply->str : error);
-        return;
+        return 0;
     }
+    return 1;
+}
+
+static void loaded(redisReply *reply, const char *error, void *arg)
+{
+    x_token *t = arg;
+    if (!pair_read(t, reply, error))
+        return;
     adopt(t, reply, 1);
     t->loaded = 1;
     if (usable(t))
@@ -365,13 +374,8 @@ static void unlock(x_token *t)
 static void rechecked(redisReply *reply, const char *error, void *arg)
 {
     x_token *t = arg;
-    if (returned(t))
+    if (!pair_read(t, reply, error))
         return;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        finish(t, 0, 1, "x: could not read the token pair from %s: %s", t->key,
-               reply ? reply->str : error);
-        return;
-    }
     adopt(t, reply, 0);
     if (usable(t))
         finish(t, 1, 0, "token refreshed by another process");
