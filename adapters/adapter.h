@@ -63,6 +63,14 @@ const char *adapter_status_name(adapter_status s);
 
 /* Per-recipient failures of one batch: bounded, the rest only counted. */
 #define ADAPTER_FAILURES_MAX 16
+/* Distinct reasons a batch's recipients were refused for ("not-friend",
+ * "blocked", ...): counted per reason; past the last, under "other". */
+#define ADAPTER_REASONS_MAX 8
+
+typedef struct adapter_reason_count {
+    char code[32]; /* short, stable, [a-z0-9-]: a metrics label and a status key */
+    long long n;
+} adapter_reason_count;
 
 typedef struct adapter_failure {
     char recipient[64];
@@ -81,8 +89,18 @@ typedef struct adapter_outcome {
     int hold;
     char external_id[128]; /* OK: the channel's id of what was posted */
     long long reach;       /* OK: recipients / followers reached, when known */
-    /* Batches: what happened to its recipients. A single post is 1/0/0. */
-    long long accepted, rejected, deferred;
+    /*
+     * Batches: what happened to its recipients. A single post is 1/0/0.
+     * On OK they are the batch's totals over all its attempts (a retried
+     * batch counts the recipients an earlier attempt settled too), so that
+     * the release's record adds each batch once. skipped: members the batch
+     * did not send to because their status said not to (unsubscribed,
+     * bounced, ...) at send time.
+     */
+    long long accepted, rejected, deferred, skipped;
+    /* rejected, by reason (adapter_outcome_count_reason()). */
+    int nreasons;
+    adapter_reason_count reasons[ADAPTER_REASONS_MAX];
     int nfailures;              /* entries used in failures[] */
     long long failures_dropped; /* further failures that did not fit */
     adapter_failure failures[ADAPTER_FAILURES_MAX];
@@ -91,6 +109,9 @@ typedef struct adapter_outcome {
 
 /* Adds a per-recipient failure to O, or counts it when the sink is full. */
 void adapter_outcome_fail_recipient(adapter_outcome *o, const char *recipient, const char *reason);
+
+/* Adds N recipients refused for CODE to O's reasons ("other" once full). */
+void adapter_outcome_count_reason(adapter_outcome *o, const char *code, long long n);
 
 /* ---- work items ------------------------------------------------------------- */
 
@@ -127,6 +148,8 @@ typedef struct adapter_env {
     struct event_base *base;
     rconn *redis;              /* the process's command connection; NULL offline */
     const char *engine_prefix; /* "PREFIX:{e}:" for keys an adapter writes */
+    const char *key_prefix;    /* "PREFIX" (redis.prefix): for keys other modules own
+                                  (audience lists, audience.h) */
     int offline;               /* only render() will be called: open no file or connection */
     outbound *http;            /* the process's outbound client; NULL offline */
 } adapter_env;
@@ -174,7 +197,10 @@ typedef struct adapter_desc {
 typedef void adapter_done_fn(const adapter_outcome *o, void *arg);
 
 /* plan(): TARGETS is a new JSON array of target strings, or NULL with O
- * saying why (AGAIN, FAILED, CANCELLED). */
+ * saying why (AGAIN, FAILED, CANCELLED). With targets, O is OK and its
+ * reach is the recipients the release will go to (a list's active members
+ * at the snapshot; 0 when not known): the release's progress counts down
+ * from it. */
 typedef void adapter_plan_fn(json_t *targets, const adapter_outcome *o, void *arg);
 
 typedef struct adapter_insights {

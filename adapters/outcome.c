@@ -2,6 +2,7 @@
  * outcome.c - names and the bounded failure sink of adapter outcomes.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "adapter.h"
 
@@ -41,4 +42,25 @@ void adapter_outcome_fail_recipient(adapter_outcome *o, const char *recipient, c
     adapter_failure *f = &o->failures[o->nfailures++];
     snprintf(f->recipient, sizeof f->recipient, "%s", recipient ? recipient : "");
     snprintf(f->reason, sizeof f->reason, "%s", reason ? reason : "");
+}
+
+void adapter_outcome_count_reason(adapter_outcome *o, const char *code, long long n)
+{
+    if (!code || !*code)
+        code = "other";
+    for (int i = 0; i < o->nreasons; i++)
+        if (strcmp(o->reasons[i].code, code) == 0) {
+            o->reasons[i].n += n;
+            return;
+        }
+    if (o->nreasons == ADAPTER_REASONS_MAX) {
+        /* Full: the last slot becomes "other" and takes every later code. */
+        adapter_reason_count *last = &o->reasons[ADAPTER_REASONS_MAX - 1];
+        snprintf(last->code, sizeof last->code, "other");
+        last->n += n;
+        return;
+    }
+    adapter_reason_count *r = &o->reasons[o->nreasons++];
+    snprintf(r->code, sizeof r->code, "%s", code);
+    r->n = n;
 }

@@ -19,7 +19,7 @@ preview *preview_new(struct event_base *base, const config *cfg, const campaign 
                      size_t errlen)
 {
     preview *p = calloc(1, sizeof *p);
-    adapter_env env = {.base = base, .engine_prefix = "", .offline = 1};
+    adapter_env env = {.base = base, .engine_prefix = "", .key_prefix = "", .offline = 1};
     if (!p) {
         snprintf(err, errlen, "out of memory");
         return NULL;

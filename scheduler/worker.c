@@ -1461,8 +1461,11 @@ worker *worker_new(struct event_base *base, engine *e, rconn *queue, store *st, 
         worker_free(w);
         return NULL;
     }
-    adapter_env env = {
-        .base = base, .redis = engine_redis(e), .engine_prefix = engine_prefix(e), .http = w->http};
+    adapter_env env = {.base = base,
+                       .redis = engine_redis(e),
+                       .engine_prefix = engine_prefix(e),
+                       .key_prefix = w->cfg->redis_prefix,
+                       .http = w->http};
     for (int ch = 0; ch < CHANNEL_COUNT; ch++) {
         channel_slot *slot = &w->channels[ch];
         char why[256] = "";
