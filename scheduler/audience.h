@@ -142,6 +142,43 @@ void csv_close(csv_reader *r);
  */
 int csv_next(csv_reader *r, const char **fields, long long *line, char *why, size_t whylen);
 
+/* ---- rows: a CSV record to a member (audience_member.c) ----------------------------- */
+
+/*
+ * Which column is what, from the header row. Names are matched without
+ * regard to case: "phone" (or "mobile") or "email" (exactly one of them:
+ * the member id), "name", "lang" (or "language"), "status"; every other
+ * column is a custom field (a template variable): [a-z0-9_], 1-32 bytes,
+ * at most AUDIENCE_FIELDS_MAX of them, each name once.
+ */
+typedef struct audience_layout {
+    audience_kind kind;
+    int ncols;                            /* columns in the header */
+    int id_col, name_col, lang_col, status_col; /* -1: absent */
+    int ncustom;
+    int custom_col[AUDIENCE_FIELDS_MAX];
+    char custom[AUDIENCE_FIELDS_MAX][33]; /* lowercased names, in column order */
+} audience_layout;
+
+/* 0, or -1 with WHY naming the column and the rule ("column 3 \"phone\"
+ * appears twice"). */
+int audience_layout_from_header(const char **fields, int n, audience_layout *l, char *why,
+                                size_t whylen);
+
+/*
+ * One data row: checks and normalises it. Returns 0 with ID (the
+ * normalised phone or e-mail), *RECORD (new: the JSON array [id, name,
+ * lang, custom...] stored in a chunk, "" for empty cells) and *STATUS
+ * (the status column's value, ACTIVE without one); or -1 with WHY, a
+ * reason for people that names the column and never shows the whole id
+ * ("phone: 9 digits after 010, 8 needed"). Limits: name 1-100 characters
+ * when given, lang a BCP 47-like tag ("ko", "en", "zh-Hant"), custom
+ * values at most 1,000 characters, every cell valid UTF-8 without
+ * control characters.
+ */
+int audience_row(const audience_layout *l, const char **fields, int n, char *id, size_t idlen,
+                 json_t **record, audience_status *status, char *why, size_t whylen);
+
 /* ---- the store (audience.c, audience.lua) ------------------------------------------- */
 
 typedef struct audience_info {
