@@ -362,6 +362,9 @@ static haechi_status log_plan(void *state, const adapter_item *item, adapter_pla
     ls->arg = arg;
     ls->outcome.status = ADAPTER_OK;
     ls->targets = plan_targets(&s->conf, item);
+    /* One recipient per batch: what a release's progress counts down from. */
+    if (!s->conf.fanout_networks)
+        ls->outcome.reach = s->conf.fanout;
     snprintf(ls->item_id, sizeof ls->item_id, "%s", item->item_id);
     if (later(ls, 0) != 0) {
         log_send_free(ls);

@@ -109,7 +109,7 @@ void audience_mask(const char *id, char *out, size_t outlen);
  * the library's callers must agree). */
 unsigned audience_bucket(const char *id, unsigned nbuckets);
 
-/* How many index buckets a version of about EXPECTED members gets (about
+/* How many index buckets a version of about EXPECTED members is given (about
  * 100 members each, so every bucket stays a small, compact hash). */
 unsigned audience_buckets_for(long long expected);
 

@@ -442,6 +442,40 @@ static void show_insights(const char *who, json_t *rec)
     putchar(']');
 }
 
+/* " [120000/350000 accepted, 12 failed (not-friend 10, blocked 2), 229988
+ * remaining, 35000/s, ends 10:00:07]": a list release's progress. */
+static void show_progress(json_t *rec)
+{
+    json_t *p = json_object_get(rec, "progress");
+    if (!p)
+        return;
+    printf(" [%lld/%lld accepted", (long long)json_integer_value(json_object_get(p, "accepted")),
+           (long long)json_integer_value(json_object_get(p, "total")));
+    long long failed = json_integer_value(json_object_get(p, "failed"));
+    if (failed > 0) {
+        const char *code;
+        json_t *n;
+        size_t k = 0;
+        printf(", %lld failed (", failed);
+        json_object_foreach(json_object_get(p, "failed_by"), code, n)
+            printf("%s%s %lld", k++ ? ", " : "", code, (long long)json_integer_value(n));
+        printf("%s)", k ? "" : "no reason given");
+    }
+    long long skipped = json_integer_value(json_object_get(p, "skipped"));
+    if (skipped > 0)
+        printf(", %lld skipped (not active)", skipped);
+    long long remaining = json_integer_value(json_object_get(p, "remaining"));
+    if (remaining > 0)
+        printf(", %lld remaining", remaining);
+    json_t *rate = json_object_get(p, "rate_per_s");
+    if (json_is_number(rate))
+        printf(", %.0f/s", json_number_value(rate));
+    const char *eta = json_string_value(json_object_get(p, "eta"));
+    if (eta && strlen(eta) >= 19)
+        printf(", ends ~%.8s", eta + 11);
+    putchar(']');
+}
+
 static void show_releases(json_t *answer, const client *cl)
 {
     json_t *list = json_object_get(answer, "releases"), *r;
@@ -467,6 +501,7 @@ static void show_releases(json_t *answer, const client *cl)
             printf(" %s: %s", ch, str(c, "state"));
             if (json_object_get(c, "reason"))
                 printf(" (%s)", str(c, "reason"));
+            show_progress(c);
             show_insights(ch, c);
             const char *target;
             json_t *t;

@@ -486,7 +486,8 @@ local ROLLUP_FIELD = { ok = 'ok', dead = 'failed', declined = 'declined',
 -- of targets and recipients, and once no target remains, the parent's own
 -- state: sent, partial (some targets failed), declined, cancelled or dead.
 -- HOUR nil: count nothing (a cancelled campaign).
-local function rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now)
+-- BATCH (optional): a batch's {skipped = n, by = {reason = n}}.
+local function rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now, batch)
   local field = rid .. '|' .. due .. '|' .. ch
   local cur = redis.call('HGET', p .. 'fires:' .. id, field)
   local rec = cur and cjson.decode(cur)
@@ -497,6 +498,14 @@ local function rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, h
   rec.accepted = (rec.accepted or 0) + accepted
   rec.rejected = (rec.rejected or 0) + rejected
   rec.reach = (rec.reach or 0) + reach
+  if batch then
+    rec.skipped = (rec.skipped or 0) + batch.skipped
+    if next(batch.by) then
+      local by = rec.rejected_by or {}
+      for code, k in pairs(batch.by) do by[code] = (by[code] or 0) + k end
+      rec.rejected_by = by
+    end
+  end
   rec.at = now
   if rec.remaining <= 0 then
     local ok, failed = rec.ok or 0, rec.failed or 0
@@ -525,15 +534,17 @@ end
 -- step as the parent's acknowledgement: a worker that dies before this
 -- leaves the parent to be reclaimed and planned again; after it only the
 -- targets remain, each sent once. KEYS q:CH. ARGV P, entry, item, group,
--- now, version, fired, tz, quiet, then the targets. Returns how many were
--- queued, or -1 when the parent was no longer pending (planned elsewhere).
+-- now, version, fired, tz, quiet, recipients (the plan's expected total,
+-- 0: not known), then the targets. Returns how many were queued, or -1
+-- when the parent was no longer pending (planned elsewhere).
 local function fanout(keys, args)
   local p, entry, item, group, now = args[1], args[2], args[3], args[4], tonumber(args[5])
   local id, rid, due, ch = item_parts(item)
   if not id or redis.call('XACK', keys[1], group, entry) == 0 then return -1 end
   redis.call('XDEL', keys[1], entry)
-  local n = #args - 9
-  for i = 10, #args do
+  local recipients = tonumber(args[10]) or 0
+  local n = #args - 10
+  for i = 11, #args do
     local target = args[i]
     redis.call('XADD', keys[1], '*', 'item', item .. '|' .. target, 'version', args[6],
       'fired', args[7], 'attempt', 1, 'target', target, 'tz', args[8], 'quiet', args[9])
@@ -541,7 +552,8 @@ local function fanout(keys, args)
       fired = tonumber(args[7]), attempts = 0 })
   end
   set_state(p, id, rid, due, ch, { state = 'sending', at = now, target_count = n, remaining = n,
-    ok = 0, failed = 0, declined = 0, cancelled = 0, accepted = 0, rejected = 0, reach = 0 })
+    ok = 0, failed = 0, declined = 0, cancelled = 0, accepted = 0, rejected = 0, reach = 0,
+    skipped = 0, started = now, recipients = recipients > 0 and recipients or nil })
   return n
 end
 
@@ -643,8 +655,9 @@ end
 -- held back the whole channel (a 429): every worker stops sending on it for
 -- that long (PREFIX:{e}:pause:CH = {until, reason, item}), and the outcome's
 -- error class ("timeout", ...; optional), and the insights delays ("ms,ms";
--- optional): an OK with an external id is polled that long after now.
--- A target's end (ok, declined, dead) also rolls up into its parent.
+-- optional): an OK with an external id is polled that long after now;
+-- then a batch's skipped members and its refusals by reason (JSON; both
+-- optional). A target's end (ok, declined, dead) also rolls up into its parent.
 local function complete(keys, args)
   local p, entry, item, attempt, outcome = args[1], args[2], args[3], tonumber(args[4]), args[5]
   local now, hour, group = tonumber(args[6]), args[7], args[8]
@@ -652,12 +665,25 @@ local function complete(keys, args)
   local key = chkey(ch, target)
   local reach = tonumber(args[10]) or 0
   local accepted, rejected = tonumber(args[14]) or 0, tonumber(args[15]) or 0
+  -- A batch's members not sent to for their status, and its refusals by
+  -- reason ({"not-friend": 3}): kept with the target, summed in the parent.
+  local batch = { skipped = tonumber(args[19] or '0') or 0, by = {} }
+  if (args[20] or '') ~= '' then
+    local ok, by = pcall(cjson.decode, args[20])
+    if ok and type(by) == 'table' then
+      for code, k in pairs(by) do
+        if type(k) == 'number' then batch.by[tostring(code)] = k end
+      end
+    end
+  end
   if outcome == 'ok' then
     -- A success may carry a note for people ("found on the account after an
     -- unknown outcome; not posted again"): kept, never a failure reason.
     set_state(p, id, rid, due, key, { state = 'sent', at = now, attempts = attempt,
       external_id = args[9], reach = reach, accepted = target and accepted or nil,
-      rejected = target and rejected or nil, note = args[11] ~= '' and args[11] or nil })
+      rejected = target and rejected or nil, note = args[11] ~= '' and args[11] or nil,
+      skipped = target and batch.skipped > 0 and batch.skipped or nil,
+      rejected_by = target and next(batch.by) and batch.by or nil })
     if target then
       if accepted > 0 then count(p, id, ch, hour, 'accepted', accepted) end
       if rejected > 0 then count(p, id, ch, hour, 'rejected', rejected) end
@@ -701,7 +727,7 @@ local function complete(keys, args)
     if not target then count(p, id, ch, hour, 'dead') end
   end
   if target and outcome ~= 'retry' then
-    rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now)
+    rollup(p, id, rid, due, ch, outcome, accepted, rejected, reach, hour, now, batch)
   end
   local pause_ms = tonumber(args[16] or '0')
   local pkey = p .. 'pause:' .. ch

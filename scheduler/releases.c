@@ -31,9 +31,53 @@ static json_t *firing(json_t *index, const char *rid, long long due, const tz *z
 }
 
 /* State records carry epoch ms; answers carry times people can read. */
+static long long num(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_number(v) ? (long long)json_number_value(v) : 0;
+}
+
+/*
+ * A release sent to a list's members, batch by batch: how far it has got,
+ * from the counts its batches rolled up ("recipients" is the plan's total
+ * at the snapshot). The rate is over the time since the fan-out, up to the
+ * last batch's end, so a release that is not moving shows its last rate
+ * and an end estimate that is already in the past.
+ */
+static void add_progress(json_t *rec, const tz *zone)
+{
+    long long total = num(rec, "recipients");
+    if (total <= 0)
+        return;
+    long long accepted = num(rec, "accepted"), rejected = num(rec, "rejected");
+    long long skipped = num(rec, "skipped");
+    long long settled = accepted + rejected + skipped;
+    const char *state = json_string_value(json_object_get(rec, "state"));
+    int running = state && strcmp(state, "sending") == 0;
+    long long remaining = running && total > settled ? total - settled : 0;
+    json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)total, "accepted",
+                          (json_int_t)accepted, "failed", (json_int_t)rejected, "skipped",
+                          (json_int_t)skipped, "remaining", (json_int_t)remaining);
+    json_t *by = json_object_get(rec, "rejected_by");
+    json_object_set_new(p, "failed_by", json_is_object(by) ? json_incref(by) : json_object());
+    long long started = num(rec, "started"), at = num(rec, "at");
+    if (at > started && settled > 0) {
+        double per_s = (double)settled * 1000.0 / (double)(at - started);
+        json_object_set_new(p, "rate_per_s", json_real(per_s));
+        if (remaining > 0 && per_s > 0)
+            set_time(p, "eta", (json_int_t)(at + (long long)((double)remaining / per_s * 1000.0)),
+                     zone);
+    }
+    if (started > 0)
+        set_time(p, "started", (json_int_t)started, zone);
+    json_object_set_new(rec, "progress", p);
+}
+
 static void readable_record(json_t *rec, const tz *zone)
 {
     static const char *const times[] = {"at", "fired", "next_attempt", "until_ms"};
+    add_progress(rec, zone);
+    json_object_del(rec, "started");
     json_object_del(rec, "due");
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         json_t *v = json_object_get(rec, times[i]);

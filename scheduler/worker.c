@@ -221,12 +221,30 @@ static void completed(redisReply *reply, const char *error, void *arg)
     job_done(j);
 }
 
+/* {"not-friend":3,...}: a batch's refusals by reason, for haechi_complete;
+ * "" when none. Codes are the adapter's short names, escaped all the same. */
+static void reasons_json(const adapter_outcome *o, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (!o || o->nreasons <= 0)
+        return;
+    json_t *by = json_object();
+    for (int i = 0; i < o->nreasons && i < ADAPTER_REASONS_MAX; i++)
+        if (o->reasons[i].n > 0)
+            json_object_set_new(by, o->reasons[i].code, json_integer(o->reasons[i].n));
+    char *text = json_dumps(by, JSON_COMPACT);
+    if (text && strlen(text) < len)
+        snprintf(buf, len, "%s", text);
+    free(text);
+    json_decref(by);
+}
+
 static void complete(job *j, const char *outcome, const adapter_outcome *o, int64_t next_at,
                      int64_t pause_ms)
 {
     worker *w = j->w;
     char attempt[16], now[24], hour[16], reach[24], next[24], fired[24], accepted[24], rejected[24],
-        pause[24];
+        pause[24], skipped[24], by_reason[ADAPTER_REASONS_MAX * 48 + 8] = "";
     int64_t ms = clock_wall_ms();
     snprintf(attempt, sizeof attempt, "%d", j->attempt);
     fmt_ms(ms, now, sizeof now);
@@ -237,6 +255,8 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
     fmt_ms(o ? o->accepted : 0, accepted, sizeof accepted);
     fmt_ms(o ? o->rejected : 0, rejected, sizeof rejected);
     fmt_ms(pause_ms, pause, sizeof pause);
+    fmt_ms(o ? o->skipped : 0, skipped, sizeof skipped);
+    reasons_json(o, by_reason, sizeof by_reason);
     /* A timeout's class is kept with a failed attempt: the next one may
      * then be told that this one may have been sent (maybe_sent). */
     const char *error = o ? adapter_error_name(o->error) : "";
@@ -273,8 +293,10 @@ static void complete(job *j, const char *outcome, const adapter_outcome *o, int6
                           rejected,
                           pause,
                           error,
-                          polls};
-    if (engine_fcall(w->e, "haechi_complete", 1, 19, argv, NULL, completed, j) != 0) {
+                          polls,
+                          skipped,
+                          by_reason};
+    if (engine_fcall(w->e, "haechi_complete", 1, 21, argv, NULL, completed, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending and will be retried", j->item);
         job_done(j);
     }
@@ -356,13 +378,14 @@ static void fanned_out(redisReply *reply, const char *error, void *arg)
     job_done(j);
 }
 
-/* Queues one item per target in place of the parent, in one Redis step. */
-static void fan_out(job *j, json_t *targets)
+/* Queues one item per target in place of the parent, in one Redis step.
+ * RECIPIENTS: whom the plan expects the release to reach (0: unknown). */
+static void fan_out(job *j, json_t *targets, long long recipients)
 {
     worker *w = j->w;
     size_t n = json_array_size(targets);
-    const char **argv = calloc(10 + n, sizeof *argv);
-    char now[24], version[24], fired[24];
+    const char **argv = calloc(11 + n, sizeof *argv);
+    char now[24], version[24], fired[24], expected[24];
     if (!argv) {
         log_warn("worker: out of memory planning %s; it stays pending", j->item);
         job_done(j);
@@ -371,6 +394,7 @@ static void fan_out(job *j, json_t *targets)
     fmt_ms(clock_wall_ms(), now, sizeof now);
     fmt_ms(j->version, version, sizeof version);
     fmt_ms(j->fired_ms, fired, sizeof fired);
+    fmt_ms(recipients, expected, sizeof expected);
     const char *head[] = {w->channels[j->ch].stream,
                           engine_prefix(w->e),
                           j->entry,
@@ -380,11 +404,12 @@ static void fan_out(job *j, json_t *targets)
                           version,
                           fired,
                           j->tzname,
-                          j->quiet};
+                          j->quiet,
+                          expected};
     memcpy(argv, head, sizeof head);
     for (size_t i = 0; i < n; i++)
-        argv[10 + i] = json_string_value(json_array_get(targets, i));
-    if (engine_fcall(w->e, "haechi_fanout", 1, (int)(10 + n), argv, NULL, fanned_out, j) != 0) {
+        argv[11 + i] = json_string_value(json_array_get(targets, i));
+    if (engine_fcall(w->e, "haechi_fanout", 1, (int)(11 + n), argv, NULL, fanned_out, j) != 0) {
         log_warn("worker: redis unavailable; %s stays pending and will be planned again", j->item);
         job_done(j);
     }
@@ -439,7 +464,7 @@ static void planned(json_t *targets, const adapter_outcome *o, void *arg)
         sent(&bad, j);
         return;
     }
-    fan_out(j, targets);
+    fan_out(j, targets, o && o->reach > 0 ? o->reach : 0);
     json_decref(targets);
 }
 

@@ -143,6 +143,17 @@ def run_fanout(redis, front):
     check("GET releases nests the targets under their channel",
           s == 200 and sorted(api_sns.get("targets", {})) == sorted(NETWORKS) and
           api_sns.get("state") == "sent", "status %s; sns %s" % (s, api_sns))
+    api_nl = rel.get("channels", {}).get("newsletter", {})
+    prog = api_nl.get("progress", {})
+    check("GET releases shows the newsletter release's progress: 25 of 25 recipients "
+          "accepted, none failed or remaining, a rate, its start",
+          prog.get("total") == 25 and prog.get("accepted") == 25 and prog.get("failed") == 0 and
+          prog.get("remaining") == 0 and prog.get("failed_by") == {} and
+          isinstance(prog.get("rate_per_s"), (int, float)) and "started" in prog, api_nl)
+    api_kk = rel.get("channels", {}).get("kakao", {})
+    check("the kakao release's progress counts its 3 batch recipients, 2 accepted",
+          api_kk.get("progress", {}).get("total") == 3 and
+          api_kk.get("progress", {}).get("accepted") == 2, api_kk.get("progress"))
     counts = (body or {}).get("counts", {}) if isinstance(body, dict) else {}
     check("the release counts are per channel, not per target",
           counts == {"sent": 3, "partial": 1}, counts)
