@@ -61,7 +61,7 @@
 #define AUDIENCE_CHUNK 1000
 /* Columns a list may have besides the id, name and language. */
 #define AUDIENCE_FIELDS_MAX 32
-#define AUDIENCE_ID_MAX 254      /* an e-mail address's longest */
+#define AUDIENCE_ID_MAX 254 /* an e-mail address's longest */
 #define AUDIENCE_STAGING_TTL_S 86400
 #define AUDIENCE_KEEP_OLD_S_DEFAULT (3 * 86400)
 
@@ -153,7 +153,7 @@ int csv_next(csv_reader *r, const char **fields, long long *line, char *why, siz
  */
 typedef struct audience_layout {
     audience_kind kind;
-    int ncols;                            /* columns in the header */
+    int ncols;                                  /* columns in the header */
     int id_col, name_col, lang_col, status_col; /* -1: absent */
     int ncustom;
     int custom_col[AUDIENCE_FIELDS_MAX];
@@ -182,14 +182,14 @@ int audience_row(const audience_layout *l, const char **fields, int n, char *id,
 /* ---- the store (audience.c, audience.lua) ------------------------------------------- */
 
 typedef struct audience_info {
-    int found;        /* 0: no such list (the rest is zero) */
+    int found; /* 0: no such list (the rest is zero) */
     char id[65];
     audience_kind kind;
-    long long version;  /* in force; 0: nothing imported yet */
-    long long members;  /* of that version */
+    long long version; /* in force; 0: nothing imported yet */
+    long long members; /* of that version */
     long long chunks;
     long long counts[AUDIENCE_STATUS_COUNT]; /* of that version's members */
-    json_t *fields;     /* the custom column names (array); owned by the info */
+    json_t *fields; /* the custom column names (array); owned by the info */
     int64_t updated_at;
     char updated_by[96];
 } audience_info;
@@ -202,16 +202,16 @@ int audience_get_info(rconn *r, const char *prefix, const char *list, audience_i
 
 /* One batch of a release's recipients: what audience_read_batch() found. */
 typedef struct audience_batch {
-    long long first, count;   /* the positions asked for */
-    int n;                    /* members to send to now, in members[] */
+    long long first, count; /* the positions asked for */
+    int n;                  /* members to send to now, in members[] */
     long long position[AUDIENCE_CHUNK];
-    json_t *members;          /* array of n member arrays [id, name, lang, custom...] */
-    json_t *fields;           /* the version's custom column names */
-    long long sent_before;    /* positions in range already accepted (the sent bitmap) */
-    long long failed_before;  /* already refused for good (the fail bitmap) */
-    long long skipped;        /* not active now (the status overlay) */
+    json_t *members;         /* array of n member arrays [id, name, lang, custom...] */
+    json_t *fields;          /* the version's custom column names */
+    long long sent_before;   /* positions in range already accepted (the sent bitmap) */
+    long long failed_before; /* already refused for good (the fail bitmap) */
+    long long skipped;       /* not active now (the status overlay) */
     long long skipped_by[AUDIENCE_STATUS_COUNT];
-    int version_gone;         /* the version expired: nothing can be read */
+    int version_gone; /* the version expired: nothing can be read */
 } audience_batch;
 
 /* B and ERROR borrowed for the call (B NULL when ERROR is set). */
