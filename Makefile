@@ -42,7 +42,7 @@ FAKE_SRC := $(wildcard tests/fakes/fake_*.c)
 FAKE_BIN := $(FAKE_SRC:tests/fakes/fake_%.c=build/fakes/fake-%)
 FAKE_OBJ := $(FAKE_SRC:tests/fakes/%.c=build/fakes/obj/%.o) build/fakes/obj/fake.o
 
-.PHONY: all run test bench fuzz fuzz-build clean deps test-build check-banned stop format \
+.PHONY: all run test bench soak fuzz fuzz-build clean deps test-build check-banned stop format \
         valgrind fakes
 
 all: bin/haechi
@@ -122,6 +122,11 @@ stop:
 
 bench: deps all fakes
 	@./tests/bench/run.sh
+
+# Full-size runs (a 350,000-member list) on the release build: too heavy
+# for `make test` under the sanitizers.
+soak: deps all fakes
+	@./tests/soak/run.sh
 
 # libFuzzer with clang (installed by install-deps --fuzz when missing).
 # Each target runs FUZZ_SECONDS (default 60) from its committed seeds in

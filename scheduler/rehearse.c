@@ -23,6 +23,7 @@
 #include "campaign.h"
 #include "clock.h"
 #include "config.h"
+#include "expected_reach.h"
 #include "fileio.h"
 #include "isotime.h"
 #include "log.h"
@@ -428,6 +429,8 @@ static int run_rehearse(int argc, char **argv)
         if (!r.as_json)
             printf("%s: %zu releases in the window; %d deliver%s did not go out\n", r.c->id,
                    r.c->occurrences, bad, bad == 1 ? "y" : "ies");
+        if (!r.as_json && config_path && r.cfg.client_url[0])
+            expected_reach_print(&r.cfg, r.c);
         rc = bad ? 1 : 0;
     }
     event_free(r.tick);
@@ -462,7 +465,10 @@ const verb verb_rehearse = {
             "                 summary (and reason when there is one), and the adapter\n"
             "                 --config names for the channel with the payload it would\n"
             "                 send (as `haechi preview` shows it)\n"
-            "  --config PATH  take channel rules (quiet hours, expiries) and limits from PATH\n"
+            "  --config PATH  take channel rules (quiet hours, expiries) and limits from PATH;\n"
+            "                 when PATH has a client section, also print the expected reach\n"
+            "                 the daemon there knows: a list's active members, each\n"
+            "                 network's audience at its last post (as `haechi preview` does)\n"
             "\n"
             "Exit status: 0 when every delivery went out (or was held on purpose),\n"
             "1 when any failed or the campaign is invalid, 2 on a usage error.\n",

@@ -34,3 +34,7 @@ for _ in $(seq 100); do [ -S "$DIR/redis.sock" ] && break; sleep 0.05; done
 [ -S "$DIR/redis.sock" ] || { echo "bench: redis-server did not start" >&2; exit 1; }
 
 node "$OUT/bench.mjs" "$DIR/redis.sock" "$ROOT/bin/haechi" "$OUT"
+
+# The KakaoTalk channel at the report's size: import and send of 350,000
+# members, each against its peer (tests/bench/kakao.py).
+python3 "$ROOT/tests/bench/kakao.py"

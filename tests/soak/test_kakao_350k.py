@@ -1,0 +1,89 @@
+"""`make soak`: the KakaoTalk channel at the report's size. A 350,000-member
+audience list (Seoul's channel had 35만 friends), of whom some thousands
+have unsubscribed, bounced or blocked the channel, and one release to all
+of them through the dealer stand-in, some of whose recipients are not
+friends of the channel.
+
+The stand-in must have received each active member exactly once, and none
+of the others; the release's record and progress must say the same. Too
+heavy for `make test` under the sanitizers; it runs on the release build.
+"""
+
+import datetime
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+
+import audience_gen  # noqa: E402
+import harness as h  # noqa: E402
+import list_world  # noqa: E402
+from harness import check  # noqa: E402
+
+N = 350000
+LIST = "seoul-friends-350k"
+DUE_MS = h.seoul_ms(2020, 3, 23, 10, 0)
+NOT_FRIEND_MOD = 997  # the stand-in refuses numbers whose last 7 digits divide by it
+
+
+def main():
+    world = list_world.ListWorld("soak350k", fake_args=["--not-friend-mod", str(NOT_FRIEND_MOD)],
+                                 engine={"backoff_ms": 1000, "max_attempts": 5,
+                                         "worker_concurrency": 64})
+    try:
+        if not world.start():
+            return
+        world.clock(DUE_MS - 60 * 1000)
+        p, wrote = world.import_list(LIST, N)
+        if not check("the %d-member list is imported" % N, p.returncode == 0,
+                     (p.stdout + p.stderr)[-600:]):
+            return
+        members = wrote["members"]
+        inactive = {}
+        for i in range(3000):
+            inactive[members[11 + i * 113]] = ("unsubscribed", "bounced", "blocked")[i % 3]
+        lines = "".join("%s,%s\n" % (m, s) for m, s in inactive.items())
+        # One change at a time through the CLI would take minutes: the same
+        # statuses go in through the import's status column instead.
+        path = os.path.join(world.dir, "statuses.csv")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("phone,status\n" + lines)
+        q = world.audience("import", LIST, path)
+        check("%d members' statuses are set through an import's status column" % len(inactive),
+              q.returncode == 0, (q.stdout + q.stderr)[-400:])
+        s, _, body = world.daemon.http("GET", "/api/v1/audiences/%s" % LIST, "viewer")
+        active = (body or {}).get("counts", {}).get("active") if isinstance(body, dict) else None
+        check("the list counts %d active members" % (N - len(inactive)),
+              active == N - len(inactive), body)
+
+        at = datetime.datetime.fromtimestamp(DUE_MS / 1000, h.SEOUL).strftime(
+            "%Y-%m-%dT%H:%M:%S")
+        doc = list_world.kakao_campaign("soak-350k", LIST, [{"id": "go", "at": at,
+                                                            "channels": ["kakao"]}])
+        s, b = h.submit_campaign(world.daemon, doc)
+        if not check("the campaign is accepted", s == 201, "%s %r" % (s, b)):
+            return
+        world.clock(DUE_MS)
+        rec = world.wait("soak-350k", "go", DUE_MS, ("sent", "partial", "dead"), timeout=600)
+        check("the release is sent", rec and rec["state"] == "sent", rec)
+        not_friends = sum(1 for m in members if m not in inactive and
+                          int(audience_gen.domestic(m)[-7:]) % NOT_FRIEND_MOD == 0)
+        want = N - len(inactive) - not_friends
+        g = world.group("soak-350k", "go", DUE_MS)
+        check("the stand-in accepted %d recipients, each once" % want,
+              g.get("recipients") == want and g.get("duplicates") == 0, g)
+        got = world.recipients("soak-350k:go:%d" % DUE_MS)
+        leaked = [m for m in inactive if audience_gen.domestic(m) in got]
+        check("none of the %d unsubscribed, bounced or blocked members received it" %
+              len(inactive), not leaked, leaked[:5])
+        check("the record says the same: %d accepted, %d refused as not-friend" % (
+            want, not_friends),
+            rec and rec.get("accepted") == want and rec.get("rejected") == not_friends and
+            (rec.get("rejected_by") or {}).get("not-friend") == not_friends, rec)
+    finally:
+        world.stop()
+
+
+if __name__ == "__main__":
+    h.run(main)
