@@ -142,6 +142,10 @@ void csv_close(csv_reader *r);
  */
 int csv_next(csv_reader *r, const char **fields, long long *line, char *why, size_t whylen);
 
+/* 1 when READ returned -1: the -1 of csv_next() that said so ended the
+ * input, and the records read are not the whole file. */
+int csv_source_failed(const csv_reader *r);
+
 /* ---- rows: a CSV record to a member (audience_member.c) ----------------------------- */
 
 /*
