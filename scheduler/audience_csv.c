@@ -369,8 +369,11 @@ int csv_next(csv_reader *r, const char **fields, long long *line, char *why, siz
         }
         if (c == CSV_END) {
             r->done = 1;
-            if (p.state == FIELD_START && p.nfields == 0 && p.raw == 0)
+            if (p.state == FIELD_START && p.nfields == 0 && p.raw == 0) {
+                if (line)
+                    *line = 0;
                 return 0;
+            }
             if (p.state == QUOTED) {
                 say(why, whylen, "line %lld, column %d: a quote that is never closed", p.quote_line,
                     p.quote_column);
