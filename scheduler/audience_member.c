@@ -152,7 +152,8 @@ static int phone_national(const char *d, int n, int plus, char *national, size_t
                           size_t whylen)
 {
     int skip = 0;
-    if (plus || (n >= 11 && d[0] == '8' && d[1] == '2')) {
+    /* No domestic number starts with 8: 82 first is the country code. */
+    if (plus || (n >= 2 && d[0] == '8' && d[1] == '2')) {
         if (n < 2 || d[0] != '8' || d[1] != '2') {
             say(why, whylen, "not a Korean number: the country code after '+' must be 82");
             return -1;
@@ -181,7 +182,7 @@ static int phone_national(const char *d, int n, int plus, char *national, size_t
 static int phone_check_mobile(const char *national, int len, char *why, size_t whylen)
 {
     if (len < 3) {
-        say(why, whylen, "%d digits, a Korean mobile number has 10 or 11", len);
+        say(why, whylen, "too few digits for a Korean mobile number");
         return -1;
     }
     char prefix[4] = {national[0], national[1], national[2], '\0'};
