@@ -48,7 +48,7 @@ static const struct {
     {"(010 1234 5678", "a '(' that is never closed"},
     {"+1 212 555 0100", "not a Korean number: the country code after '+' must be 82"},
     {"5551234567", "10 digits that do not start with 0 or 82"},
-    {"8210123456", "7 digits after 010, 8 needed"},
+    {"8210123456", "6 digits after 010, 8 needed"},
     {"+82", "too few digits for a Korean mobile number"},
     {"0", "too few digits for a Korean mobile number"},
     {"010123456789012345678901234", "27 digits, at most 11 in a Korean mobile number"},
