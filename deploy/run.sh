@@ -146,6 +146,8 @@ FAKES_SHOWN=()
 mkdir -p "$VAR/fakes"
 DEV_PAGE_ID=104000000000001
 DEV_IG_USER_ID=17841400000000001
+DEV_KAKAO_APPKEY=haechi-dev-appkey
+DEV_KAKAO_SENDER=0000000000000000000000000000000000dev000
 # X rotates its refresh token at each use; the adapter keeps the newest in
 # Redis, which a replay clears: each run seeds a fresh one.
 (umask 077; printf 'x-refresh-%s' "$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
@@ -164,6 +166,11 @@ for bin in "$ROOT"/build/fakes/fake-*; do
         instagram) extra=(--ig-user-id "$DEV_IG_USER_ID") ;;
         x) extra=(--refresh-token "$(cat "$VAR/fakes/x.refresh" 2>/dev/null || echo none)"
                   --client-id haechi-dev) ;;
+        # The dealer takes the app key and the secret (the token file); one in
+        # fifty sample members is not a friend of the channel.
+        kakao) extra=(--appkey "$DEV_KAKAO_APPKEY" --secret "$(cat "$tok")"
+                      --sender-key "$DEV_KAKAO_SENDER" --not-friend-mod 50
+                      --recipients-log "$VAR/fakes/kakao.recipients.jsonl") ;;
         *) extra=() ;;
     esac
     "$bin" --listen 127.0.0.1:0 --port-file "$VAR/fakes/$name.port" --log "$VAR/fakes/$name.log" \
@@ -205,6 +212,14 @@ sns_channel() {
     printf '"sns": {"adapter": "sns", %s}' "${parts[*]}"
 }
 
+# kakao sends to the sample audience list through the dealer stand-in.
+kakao_channel() {
+    local f=$VAR/fakes
+    [ -s "$f/kakao.url" ] || return 0
+    printf ', "kakao": {"adapter": "kakao", "url": "%s", "appkey": "%s", "secret_file": "%s", "sender_key": "%s"}' \
+        "$(cat "$f/kakao.url")" "$DEV_KAKAO_APPKEY" "$f/kakao.token" "$DEV_KAKAO_SENDER"
+}
+
 cat > "$VAR/haechi.json" <<EOF
 {
   "listen": "127.0.0.1:$port",
@@ -214,7 +229,7 @@ cat > "$VAR/haechi.json" <<EOF
   ],
   "environment": "demo",
   "demo": {"start": "$DEMO_START", "speed": $SPEED, "epoch": "$DEMO_EPOCH"},
-  "channels": {$(sns_channel)}
+  "channels": {$(sns_channel)$(kakao_channel)}
 }
 EOF
 
@@ -230,6 +245,19 @@ fi
 URL=$(cat "$VAR/ready")
 export HAECHI_URL=$URL HAECHI_TOKEN=$TOKEN
 wait_for 10 curl -sf -o /dev/null "$URL/healthz" || true
+
+# --- the sample audience list ---------------------------------------------
+# 5,000 made-up members of the city's KakaoTalk channel: 010-0000-0000 to
+# 010-0000-4999, numbers no carrier hands out (a real mobile's middle block
+# starts with 2-9). A fresh import each run (--replace).
+LIST_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kakao"]["list"])' "$CAMPAIGN")
+LIST_CSV=$VAR/$LIST_ID.csv
+python3 "$ROOT/tests/integration/audience_gen.py" "$LIST_CSV" 5000 >/dev/null
+if ! LIST_SUMMARY=$("$BIN" audience import "$LIST_ID" "$LIST_CSV" --replace --config "$VAR/haechi.json" 2>&1); then
+    echo "make run: the sample audience list was not imported:" >&2
+    echo "$LIST_SUMMARY" >&2
+    exit 1
+fi
 
 # --- the 잠시멈춤 campaign ---------------------------------------------------
 if ! "$BIN" submit "$CAMPAIGN" >/dev/null; then
@@ -252,6 +280,8 @@ haechi is running, replaying the 잠시멈춤 campaign on a demo clock.
   health     $URL/healthz
   dev token  $TOKEN   (role admin)
   logs       $SHOWN/haechi.log, $SHOWN/redis.log
+  audience   list $LIST_ID: $(printf '%s\n' "$LIST_SUMMARY" | tail -n 1)
+             (bin/haechi audience show $LIST_ID --config $SHOWN/haechi.json)
   stand-ins  ${#FAKES_SHOWN[@]} on loopback (base URL in $SHOWN/fakes/NAME.url, token in NAME.token):
 $(for l in "${FAKES_SHOWN[@]}"; do echo "             $l"; done)
 
@@ -262,7 +292,9 @@ In another terminal:
   curl -H "Authorization: Bearer \$HAECHI_TOKEN" \$HAECHI_URL/api/v1/campaigns/$CID/releases
 
 sns posts through the sns adapter to the stand-ins of Facebook, Instagram, X
-and KakaoStory (their request logs are in $SHOWN/fakes/); every other channel
+and KakaoStory, kakao to every active member of the list through the Kakao
+dealer's stand-in, 1,000 a request (request logs in $SHOWN/fakes/; each
+recipient the dealer took in kakao.recipients.jsonl); every other channel
 goes to the log adapter. Nothing leaves this machine: the stand-ins answer on
 loopback only.
 Ctrl-C stops haechi, the stand-ins and the redis-server; make run again replays
@@ -321,13 +353,22 @@ try:
             recs = []
             for ch, rec in sorted((f.get("channels") or {}).items()):
                 recs.append((ch, rec))
-                recs += [(ch + "/" + t, r) for t, r in sorted((rec.get("targets") or {}).items())]
+                # A list release's batches are summed up in its progress instead.
+                if "progress" not in rec:
+                    recs += [(ch + "/" + t, r)
+                             for t, r in sorted((rec.get("targets") or {}).items())]
             for ch, rec in recs:
                 key, state = (f.get("release"), f.get("due"), ch), rec.get("state")
                 if state in (None, "scheduled") or seen.get(key) == state:
                     continue
                 seen[key] = state
                 why = rec.get("reason")
+                prog = rec.get("progress")
+                if prog and state != "sending":
+                    why = "%d of %d members accepted%s" % (
+                        prog.get("accepted", 0), prog.get("total", 0),
+                        "".join(", %d %s" % (n, code)
+                                for code, n in sorted((prog.get("failed_by") or {}).items())))
                 print("  %s  %-20s %-15s %s%s" % (
                     shown(datetime.datetime.fromisoformat(f["due"])), f["release"], ch, state,
                     ": " + why if why else ""))

@@ -77,6 +77,22 @@ def member_id(i, email=False):
     return email_text(i) if email else phone_id(i)
 
 
+def number(i):
+    """Member i's id on a phone list (E.164)."""
+    return phone_id(i)
+
+
+def domestic(e164):
+    """"+821000000001" -> "01000000001", the number as a Korean dealer takes it."""
+    return "0" + e164[3:] if e164.startswith("+82") else e164
+
+
+def ids(info):
+    """Every member id a write() put in its file, in file order."""
+    first = info.get("offset", 0)
+    return [member_id(i, info["kind"] == "email") for i in range(first, first + info["members"])]
+
+
 def name_of(i):
     return "시민%04d" % (i + 1)
 
@@ -138,9 +154,12 @@ def _spread(count, n):
     return after
 
 
-def write(path, n, bad=0, dups=0, email=False, custom=(), status=False, crlf=False, bom=False):
+def write(path, n, bad=0, dups=0, email=False, custom=(), status=False, crlf=False, bom=False,
+          offset=0):
     """Writes N members to PATH (plus BAD refused rows and DUPS duplicates)
-    and returns what it wrote (see the module's docstring)."""
+    and returns what it wrote (see the module's docstring). OFFSET: the
+    first member's number (members OFFSET .. OFFSET+N-1), for a later
+    version of a list that drops some members and adds others."""
     if n < 0 or bad < 0 or dups < 0:
         raise ValueError("n, bad and dups are counts")
     if dups and n == 0:
@@ -152,7 +171,7 @@ def write(path, n, bad=0, dups=0, email=False, custom=(), status=False, crlf=Fal
     bad_after, dup_after = _spread(bad, n), _spread(dups, n)
     info = {
         "path": path, "kind": "email" if email else "phone", "header": header,
-        "members": n, "rows": 0, "lines": 1, "bad": [], "dups": [],
+        "members": n, "offset": offset, "rows": 0, "lines": 1, "bad": [], "dups": [],
         "statuses": {s: 0 for s in ("active",) + tuple(s for s, _ in STATUS_EVERY)},
     }
     if not status:
@@ -168,7 +187,7 @@ def write(path, n, bad=0, dups=0, email=False, custom=(), status=False, crlf=Fal
         out = csv.writer(f, lineterminator="\r\n" if crlf else "\n")
         out.writerow(header)
         line = 1
-        for i in range(n):
+        for i in range(offset, offset + n):
             row = [email_text(i) if email else phone_text(i), name_of(i), lang_of(i),
                    district_of(i)]
             row += ["%s-%d" % (c, i) for c in custom]
@@ -177,25 +196,26 @@ def write(path, n, bad=0, dups=0, email=False, custom=(), status=False, crlf=Fal
                 info["statuses"][status_of(i)] += 1
             out.writerow(row)
             line += 1
-            for k in bad_after.get(i, ()):
+            for k in bad_after.get(i - offset, ()):
                 kind, reason = kinds[k % len(kinds)]
                 out.writerow(_bad_cells(k, kind, email, len(header)))
                 line += 1
                 info["bad"].append({"line": line, "kind": kind, "reason": reason})
-            for k in dup_after.get(i, ()):
-                j = i // 2  # an earlier member (or this one, at the start)
+            for k in dup_after.get(i - offset, ()):
+                j = offset + (i - offset) // 2  # an earlier member (or this one, at the start)
                 cells = [_dup_spelling(j, email), name_of(j), lang_of(j), district_of(j)]
                 cells += ["%s-%d" % (c, j) for c in custom]
                 if status:
                     cells.append(status_of(j))
                 out.writerow(cells)
                 line += 1
-                info["dups"].append({"line": line, "first_line": line_of_member(j),
+                info["dups"].append({"line": line, "first_line": line_of_member(j - offset),
                                      "id": member_id(j, email)})
         info["lines"] = line
         info["rows"] = line - 1
     if n:
-        info["first_id"], info["last_id"] = member_id(0, email), member_id(n - 1, email)
+        info["first_id"] = member_id(offset, email)
+        info["last_id"] = member_id(offset + n - 1, email)
     return info
 
 
