@@ -15,6 +15,9 @@
  *   --listen 127.0.0.1:PORT   (PORT 0 picks one; only loopback is accepted)
  *   --port-file FILE          the port, written once the server listens
  *   --log FILE                JSON lines, one per request accepted
+ *   --log-body-max BYTES      a body longer than that is logged as {"truncated":
+ *                             true, "bytes": its length, "head": its first BYTES
+ *                             (cut on a character boundary)}; 0 (default): whole
  *   --token T                 a valid bearer token (repeatable)
  *   --demo-clock START_MS:EPOCH_MS:SPEED   the stand-in's clock runs as the
  *                             daemon's demo clock does (make run): START_MS
