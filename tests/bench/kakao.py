@@ -150,7 +150,7 @@ def main():
         bitmap_bytes = memory_of(world.redis, "%s:{a:%s}:sent:*" % (world.daemon.prefix, LIST)) + \
             memory_of(world.redis, "%s:{a:%s}:fail:*" % (world.daemon.prefix, LIST))
         world.fake.reset()
-        peer_t, peer_ok = peer_send(world.fake.url, wrote["members"])
+        peer_t, peer_ok = peer_send(world.fake.url, audience_gen.ids(wrote))
         out["send"] = {"recipients": N, "state": (rec or {}).get("state"),
                        "accepted": (rec or {}).get("accepted"),
                        "dealer_recipients": g.get("recipients"),

@@ -499,20 +499,17 @@ def test_core_log(fake):
 
 
 def test_speed(fake):
-    """A benchmark's load: 1,000-recipient requests, answered in milliseconds each."""
+    """A benchmark's load: 1,000-recipient requests, each answered in full. How
+    fast is for `make bench` to say (tests/bench/kakao.py), never a test."""
     fake.reset()
     fake.clock(now_ms=DAY)
     bodies = [json.dumps(ft_body([friend("0103%07d" % (k * 1000 + i), "[서울시] 잠시멈춤 " * 8)
                                   for i in range(1000)], group="speed"),
                          ensure_ascii=False) for k in range(20)]
-    t = time.monotonic()
     answers = [send(fake, "friendtalk", None, raw=b) for b in bodies]
-    took = (time.monotonic() - t) / len(bodies)
-    check("speed: 20 requests of 1,000 recipients all accepted",
+    check("load: 20 requests of 1,000 recipients all accepted, 20,000 distinct recipients",
           all(codes(a) == [0] * 1000 for a in answers) and
           fake.state()["groups"]["speed"]["recipients"] == 20000)
-    h.log("fake-kakao: %.1f ms per 1,000-recipient request (client included)" % (took * 1000))
-    check("speed: under 100 ms per request, client included", took < 0.1, "%.3f s" % took)
 
 
 def test_options(tmp):
