@@ -13,10 +13,11 @@ extern const adapter_desc adapter_facebook;
 extern const adapter_desc adapter_instagram;
 extern const adapter_desc adapter_x;
 extern const adapter_desc adapter_kakaostory;
+extern const adapter_desc adapter_kakao;
 
 static const adapter_desc *const adapters[] = {
-    &adapter_log, &adapter_log_insights, &adapter_sns, &adapter_facebook, &adapter_instagram,
-    &adapter_x,   &adapter_kakaostory,
+    &adapter_log, &adapter_log_insights, &adapter_sns,   &adapter_facebook, &adapter_instagram,
+    &adapter_x,   &adapter_kakaostory,   &adapter_kakao,
 };
 
 const adapter_desc *adapter_find(const char *name)

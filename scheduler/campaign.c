@@ -432,6 +432,64 @@ static int check_kakao(jcheck_ctx *cx, json_t *obj, const char *path)
     return 0;
 }
 
+/* A template placeholder's or a list column's name: what audience.h's
+ * header rules allow a custom column to be called. */
+static int is_column_name(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > 32)
+        return 0;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int check_column_name(jcheck_ctx *cx, json_t *v, const char *path)
+{
+    if (is_column_name(json_string_value(v)))
+        return 0;
+    jcheck_error(cx, path, "column",
+                 "\"%s\" is not a list column's name: 1-32 of a-z, 0-9 and _, as in the list's "
+                 "CSV header",
+                 json_string_value(v));
+    return -1;
+}
+
+/* AlimTalk template parameters: {"name": "value"}, at most 40. */
+#define KAKAO_VARIABLES_MAX 40
+static int check_variables(jcheck_ctx *cx, json_t *obj, const char *path)
+{
+    const char *k;
+    json_t *v;
+    int bad = 0;
+    if (json_object_size(obj) > KAKAO_VARIABLES_MAX) {
+        jcheck_error(cx, path, "range", "%zu variables; at most %d", json_object_size(obj),
+                     KAKAO_VARIABLES_MAX);
+        return -1;
+    }
+    json_object_foreach(obj, k, v)
+    {
+        char where[320];
+        snprintf(where, sizeof where, "%s/%s", path, k);
+        if (!*k || utf8_length(k) > 40 || strchr(k, '}') || strchr(k, '{')) {
+            jcheck_error(cx, where, "name",
+                         "a template variable's name is 1-40 characters, without braces");
+            bad = 1;
+        } else if (!json_is_string(v)) {
+            jcheck_error(cx, where, "type", "must be a string, not %s", jcheck_type_name(v));
+            bad = 1;
+        } else if (utf8_length(json_string_value(v)) > 1000) {
+            jcheck_error(cx, where, "length", "%zu characters; at most 1,000",
+                         utf8_length(json_string_value(v)));
+            bad = 1;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+static const jfield no_fields[] = {{0}};
+static const jobject variables_shape = {.fields = no_fields, .open = 1, .check = check_variables};
+static const jfield column_item = {
+    .kind = JK_STRING, .min = 1, .max = 32, .check = check_column_name};
+
 static const char *const kakao_types[] = {"friendtalk", "alimtalk", NULL};
 static const jfield kakao_fields[] = {
     COMMON_CHANNEL_FIELDS,
@@ -439,6 +497,11 @@ static const jfield kakao_fields[] = {
     {.name = "template_code", .kind = JK_STRING, .min = 1, .max = 20},
     {.name = "ad", .kind = JK_BOOL},
     {.name = "buttons", .kind = JK_ARRAY, .max = 5, .item = &button_item},
+    {.name = "list", .kind = JK_STRING, .min = 1, .max = 64, .check = check_slug},
+    {.name = "variables", .kind = JK_OBJECT, .object = &variables_shape},
+    {.name = "member_fields", .kind = JK_ARRAY, .max = 33, .unique = 1, .item = &column_item},
+    {.name = "image", .kind = JK_STRING, .min = 1, .max = 2048, .check = check_url},
+    {.name = "fallback", .kind = JK_BOOL},
     {0}};
 static const jobject kakao_shape = {.fields = kakao_fields, .check = check_kakao};
 

@@ -29,7 +29,8 @@
  * until cancelled, and a plan that fans out (JSON channel sections); and
  * the target its sends carry (NULL: "all"), for an adapter that only ever
  * sends planned targets. An adapter whose plain and fanout settings are
- * the same text always fans out: no plan of it declines. */
+ * the same text always fans out: no plan of it declines. A NULL fanout:
+ * its plan needs an outside service (a store), left to its own tests. */
 static const struct {
     const char *adapter;
     const char *plain, *slow, *fanout;
@@ -56,6 +57,15 @@ static const struct {
      * loop; min_gap_ms keeps the later sends waiting their turn. */
     {"kakaostory", "{\"api_posting\": \"off\"}",
      "{\"api_posting\": \"off\", \"min_gap_ms\": 60000}", "{}", NULL},
+    /* No Redis here: every send of a batch target starts from the loop and
+     * ends there (this section names no list). Its plan reads the audience
+     * store, so it has no fanout row: the channel's online tests plan. */
+    {"kakao",
+     "{\"appkey\": \"contract\", \"sender_key\": \"contract\", \"secret_env\": \"HOME\", "
+     "\"url\": \"http://127.0.0.1:9\"}",
+     "{\"appkey\": \"contract\", \"sender_key\": \"contract\", \"secret_env\": \"HOME\", "
+     "\"url\": \"http://127.0.0.1:9\"}",
+     NULL, "v1:0"},
 };
 
 #define EXAMPLE "campaigns/jamsi-meomchum.json"
@@ -279,6 +289,8 @@ static void plan_targets(const char *name, const campaign *c, struct event_base 
     instance in;
     answers a = {0};
     char title[128];
+    if (!fanout)
+        return;
     if (instance_new(&in, base, name, plain, 0) != 0 || !in.d->ops->plan) {
         instance_free(&in);
         return;

@@ -40,7 +40,7 @@ def _campaign(releases):
             "releases": releases,
         },
         "sns": {"networks": ["facebook", "x"]},
-        "kakao": {"type": "friendtalk", "ad": False},
+        "kakao": {"list": "seoul-friends", "type": "friendtalk", "ad": False},
     }
 
 

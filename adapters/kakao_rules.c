@@ -1,0 +1,297 @@
+/*
+ * kakao_rules.c - the dealer's codes, the night block, batch keys
+ * (kakao_rules.h). The codes follow NHN Cloud's AlimTalk/FriendTalk error
+ * code list (github.com/ohata-toast/Alimtalk, en/error-code.md); every
+ * per-recipient code and the header codes marked [U] are assumptions the
+ * config can remap (docs/adapters.md, "kakao").
+ */
+#include "kakao_rules.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- per-recipient codes ---------------------------------------------------- */
+
+static const char *const action_names[KAKAO_ACTION_COUNT] = {"accepted", "retry", "permanent",
+                                                             "hold"};
+
+const char *kakao_action_name(kakao_action a)
+{
+    return a < KAKAO_ACTION_COUNT ? action_names[a] : "?";
+}
+
+int kakao_action_parse(const char *name)
+{
+    for (int i = 0; name && i < KAKAO_ACTION_COUNT; i++)
+        if (strcmp(name, action_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+typedef struct recipient_rule {
+    int code;
+    kakao_action action;
+    const char *reason;
+    const char *meaning;
+} recipient_rule;
+
+/* Kakao's delivery codes as dealers pass them on [U]; 0 is not in the
+ * table: it is the one code that always means accepted. */
+static const recipient_rule recipient_rules[KAKAO_CODES_N] = {
+    {2003, KAKAO_PERMANENT, "not-friend", "not a friend of the channel (FriendTalk)"},
+    {3018, KAKAO_PERMANENT, "blocked", "cannot be sent: the user blocked the channel or messages"},
+    {3019, KAKAO_PERMANENT, "not-talk-user", "not a KakaoTalk user"},
+    {3008, KAKAO_PERMANENT, "invalid-number", "invalid phone number"},
+    {3022, KAKAO_HOLD, "night-block", "not a sendable time (an ad message at night)"},
+    {3005, KAKAO_RETRY, "dealer-error", "delivery not acknowledged"},
+    {3000, KAKAO_RETRY, "dealer-error", "error on the dealer's side"},
+    {9999, KAKAO_RETRY, "dealer-error", "error on the dealer's side"},
+};
+
+const int kakao_override_codes[KAKAO_CODES_N] = {2003, 3018, 3019, 3008, 3022, 3005, 3000, 9999};
+
+static void set_reason_code(kakao_verdict *out, const char *reason)
+{
+    snprintf(out->reason, sizeof out->reason, "%s", reason);
+}
+
+void kakao_recipient_verdict(const kakao_overrides *ov, int code, kakao_verdict *out)
+{
+    memset(out, 0, sizeof *out);
+    if (code == 0) {
+        out->action = KAKAO_ACCEPTED;
+        out->meaning = "accepted";
+        return;
+    }
+    for (int i = 0; i < KAKAO_CODES_N; i++) {
+        const recipient_rule *r = &recipient_rules[i];
+        if (r->code != code)
+            continue;
+        int over = ov && ov->present ? kakao_action_parse(ov->code[i]) : -1;
+        out->action = over >= 0 ? (kakao_action)over : r->action;
+        out->meaning = r->meaning;
+        set_reason_code(out, r->reason);
+        return;
+    }
+    /* A code nobody listed: refused for good unless the config says
+     * otherwise, so that an unknown answer never sends twice. */
+    int over = ov && ov->present ? kakao_action_parse(ov->other) : -1;
+    out->action = over >= 0 ? (kakao_action)over : KAKAO_PERMANENT;
+    out->meaning = "a result code the adapter does not know";
+    snprintf(out->reason, sizeof out->reason, "code-%d", code);
+}
+
+/* ---- header codes ------------------------------------------------------------ */
+
+typedef struct header_rule {
+    int code;
+    adapter_error error;
+    const char *meaning;
+    const char *fix; /* what the operator does; NULL: nothing to add */
+} header_rule;
+
+static const header_rule header_rules[] = {
+    {-1006, ADAPTER_ERR_REJECTED, "the sender profile has no sender key",
+     "check sender_key in the config"},
+    {-1027, ADAPTER_ERR_REJECTED, "the sender profile is blocked",
+     "ask the dealer why the channel's profile is blocked"},
+    {-1020, ADAPTER_ERR_INVALID, "template not found", "check the campaign's kakao.template_code"},
+    {-1021, ADAPTER_ERR_INVALID, "template parameter missing",
+     "add the placeholder to kakao.variables or kakao.member_fields"},
+    {-2000, ADAPTER_ERR_INVALID, "a field is too long or too short", NULL},
+    {-2001, ADAPTER_ERR_INVALID, "a field is blank", NULL},
+    {-2002, ADAPTER_ERR_INVALID, "a field is null", NULL},
+    {-2003, ADAPTER_ERR_INVALID, "a field is out of range", NULL},
+    {-2004, ADAPTER_ERR_INVALID, "a field is out of range (e.g. over 1,000 recipients)", NULL},
+    {-2005, ADAPTER_ERR_INVALID, "a field is invalid", NULL},
+    {-2017, ADAPTER_ERR_REJECTED, "unknown sender profile", "check sender_key in the config"},
+    {-2018, ADAPTER_ERR_INVALID, "a button is invalid", "check the campaign's kakao.buttons"},
+    {-3000, ADAPTER_ERR_INVALID, "a WL button has no mobile link (linkMo)",
+     "check the campaign's kakao.buttons"},
+    {0, ADAPTER_ERR_NONE, NULL, NULL},
+};
+
+static void failed(adapter_outcome *o, adapter_error e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void failed(adapter_outcome *o, adapter_error e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    memset(o, 0, sizeof *o);
+    o->status = ADAPTER_FAILED;
+    o->error = e;
+    o->remote_code = code;
+    va_start(ap, fmt);
+    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+    va_end(ap);
+}
+
+kakao_header_kind kakao_header_verdict(int code, const char *msg, const char *secret_field,
+                                       adapter_outcome *o)
+{
+    const char *m = msg ? msg : "";
+    if (code == 0)
+        return KAKAO_HEADER_OK;
+    if (code == -1005)
+        return KAKAO_HEADER_DUPLICATE;
+    if (code == -1000) {
+        failed(o, ADAPTER_ERR_AUTH, code,
+               "kakao: the dealer refused the app key (%d %.80s): check appkey in the config", code,
+               m);
+        return KAKAO_HEADER_FAILED;
+    }
+    if (code == -1001) {
+        failed(o, ADAPTER_ERR_AUTH, code,
+               "kakao: the dealer refused the secret key (%d %.80s): check %.100s", code, m,
+               secret_field && *secret_field ? secret_field : "secret_env or secret_file");
+        return KAKAO_HEADER_FAILED;
+    }
+    for (const header_rule *r = header_rules; r->meaning; r++) {
+        if (r->code != code)
+            continue;
+        if (r->fix)
+            failed(o, r->error, code, "kakao: %s (dealer %d %.80s): %s", r->meaning, code, m,
+                   r->fix);
+        else
+            failed(o, r->error, code, "kakao: %s (dealer %d %.80s)", r->meaning, code, m);
+        return KAKAO_HEADER_FAILED;
+    }
+    failed(o, ADAPTER_ERR_REJECTED, code, "kakao: the dealer refused the request (dealer %d %.80s)",
+           code, m);
+    return KAKAO_HEADER_FAILED;
+}
+
+/* ---- the night block ---------------------------------------------------------- */
+
+static int clock_minutes(const char *s, int *out)
+{
+    if (strlen(s) != 5 || s[2] != ':')
+        return -1;
+    for (int i = 0; i < 5; i++)
+        if (i != 2 && (s[i] < '0' || s[i] > '9'))
+            return -1;
+    int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+    if (h > 23 || m > 59)
+        return -1;
+    *out = h * 60 + m;
+    return 0;
+}
+
+int kakao_night_parse(const char *text, quiet_hours *q, char *why, size_t whylen)
+{
+    char a[8], b[8];
+    const char *dash = text ? strchr(text, '-') : NULL;
+    memset(q, 0, sizeof *q);
+    if (!dash || (size_t)(dash - text) >= sizeof a || strlen(dash + 1) >= sizeof b) {
+        snprintf(why, whylen, "must be \"HH:MM-HH:MM\", e.g. \"20:50-08:00\"");
+        return -1;
+    }
+    memcpy(a, text, (size_t)(dash - text));
+    a[dash - text] = '\0';
+    snprintf(b, sizeof b, "%s", dash + 1);
+    if (clock_minutes(a, &q->start_min) != 0 || clock_minutes(b, &q->end_min) != 0) {
+        snprintf(why, whylen, "must be \"HH:MM-HH:MM\" with 00:00-23:59, e.g. \"20:50-08:00\"");
+        return -1;
+    }
+    if (q->start_min == q->end_min) {
+        snprintf(why, whylen, "start and end are the same minute: the block would be all day");
+        return -1;
+    }
+    q->on = 1;
+    return 0;
+}
+
+int kakao_night_hold(const quiet_hours *q, const tz *seoul, int64_t now_ms, int64_t *until_ms)
+{
+    int64_t until = 0;
+    if (!q->on || !quiet_hold(q, seoul, tz_floor_div(now_ms, 1000), &until))
+        return 0;
+    *until_ms = until * 1000;
+    return 1;
+}
+
+int64_t kakao_night_end_after(const quiet_hours *q, const tz *seoul, int64_t now_ms)
+{
+    int64_t until;
+    if (kakao_night_hold(q, seoul, now_ms, &until))
+        return until;
+    int64_t now_s = tz_floor_div(now_ms, 1000);
+    int64_t wall = now_s + tz_offset_at(seoul, now_s, NULL);
+    int64_t into_day = wall - tz_floor_div(wall, 86400) * 86400;
+    int64_t wait = ((int64_t)q->end_min * 60 - into_day + 86400) % 86400;
+    return (now_s + wait) * 1000;
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+int kakao_target_format(long long version, long long first, char *out, size_t len)
+{
+    int n = snprintf(out, len, "v%lld:%lld", version, first);
+    return n > 0 && (size_t)n < len ? 0 : -1;
+}
+
+static int whole_number(const char *s, const char *end, long long *out)
+{
+    if (s == end || end - s > 18)
+        return -1;
+    long long v = 0;
+    for (const char *c = s; c < end; c++) {
+        if (*c < '0' || *c > '9')
+            return -1;
+        v = v * 10 + (*c - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int kakao_target_parse(const char *target, long long *version, long long *first)
+{
+    const char *colon = target ? strchr(target, ':') : NULL;
+    if (!colon || target[0] != 'v')
+        return -1;
+    if (whole_number(target + 1, colon, version) != 0 ||
+        whole_number(colon + 1, colon + 1 + strlen(colon + 1), first) != 0 || *version < 1)
+        return -1;
+    return 0;
+}
+
+void kakao_release_key(const char *campaign_id, const char *release_id, int64_t due_ms, char *out,
+                       size_t len)
+{
+    snprintf(out, len, "%s:%s:%" PRId64, campaign_id ? campaign_id : "",
+             release_id ? release_id : "", due_ms);
+}
+
+void kakao_idempotency_key(const char *item_id, long long generation, const long long *positions,
+                           int n, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    char num[32];
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    out[0] = '\0';
+    if (!ctx)
+        return;
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    /* NUL-separated, so that no two inputs run together into the same bytes. */
+    ok = ok && EVP_DigestUpdate(ctx, item_id ? item_id : "", strlen(item_id ? item_id : "") + 1);
+    int k = snprintf(num, sizeof num, "g%lld", generation);
+    ok = ok && EVP_DigestUpdate(ctx, num, (size_t)k + 1);
+    for (int i = 0; ok && i < n; i++) {
+        k = snprintf(num, sizeof num, "%lld", positions[i]);
+        ok = EVP_DigestUpdate(ctx, num, (size_t)k + 1) == 1;
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, md, &len) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok || len != 32)
+        return;
+    for (unsigned i = 0; i < len; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}
