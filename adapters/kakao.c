@@ -33,7 +33,6 @@
 #define DEFAULT_NIGHT "20:50-08:00"
 #define SEOUL "Asia/Seoul"
 #define BATCH AUDIENCE_CHUNK
-#define RATE_WAIT_MS 1000 /* a 429 without Retry-After */
 
 /* ---- config -------------------------------------------------------------------- */
 
@@ -193,13 +192,9 @@ typedef struct kakao_call {
     long long version, first, generation;
     char release[200];
     long long sent_before, failed_before, skipped;
-    int n;                /* recipients in the request */
-    long long *positions; /* [n] */
-    char (*masked)[64];   /* [n]: what messages show of each member */
-    /* the answer, kept while the marks are written */
-    long long *accepted, *failed;
-    int na, nf, nretry, nhold;
-    char retry_reason[32];
+    long long *positions; /* the request's recipients: tally.positions */
+    char (*masked)[64];   /* what messages show of each: tally.masked */
+    kakao_tally tally;    /* its accepted and failed arrays are the call's too */
     adapter_outcome outcome;
 } kakao_call;
 
@@ -208,8 +203,8 @@ static void call_free(kakao_call *c)
     json_decref(c->targets);
     free(c->positions);
     free(c->masked);
-    free(c->accepted);
-    free(c->failed);
+    free(c->tally.accepted);
+    free(c->tally.failed);
     free(c);
 }
 
@@ -496,43 +491,20 @@ static void night_end_text(const quiet_hours *q, char *out, size_t len)
     snprintf(out, len, "%02d:%02d", q->end_min / 60, q->end_min % 60);
 }
 
-/* The batch's totals over every attempt, once nothing of it is left open. */
+/* The batch's outcome, once what the dealer said is marked. */
 static void settle(kakao_call *c)
 {
     kakao_state *s = c->s;
-    adapter_outcome *o = &c->outcome;
     char end[16];
+    if (!kakao_tally_settle(&c->tally, c->sent_before, c->failed_before, c->skipped, &c->outcome)) {
+        post_finish(c->p, &c->outcome);
+        return;
+    }
     night_end_text(&s->night, end, sizeof end);
-    if (c->nhold) {
-        hold_until(c, kakao_night_end_after(&s->night, s->seoul, clock_wall_ms()),
-                   "kakao: %d of %d recipients held: Kakao blocks advertising messages %s KST "
-                   "(night-block); waits until %s",
-                   c->nhold, c->n, s->conf.night_block, end);
-        return;
-    }
-    if (c->nretry) {
-        o->status = ADAPTER_AGAIN;
-        o->error = ADAPTER_ERR_NETWORK;
-        o->scope = ADAPTER_SCOPE_ITEM;
-        snprintf(o->reason, sizeof o->reason, "kakao: %d of %d recipients to retry (%s)", c->nretry,
-                 c->n, c->retry_reason[0] ? c->retry_reason : "dealer-error");
-        post_finish(c->p, o);
-        return;
-    }
-    o->status = ADAPTER_OK;
-    o->error = ADAPTER_ERR_NONE;
-    o->accepted = c->sent_before + c->na;
-    o->rejected = c->failed_before + c->nf;
-    o->skipped = c->skipped;
-    o->reach = o->accepted;
-    if (c->failed_before)
-        /* An earlier attempt refused them; their reasons went with it. */
-        adapter_outcome_count_reason(o, "refused-earlier", c->failed_before);
-    if (!o->reason[0])
-        snprintf(o->reason, sizeof o->reason,
-                 "kakao: %lld accepted, %lld refused, %lld skipped (%lld and %lld before)",
-                 o->accepted, o->rejected, o->skipped, c->sent_before, c->failed_before);
-    post_finish(c->p, o);
+    hold_until(c, kakao_night_end_after(&s->night, s->seoul, clock_wall_ms()),
+               "kakao: %d of %d recipients held: Kakao blocks advertising messages %s KST "
+               "(night-block); waits until %s",
+               c->tally.nhold, c->tally.n, s->conf.night_block, end);
 }
 
 static void generation_bumped(redisReply *reply, const char *error, void *arg)
@@ -550,7 +522,7 @@ static void generation_bumped(redisReply *reply, const char *error, void *arg)
 static void after_marks(kakao_call *c)
 {
     kakao_state *s = c->s;
-    if (!c->nretry && !c->nhold) {
+    if (!c->tally.nretry && !c->tally.nhold) {
         settle(c);
         return;
     }
@@ -584,12 +556,13 @@ static void marked(const char *error, void *arg)
 static void write_marks(kakao_call *c)
 {
     kakao_state *s = c->s;
-    if (c->na + c->nf == 0) {
+    if (c->tally.na + c->tally.nf == 0) {
         after_marks(c);
         return;
     }
-    int rc = audience_mark(s->redis, s->key_prefix, c->msg.list, c->release, c->accepted, c->na,
-                           c->failed, c->nf, s->conf.bitmap_days * 86400, marked, c);
+    int rc = audience_mark(s->redis, s->key_prefix, c->msg.list, c->release, c->tally.accepted,
+                           c->tally.na, c->tally.failed, c->tally.nf, s->conf.bitmap_days * 86400,
+                           marked, c);
     if (rc != 0) {
         finish(c, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK,
                "kakao: the dealer answered, but Redis refused the marks (%s): the retry sends the "
@@ -600,132 +573,23 @@ static void write_marks(kakao_call *c)
     c->redis_pending = 1;
 }
 
-/* The index in the request of a sendResults entry, or -1. */
-static int result_index(const kakao_call *c, const json_t *res)
-{
-    const char *gk = json_string_value(json_object_get(res, "recipientGroupingKey"));
-    json_t *seq = json_object_get(res, "recipientSeq");
-    long long s = json_is_integer(seq) ? (long long)json_integer_value(seq) : 0;
-    char *end = NULL;
-    long long pos = gk && *gk ? strtoll(gk, &end, 10) : -1;
-    if (gk && *gk && end && !*end) {
-        if (s >= 1 && s <= c->n && c->positions[s - 1] == pos)
-            return (int)(s - 1);
-        for (int i = 0; i < c->n; i++)
-            if (c->positions[i] == pos)
-                return i;
-        return -1;
-    }
-    return s >= 1 && s <= c->n ? (int)(s - 1) : -1;
-}
-
-static void read_results(kakao_call *c, const json_t *results)
-{
-    kakao_state *s = c->s;
-    char *seen = calloc((size_t)c->n + 1, 1);
-    size_t i;
-    json_t *res;
-    if (!seen) {
-        c->nretry = c->n;
-        return;
-    }
-    json_array_foreach((json_t *)results, i, res)
-    {
-        int idx = result_index(c, res);
-        json_t *code = json_object_get(res, "resultCode");
-        if (idx < 0 || seen[idx] || !json_is_integer(code))
-            continue;
-        seen[idx] = 1;
-        kakao_verdict v;
-        kakao_recipient_verdict(&s->conf.result_codes, (int)json_integer_value(code), &v);
-        switch (v.action) {
-        case KAKAO_ACCEPTED: c->accepted[c->na++] = c->positions[idx]; break;
-        case KAKAO_PERMANENT: {
-            char why[128];
-            const char *m = json_string_value(json_object_get(res, "resultMessage"));
-            c->failed[c->nf++] = c->positions[idx];
-            adapter_outcome_count_reason(&c->outcome, v.reason, 1);
-            snprintf(why, sizeof why, "%s: %s (%lld %.40s)", v.reason, v.meaning,
-                     (long long)json_integer_value(code), m ? m : "");
-            adapter_outcome_fail_recipient(&c->outcome, c->masked[idx], why);
-            break;
-        }
-        case KAKAO_RETRY:
-            c->nretry++;
-            snprintf(c->retry_reason, sizeof c->retry_reason, "%s", v.reason);
-            break;
-        case KAKAO_HOLD:
-        default: c->nhold++; break;
-        }
-    }
-    for (int k = 0; k < c->n; k++) {
-        if (!seen[k]) {
-            /* The answer did not say: try again (the dealer took the
-             * request, so the next one carries a new key). */
-            c->nretry++;
-            snprintf(c->retry_reason, sizeof c->retry_reason, "no-result");
-        }
-    }
-    free(seen);
-}
-
 static void answered(post *p, const outbound_response *r)
 {
     kakao_call *c = call_of(p);
     kakao_state *s = c->s;
-    adapter_outcome o = {.status = ADAPTER_AGAIN, .remote_code = r->status};
-    if (r->status == 429) {
-        long long wait = outbound_delay_ms(r, NULL, post_now_ms());
-        o.scope = ADAPTER_SCOPE_CHANNEL;
-        o.error = ADAPTER_ERR_RATE_LIMIT;
-        o.retry_after_ms = wait >= 0 ? wait : RATE_WAIT_MS;
-        snprintf(o.reason, sizeof o.reason,
-                 "kakao: the dealer's rate limit (HTTP 429): waits %lld ms",
-                 (long long)o.retry_after_ms);
-        post_finish(p, &o);
+    long long wait = r->status == 429 ? outbound_delay_ms(r, NULL, post_now_ms()) : -1;
+    kakao_answer a = kakao_answer_read(r->status, r->body, r->body_len, wait, &s->conf.result_codes,
+                                       s->secret_field, &c->tally, &c->outcome);
+    if (a == KAKAO_ANSWER_FINAL) {
+        post_finish(p, &c->outcome);
         return;
     }
-    if (r->status >= 500) {
-        finish(c, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK, "kakao: HTTP %d from the dealer", r->status);
-        return;
-    }
-    if (r->status != 200) {
-        finish(c, ADAPTER_FAILED, ADAPTER_ERR_REJECTED, "kakao: HTTP %d from the dealer: %.120s",
-               r->status, r->body);
-        return;
-    }
-    json_t *doc = json_loadb(r->body, r->body_len, 0, NULL);
-    json_t *header = json_object_get(doc, "header");
-    json_t *code = json_object_get(header, "resultCode");
-    if (!json_is_integer(code)) {
-        json_decref(doc);
-        finish(c, ADAPTER_AGAIN, ADAPTER_ERR_TIMEOUT,
-               "kakao: an answer without header.resultCode (the batch may have been taken: the "
-               "retry's idempotency key tells the dealer)");
-        return;
-    }
-    const char *msg = json_string_value(json_object_get(header, "resultMessage"));
-    kakao_header_kind kind =
-        kakao_header_verdict((int)json_integer_value(code), msg, s->secret_field, &o);
-    if (kind == KAKAO_HEADER_FAILED) {
-        json_decref(doc);
-        post_finish(p, &o);
-        return;
-    }
-    if (kind == KAKAO_HEADER_DUPLICATE) {
-        for (int i = 0; i < c->n; i++)
-            c->accepted[c->na++] = c->positions[i];
+    if (a == KAKAO_ANSWER_DUPLICATE)
         snprintf(c->outcome.reason, sizeof c->outcome.reason,
                  "kakao: the dealer had taken this batch already (-1005, same idempotency key): "
                  "its %d recipients are marked sent",
-                 c->n);
-    } else {
-        json_t *message = json_object_get(doc, "message");
-        const char *rid = json_string_value(json_object_get(message, "requestId"));
-        snprintf(c->outcome.external_id, sizeof c->outcome.external_id, "%s", rid ? rid : "");
-        read_results(c, json_object_get(message, "sendResults"));
-    }
-    json_decref(doc);
+                 c->tally.n);
+    snprintf(c->outcome.external_id, sizeof c->outcome.external_id, "%s", c->tally.request_id);
     write_marks(c);
 }
 
@@ -743,7 +607,7 @@ static int post_batch(kakao_call *c, json_t *recipients)
     json_decref(body);
     if (!text)
         return -1;
-    kakao_idempotency_key(post_item(c->p)->item_id, c->generation, c->positions, c->n, idem);
+    kakao_idempotency_key(post_item(c->p)->item_id, c->generation, c->positions, c->tally.n, idem);
     snprintf(idem_header, sizeof idem_header, "X-NC-API-IDEMPOTENCY-KEY: %s", idem);
     snprintf(url, sizeof url, "%s%s%s/messages", s->conf.url, kakao_route(&c->msg), s->conf.appkey);
     const char *headers[] = {"Content-Type: application/json;charset=UTF-8", s->secret_header,
@@ -761,9 +625,11 @@ static int batch_arrays(kakao_call *c, int n)
     size_t k = (size_t)(n > 0 ? n : 1);
     c->positions = calloc(k, sizeof *c->positions);
     c->masked = calloc(k, sizeof *c->masked);
-    c->accepted = calloc(k, sizeof *c->accepted);
-    c->failed = calloc(k, sizeof *c->failed);
-    return c->positions && c->masked && c->accepted && c->failed ? 0 : -1;
+    c->tally.accepted = calloc(k, sizeof *c->tally.accepted);
+    c->tally.failed = calloc(k, sizeof *c->tally.failed);
+    c->tally.positions = c->positions;
+    c->tally.masked = (const char(*)[64])c->masked;
+    return c->positions && c->masked && c->tally.accepted && c->tally.failed ? 0 : -1;
 }
 
 static void batch_read(const audience_batch *b, const char *error, void *arg)
@@ -798,7 +664,7 @@ static void batch_read(const audience_batch *b, const char *error, void *arg)
         char number[32], err[256], masked[64];
         audience_mask(id ? id : "", masked, sizeof masked);
         if (!id || audience_phone_domestic(id, number, sizeof number) != 0) {
-            c->failed[c->nf++] = b->position[i];
+            c->tally.failed[c->tally.nf++] = b->position[i];
             adapter_outcome_count_reason(&c->outcome, "invalid-number", 1);
             adapter_outcome_fail_recipient(&c->outcome, masked,
                                            "invalid-number: not a Korean mobile number");
@@ -812,15 +678,15 @@ static void batch_read(const audience_batch *b, const char *error, void *arg)
             return;
         }
         json_array_append_new(recipients, one);
-        c->positions[c->n] = b->position[i];
-        snprintf(c->masked[c->n], sizeof c->masked[c->n], "%s", masked);
-        c->n++;
+        c->positions[c->tally.n] = b->position[i];
+        snprintf(c->masked[c->tally.n], sizeof c->masked[c->tally.n], "%s", masked);
+        c->tally.n++;
     }
     if (!recipients) {
         finish(c, ADAPTER_AGAIN, ADAPTER_ERR_INTERNAL, "kakao: out of memory");
         return;
     }
-    if (c->n == 0) {
+    if (c->tally.n == 0) {
         json_decref(recipients);
         if (b->n == 0)
             snprintf(c->outcome.reason, sizeof c->outcome.reason,

@@ -8,6 +8,7 @@
 #include "kakao_rules.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -162,6 +163,187 @@ kakao_header_kind kakao_header_verdict(int code, const char *msg, const char *se
     failed(o, ADAPTER_ERR_REJECTED, code, "kakao: the dealer refused the request (dealer %d %.80s)",
            code, m);
     return KAKAO_HEADER_FAILED;
+}
+
+/* ---- an answer ---------------------------------------------------------------- */
+
+#define RATE_WAIT_MS 1000 /* a 429 without Retry-After */
+
+static void again(adapter_outcome *o, adapter_error e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void again(adapter_outcome *o, adapter_error e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    memset(o, 0, sizeof *o);
+    o->status = ADAPTER_AGAIN;
+    o->error = e;
+    o->scope = ADAPTER_SCOPE_ITEM;
+    o->remote_code = code;
+    va_start(ap, fmt);
+    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+    va_end(ap);
+}
+
+/* The index in the request of a sendResults entry, or -1: by its
+ * recipientGroupingKey (the position we sent), else its recipientSeq. */
+static int result_index(const kakao_tally *t, const json_t *res)
+{
+    const char *gk = json_string_value(json_object_get(res, "recipientGroupingKey"));
+    json_t *seq = json_object_get(res, "recipientSeq");
+    long long s = json_is_integer(seq) ? (long long)json_integer_value(seq) : 0;
+    char *end = NULL;
+    long long pos = gk && *gk ? strtoll(gk, &end, 10) : -1;
+    if (gk && *gk && end && !*end) {
+        if (s >= 1 && s <= t->n && t->positions[s - 1] == pos)
+            return (int)(s - 1);
+        for (int i = 0; i < t->n; i++)
+            if (t->positions[i] == pos)
+                return i;
+        return -1;
+    }
+    return s >= 1 && s <= t->n ? (int)(s - 1) : -1;
+}
+
+static void tally_one(kakao_tally *t, int idx, const json_t *res, const kakao_overrides *ov,
+                      adapter_outcome *o)
+{
+    kakao_verdict v;
+    int code = (int)json_integer_value(json_object_get(res, "resultCode"));
+    kakao_recipient_verdict(ov, code, &v);
+    switch (v.action) {
+    case KAKAO_ACCEPTED: t->accepted[t->na++] = t->positions[idx]; break;
+    case KAKAO_PERMANENT: {
+        char why[128];
+        const char *m = json_string_value(json_object_get(res, "resultMessage"));
+        t->failed[t->nf++] = t->positions[idx];
+        adapter_outcome_count_reason(o, v.reason, 1);
+        snprintf(why, sizeof why, "%s: %s (%d %.40s)", v.reason, v.meaning, code, m ? m : "");
+        adapter_outcome_fail_recipient(o, t->masked[idx], why);
+        break;
+    }
+    case KAKAO_RETRY:
+        t->nretry++;
+        snprintf(t->retry_reason, sizeof t->retry_reason, "%s", v.reason);
+        break;
+    case KAKAO_HOLD:
+    default: t->nhold++; break;
+    }
+}
+
+static int read_results(kakao_tally *t, const json_t *results, const kakao_overrides *ov,
+                        adapter_outcome *o)
+{
+    char *seen = calloc((size_t)t->n + 1, 1);
+    size_t i;
+    json_t *res;
+    if (!seen)
+        return -1;
+    json_array_foreach((json_t *)results, i, res)
+    {
+        int idx = result_index(t, res);
+        if (idx < 0 || seen[idx] || !json_is_integer(json_object_get(res, "resultCode")))
+            continue;
+        seen[idx] = 1;
+        tally_one(t, idx, res, ov, o);
+    }
+    for (int k = 0; k < t->n; k++) {
+        if (!seen[k]) {
+            /* The answer did not say: try again (the dealer took the
+             * request, so the next one carries a new key). */
+            t->nretry++;
+            snprintf(t->retry_reason, sizeof t->retry_reason, "no-result");
+        }
+    }
+    free(seen);
+    return 0;
+}
+
+kakao_answer kakao_answer_read(int status, const char *body, size_t len, long long retry_after_ms,
+                               const kakao_overrides *ov, const char *secret_field, kakao_tally *t,
+                               adapter_outcome *o)
+{
+    if (status == 429) {
+        long long wait = retry_after_ms >= 0 ? retry_after_ms : RATE_WAIT_MS;
+        again(o, ADAPTER_ERR_RATE_LIMIT, status,
+              "kakao: the dealer's rate limit (HTTP 429): the channel waits %lld ms", wait);
+        o->scope = ADAPTER_SCOPE_CHANNEL;
+        o->retry_after_ms = wait;
+        return KAKAO_ANSWER_FINAL;
+    }
+    if (status >= 500) {
+        again(o, ADAPTER_ERR_NETWORK, status, "kakao: HTTP %d from the dealer", status);
+        return KAKAO_ANSWER_FINAL;
+    }
+    if (status != 200) {
+        failed(o, ADAPTER_ERR_REJECTED, status, "kakao: HTTP %d from the dealer: %.120s", status,
+               body ? body : "");
+        return KAKAO_ANSWER_FINAL;
+    }
+    json_t *doc = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *header = json_object_get(doc, "header");
+    json_t *code = json_object_get(header, "resultCode");
+    kakao_answer answer = KAKAO_ANSWER_RESULTS;
+    if (!json_is_integer(code)) {
+        again(o, ADAPTER_ERR_TIMEOUT, status,
+              "kakao: an answer without header.resultCode (the batch may have been taken: the "
+              "retry's idempotency key tells the dealer)");
+        answer = KAKAO_ANSWER_FINAL;
+        goto done;
+    }
+    const char *msg = json_string_value(json_object_get(header, "resultMessage"));
+    adapter_outcome header_outcome;
+    switch (
+        kakao_header_verdict((int)json_integer_value(code), msg, secret_field, &header_outcome)) {
+    case KAKAO_HEADER_FAILED:
+        *o = header_outcome;
+        answer = KAKAO_ANSWER_FINAL;
+        goto done;
+    case KAKAO_HEADER_DUPLICATE:
+        for (int i = 0; i < t->n; i++)
+            t->accepted[t->na++] = t->positions[i];
+        answer = KAKAO_ANSWER_DUPLICATE;
+        goto done;
+    case KAKAO_HEADER_OK: break;
+    }
+    json_t *message = json_object_get(doc, "message");
+    const char *rid = json_string_value(json_object_get(message, "requestId"));
+    snprintf(t->request_id, sizeof t->request_id, "%s", rid ? rid : "");
+    if (read_results(t, json_object_get(message, "sendResults"), ov, o) != 0) {
+        again(o, ADAPTER_ERR_INTERNAL, status, "kakao: out of memory reading the answer");
+        answer = KAKAO_ANSWER_FINAL;
+    }
+done:
+    json_decref(doc);
+    return answer;
+}
+
+int kakao_tally_settle(const kakao_tally *t, long long sent_before, long long failed_before,
+                       long long skipped, adapter_outcome *o)
+{
+    if (t->nhold)
+        return 1;
+    if (t->nretry) {
+        o->status = ADAPTER_AGAIN;
+        o->error = ADAPTER_ERR_NETWORK;
+        o->scope = ADAPTER_SCOPE_ITEM;
+        snprintf(o->reason, sizeof o->reason, "kakao: %d of %d recipients to retry (%s)", t->nretry,
+                 t->n, t->retry_reason[0] ? t->retry_reason : "dealer-error");
+        return 0;
+    }
+    o->status = ADAPTER_OK;
+    o->error = ADAPTER_ERR_NONE;
+    o->accepted = sent_before + t->na;
+    o->rejected = failed_before + t->nf;
+    o->skipped = skipped;
+    o->reach = o->accepted;
+    if (failed_before)
+        /* An earlier attempt refused them; their reasons went with it. */
+        adapter_outcome_count_reason(o, "refused-earlier", failed_before);
+    if (!o->reason[0])
+        snprintf(o->reason, sizeof o->reason,
+                 "kakao: %lld accepted, %lld refused, %lld skipped (%lld and %lld before)",
+                 o->accepted, o->rejected, o->skipped, sent_before, failed_before);
+    return 0;
 }
 
 /* ---- the night block ---------------------------------------------------------- */

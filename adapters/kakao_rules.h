@@ -71,6 +71,46 @@ typedef enum kakao_header_kind {
 kakao_header_kind kakao_header_verdict(int code, const char *msg, const char *secret_field,
                                        adapter_outcome *o);
 
+/* ---- an answer ---------------------------------------------------------------- */
+
+/* One request's recipients and what the answer said of each. */
+typedef struct kakao_tally {
+    int n;                      /* recipients in the request */
+    const long long *positions; /* [n]: their list positions (recipientGroupingKey) */
+    const char (*masked)[64];   /* [n]: what messages show of each */
+    long long *accepted;        /* room for n: positions the dealer took */
+    long long *failed;          /* room for the batch: refused for good (may hold some already) */
+    int na, nf, nretry, nhold;
+    char retry_reason[32];
+    char request_id[128];
+} kakao_tally;
+
+typedef enum kakao_answer {
+    KAKAO_ANSWER_RESULTS,   /* T says per recipient; O holds their reasons and failures */
+    KAKAO_ANSWER_DUPLICATE, /* -1005: the dealer took these recipients before: all accepted */
+    KAKAO_ANSWER_FINAL      /* O is the batch's outcome (AGAIN or FAILED): nothing to mark */
+} kakao_answer;
+
+/*
+ * Reads the dealer's answer to one request: HTTP STATUS and BODY, with
+ * RETRY_AFTER_MS the wait a 429 asked for (-1: none). OV remaps the
+ * per-recipient codes; SECRET_FIELD is named by an auth error. O gains
+ * the refusals by reason (adapter_outcome_count_reason) and the failed
+ * recipients; for KAKAO_ANSWER_FINAL it is replaced by the outcome.
+ */
+kakao_answer kakao_answer_read(int status, const char *body, size_t len, long long retry_after_ms,
+                               const kakao_overrides *ov, const char *secret_field, kakao_tally *t,
+                               adapter_outcome *o);
+
+/*
+ * The batch's outcome once T is marked: OK with the totals over every
+ * attempt (SENT_BEFORE, FAILED_BEFORE and SKIPPED from the store's read),
+ * or AGAIN for the recipients to retry. Returns 1, leaving O for the
+ * caller to hold until the night block ends, when some were held (3022).
+ */
+int kakao_tally_settle(const kakao_tally *t, long long sent_before, long long failed_before,
+                       long long skipped, adapter_outcome *o);
+
 /* ---- the night block ---------------------------------------------------------- */
 
 /* "HH:MM-HH:MM" (start != end, may span midnight) into Q; -1 with WHY. */

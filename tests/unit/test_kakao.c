@@ -209,6 +209,151 @@ static void test_header_codes(void)
     }
 }
 
+/* ---- answers ------------------------------------------------------------------------------ */
+
+typedef struct batch3 {
+    long long positions[3], accepted[3], failed[3];
+    char masked[3][64];
+    kakao_tally t;
+    adapter_outcome o;
+} batch3;
+
+static void batch3_init(batch3 *b)
+{
+    memset(b, 0, sizeof *b);
+    for (int i = 0; i < 3; i++) {
+        b->positions[i] = 2000 + i;
+        snprintf(b->masked[i], sizeof b->masked[i], "+8210****000%d", i);
+    }
+    b->t = (kakao_tally){.n = 3,
+                         .positions = b->positions,
+                         .masked = (const char(*)[64])b->masked,
+                         .accepted = b->accepted,
+                         .failed = b->failed};
+}
+
+static kakao_answer read_answer(batch3 *b, int status, const char *body, const kakao_overrides *ov)
+{
+    return kakao_answer_read(status, body, body ? strlen(body) : 0, 30000, ov, "secret_env S",
+                             &b->t, &b->o);
+}
+
+static void test_answer_per_recipient(void)
+{
+    batch3 b;
+    batch3_init(&b);
+    /* The second result comes by its seq only; the third's grouping key is another position's. */
+    kakao_answer a = read_answer(
+        &b, 200,
+        "{\"header\":{\"resultCode\":0,\"resultMessage\":\"SUCCESS\",\"isSuccessful\":true},"
+        "\"message\":{\"requestId\":\"20200322090000abcdEFGH\",\"sendResults\":["
+        "{\"recipientSeq\":1,\"resultCode\":0,\"recipientGroupingKey\":\"2000\"},"
+        "{\"recipientSeq\":2,\"resultCode\":3018,\"resultMessage\":\"blocked\"},"
+        "{\"recipientSeq\":9,\"resultCode\":3005,\"recipientGroupingKey\":\"2002\"}]}}",
+        NULL);
+    CHECK_INT(a, KAKAO_ANSWER_RESULTS);
+    CHECK_STR(b.t.request_id, "20200322090000abcdEFGH");
+    CHECK_INT(b.t.na, 1);
+    CHECK_INT(b.accepted[0], 2000);
+    CHECK_INT(b.t.nf, 1);
+    CHECK_INT(b.failed[0], 2001);
+    CHECK_INT(b.t.nretry, 1);
+    CHECK_STR(b.t.retry_reason, "dealer-error");
+    CHECK_INT(b.o.nreasons, 1);
+    CHECK_STR(b.o.reasons[0].code, "blocked");
+    CHECK_INT(b.o.nfailures, 1);
+    CHECK_STR(b.o.failures[0].recipient, "+8210****0001");
+    CHECK(strstr(b.o.failures[0].reason, "blocked: cannot be sent") != NULL);
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 0);
+    CHECK_INT(b.o.status, ADAPTER_AGAIN);
+    CHECK_INT(b.o.scope, ADAPTER_SCOPE_ITEM);
+    CHECK_STR(b.o.reason, "kakao: 1 of 3 recipients to retry (dealer-error)");
+
+    /* All settled: the totals over every attempt. */
+    batch3_init(&b);
+    kakao_overrides ov = {.present = 1};
+    snprintf(ov.code[5], sizeof ov.code[5], "permanent"); /* 3005 */
+    a = read_answer(&b, 200,
+                    "{\"header\":{\"resultCode\":0},\"message\":{\"requestId\":\"R\","
+                    "\"sendResults\":[{\"recipientSeq\":1,\"resultCode\":0},{\"recipientSeq\":2,"
+                    "\"resultCode\":2003},{\"recipientSeq\":3,\"resultCode\":3005}]}}",
+                    &ov);
+    CHECK_INT(a, KAKAO_ANSWER_RESULTS);
+    CHECK_INT(kakao_tally_settle(&b.t, 500, 20, 7, &b.o), 0);
+    CHECK_INT(b.o.status, ADAPTER_OK);
+    CHECK_INT(b.o.accepted, 501);
+    CHECK_INT(b.o.rejected, 22);
+    CHECK_INT(b.o.skipped, 7);
+    CHECK_INT(b.o.reach, 501);
+    CHECK_INT(b.o.nreasons, 3);
+    CHECK_STR(b.o.reasons[0].code, "not-friend");
+    CHECK_STR(b.o.reasons[1].code, "dealer-error");
+    CHECK_STR(b.o.reasons[2].code, "refused-earlier");
+    CHECK_INT(b.o.reasons[2].n, 20);
+
+    /* A night answer (3022) holds the batch; a missing result is retried. */
+    batch3_init(&b);
+    a = read_answer(&b, 200,
+                    "{\"header\":{\"resultCode\":0},\"message\":{\"requestId\":\"R\","
+                    "\"sendResults\":[{\"recipientSeq\":1,\"resultCode\":3022},"
+                    "{\"recipientSeq\":2,\"resultCode\":3022}]}}",
+                    NULL);
+    CHECK_INT(b.t.nhold, 2);
+    CHECK_INT(b.t.nretry, 1);
+    CHECK_STR(b.t.retry_reason, "no-result");
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 1);
+}
+
+static void test_answer_header_and_http(void)
+{
+    batch3 b;
+    batch3_init(&b);
+    CHECK_INT(read_answer(&b, 200,
+                          "{\"header\":{\"resultCode\":-1005,\"resultMessage\":\"dup\","
+                          "\"isSuccessful\":false},\"message\":null}",
+                          NULL),
+              KAKAO_ANSWER_DUPLICATE);
+    CHECK_INT(b.t.na, 3);
+    CHECK_INT(b.accepted[2], 2002);
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 0);
+    CHECK_INT(b.o.status, ADAPTER_OK);
+    CHECK_INT(b.o.accepted, 3);
+
+    batch3_init(&b);
+    CHECK_INT(read_answer(&b, 200,
+                          "{\"header\":{\"resultCode\":-1001,\"resultMessage\":\"bad secret\","
+                          "\"isSuccessful\":false},\"message\":null}",
+                          NULL),
+              KAKAO_ANSWER_FINAL);
+    CHECK_INT(b.o.status, ADAPTER_FAILED);
+    CHECK_INT(b.o.error, ADAPTER_ERR_AUTH);
+    CHECK(strstr(b.o.reason, "check secret_env S") != NULL);
+    CHECK_INT(b.t.na + b.t.nf, 0);
+
+    batch3_init(&b);
+    CHECK_INT(read_answer(&b, 429, "{\"header\":{\"resultCode\":-9999}}", NULL),
+              KAKAO_ANSWER_FINAL);
+    CHECK_INT(b.o.status, ADAPTER_AGAIN);
+    CHECK_INT(b.o.scope, ADAPTER_SCOPE_CHANNEL);
+    CHECK_INT(b.o.error, ADAPTER_ERR_RATE_LIMIT);
+    CHECK_INT(b.o.retry_after_ms, 30000);
+
+    batch3_init(&b);
+    CHECK_INT(read_answer(&b, 503, "oops", NULL), KAKAO_ANSWER_FINAL);
+    CHECK_INT(b.o.status, ADAPTER_AGAIN);
+    CHECK_INT(b.o.error, ADAPTER_ERR_NETWORK);
+    CHECK_INT(b.o.remote_code, 503);
+
+    batch3_init(&b);
+    CHECK_INT(read_answer(&b, 404, "no route", NULL), KAKAO_ANSWER_FINAL);
+    CHECK_INT(b.o.status, ADAPTER_FAILED);
+
+    batch3_init(&b);
+    CHECK_INT(read_answer(&b, 200, "<html>", NULL), KAKAO_ANSWER_FINAL);
+    CHECK_INT(b.o.status, ADAPTER_AGAIN);
+    CHECK_INT(b.o.error, ADAPTER_ERR_TIMEOUT);
+}
+
 /* ---- idempotency, targets -------------------------------------------------------------- */
 
 static void test_idempotency_key(void)
@@ -547,6 +692,8 @@ int main(void)
     RUN(test_config_overrides_and_checks);
     RUN(test_create_needs_credentials);
     RUN(test_header_codes);
+    RUN(test_answer_per_recipient);
+    RUN(test_answer_header_and_http);
     RUN(test_idempotency_key);
     RUN(test_targets_and_release_key);
     RUN(test_night_block_edges);
