@@ -202,7 +202,9 @@ def run_preview(work):
     check("rehearse --json records each delivery with its adapter's payload",
           p.returncode == 0 and len(lines) == 64 and
           all(l.get("adapter") == "log" and l["payload"].get("channel") == l["channel"]
-              for l in lines if l["channel"] != "sns") and
+              for l in lines if l["channel"] not in ("sns", "kakao")) and
+          all(l.get("adapter") == "kakao" and l["payload"].get("counts", {}).get("list") ==
+              "seoul-friends" for l in lines if l["channel"] == "kakao") and
           all(l.get("adapter") == "sns" and isinstance(l["payload"], list)
               for l in lines if l["channel"] == "sns"), "%d lines -- %s" % (len(lines), show(p)))
 
