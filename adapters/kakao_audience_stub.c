@@ -1,12 +1,9 @@
 /*
  * kakao_audience_stub.c - TEMPORARY: stand-ins for the audience store's
  * functions (scheduler/audience.h) until the store's branch lands, so that
- * the kakao adapter links. Delete this file when audience.c and
- * audience_member.c are merged: they define the same symbols.
+ * the kakao adapter links. Delete this file when the store's audience.c
+ * is merged: it defines the same three functions.
  */
-#include <stdio.h>
-#include <string.h>
-
 #include "audience.h"
 
 int audience_get_info(rconn *r, const char *prefix, const char *list, audience_info_fn *fn,
@@ -52,18 +49,4 @@ int audience_mark(rconn *r, const char *prefix, const char *list, const char *re
     (void)fn;
     (void)arg;
     return RCONN_DOWN;
-}
-
-int audience_phone_domestic(const char *e164, char *out, size_t outlen)
-{
-    if (!e164 || strncmp(e164, "+82", 3) != 0 || strlen(e164) < 12)
-        return -1;
-    int n = snprintf(out, outlen, "0%s", e164 + 3);
-    return n > 0 && (size_t)n < outlen ? 0 : -1;
-}
-
-void audience_mask(const char *id, char *out, size_t outlen)
-{
-    size_t n = id ? strlen(id) : 0;
-    snprintf(out, outlen, "%.5s****%s", n > 9 ? id : "", n > 9 ? id + n - 4 : "");
 }

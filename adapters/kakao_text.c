@@ -214,6 +214,23 @@ static json_t *buttons_json(const kakao_message *m)
     return list;
 }
 
+/* The first N characters (code points) of valid UTF-8 TEXT, in OUT. */
+static const char *first_chars(const char *text, size_t n, char *out, size_t len)
+{
+    size_t bytes = 0, chars = 0;
+    while (text[bytes] && bytes < len - 1) {
+        if (((unsigned char)text[bytes] & 0xC0) != 0x80 && chars++ == n)
+            break;
+        bytes++;
+    }
+    /* Never end inside a character when OUT was the limit. */
+    while (bytes && ((unsigned char)text[bytes] & 0xC0) == 0x80)
+        bytes--;
+    memcpy(out, text, bytes);
+    out[bytes] = '\0';
+    return out;
+}
+
 static json_t *resend_json(const kakao_message *m, const kakao_resend *rs, const char *lang,
                            const char *text, char *err, size_t errlen)
 {
@@ -241,8 +258,12 @@ static json_t *resend_json(const kakao_message *m, const kakao_resend *rs, const
     free(content);
     const json_t *headline = json_object_get(json_object_get(m->campaign, "message"), "headline");
     const char *title = json_string_value(json_object_get(headline, lang));
-    if (r && strcmp(rs->type, "LMS") == 0 && title)
-        json_object_set_new(r, "resendTitle", json_string(title));
+    if (r && strcmp(rs->type, "LMS") == 0 && title) {
+        char cut[KAKAO_RESEND_TITLE_MAX * 4 + 1];
+        json_object_set_new(
+            r, "resendTitle",
+            json_string(first_chars(title, KAKAO_RESEND_TITLE_MAX, cut, sizeof cut)));
+    }
     if (r && m->ad)
         json_object_set_new(r, "resendUnsubscribeNo", json_string(rs->unsubscribe_no));
     return r;

@@ -18,6 +18,7 @@
 #define KAKAO_BUTTONS_MAX 5
 #define KAKAO_BUTTON_NAME_MAX 14
 #define KAKAO_VARIABLES_MAX 40
+#define KAKAO_RESEND_TITLE_MAX 20 /* an LMS title [U]: the headline is cut to it */
 #define KAKAO_AD_MARK "(광고)"
 #define KAKAO_AD_OPTOUT "\n[무료수신거부] "
 

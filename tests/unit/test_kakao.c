@@ -625,6 +625,16 @@ static void test_friendtalk_body(void)
               "\"recipientGroupingKey\":\"41\"}]}");
     CHECK_STR(kakao_route(&m), "/friendtalk/v2.3/appkeys/");
     json_decref(body);
+    /* An LMS fallback carries the headline as its title, cut to 20 characters. */
+    rs.type = "LMS";
+    json_object_set_new(json_object_get(json_object_get(doc, "message"), "headline"), "en",
+                        json_string("Pause for a while: two weeks"));
+    one = kakao_recipient(&m, &rs, "01012345678", member, NULL, 41, err, sizeof err);
+    CHECK_STR(
+        json_string_value(json_object_get(json_object_get(one, "resendParameter"), "resendTitle")),
+        "Pause for a while: t");
+    json_decref(one);
+    rs.type = "SMS";
     /* A language the campaign lacks reads Korean; an ad's fallback needs the 080 number. */
     json_array_set_new(member, 2, json_string("ja"));
     one = kakao_recipient(&m, &rs, "01012345678", member, NULL, 41, err, sizeof err);
