@@ -155,6 +155,11 @@ static const jfield fields[] = {
      .choices = onoff,
      .max = 3,
      JF_STORE(kakao_conf, idempotency)},
+    {.name = "recipient_attempts",
+     .kind = JK_INT,
+     .min = 1,
+     .max = 100,
+     JF_STORE(kakao_conf, recipient_attempts)},
     {0}};
 const jobject kakao_conf_shape = {.fields = fields};
 
@@ -205,6 +210,7 @@ static void call_free(kakao_call *c)
     free(c->masked);
     free(c->tally.accepted);
     free(c->tally.failed);
+    free(c->tally.retry_idx);
     free(c);
 }
 
@@ -295,6 +301,10 @@ static void *kk_create(const adapter_env *env, const void *conf, char *err, size
         c->bitmap_days = 14;
     if (!c->idempotency[0])
         snprintf(c->idempotency, sizeof c->idempotency, "on");
+    if (!c->recipient_attempts)
+        /* Below the engine's 5 attempts: the batch ends with its counts,
+         * rather than as a dead letter that counts nothing. */
+        c->recipient_attempts = 4;
     if (kakao_night_parse(c->night_block, &s->night, why, sizeof why) != 0 ||
         !(s->seoul = tz_get(SEOUL, why, sizeof why))) {
         snprintf(err, errlen, "night_block: %s", why);
@@ -584,6 +594,9 @@ static void answered(post *p, const outbound_response *r)
         post_finish(p, &c->outcome);
         return;
     }
+    int attempt = post_item(p)->attempt;
+    if (a == KAKAO_ANSWER_RESULTS && c->tally.nretry && attempt >= s->conf.recipient_attempts)
+        kakao_tally_give_up(&c->tally, attempt, &c->outcome);
     if (a == KAKAO_ANSWER_DUPLICATE)
         snprintf(c->outcome.reason, sizeof c->outcome.reason,
                  "kakao: the dealer had taken this batch already (-1005, same idempotency key): "
@@ -627,9 +640,12 @@ static int batch_arrays(kakao_call *c, int n)
     c->masked = calloc(k, sizeof *c->masked);
     c->tally.accepted = calloc(k, sizeof *c->tally.accepted);
     c->tally.failed = calloc(k, sizeof *c->tally.failed);
+    c->tally.retry_idx = calloc(k, sizeof *c->tally.retry_idx);
     c->tally.positions = c->positions;
     c->tally.masked = (const char(*)[64])c->masked;
-    return c->positions && c->masked && c->tally.accepted && c->tally.failed ? 0 : -1;
+    return c->positions && c->masked && c->tally.accepted && c->tally.failed && c->tally.retry_idx
+               ? 0
+               : -1;
 }
 
 static void batch_read(const audience_batch *b, const char *error, void *arg)

@@ -30,8 +30,10 @@ typedef struct kakao_conf {
     char night_block[16];   /* "20:50-08:00" (Asia/Seoul) unless set */
     kakao_resend_conf resend;
     kakao_overrides result_codes;
-    long long bitmap_days; /* TTL of a release's sent/fail bitmaps; default 14 */
-    char idempotency[4];   /* "on" (default) or "off": the X-NC-API-IDEMPOTENCY-KEY header */
+    long long bitmap_days;        /* TTL of a release's sent/fail bitmaps; default 14 */
+    char idempotency[4];          /* "on" (default) or "off": the X-NC-API-IDEMPOTENCY-KEY header */
+    long long recipient_attempts; /* a recipient still to retry on this attempt of its batch is
+                                     refused for good (default 4) */
 } kakao_conf;
 
 extern const jobject kakao_conf_shape;

@@ -222,6 +222,8 @@ static void tally_one(kakao_tally *t, int idx, const json_t *res, const kakao_ov
         break;
     }
     case KAKAO_RETRY:
+        if (t->retry_idx)
+            t->retry_idx[t->nretry] = idx;
         t->nretry++;
         snprintf(t->retry_reason, sizeof t->retry_reason, "%s", v.reason);
         break;
@@ -250,6 +252,8 @@ static int read_results(kakao_tally *t, const json_t *results, const kakao_overr
         if (!seen[k]) {
             /* The answer did not say: try again (the dealer took the
              * request, so the next one carries a new key). */
+            if (t->retry_idx)
+                t->retry_idx[t->nretry] = k;
             t->nretry++;
             snprintf(t->retry_reason, sizeof t->retry_reason, "no-result");
         }
@@ -315,6 +319,23 @@ kakao_answer kakao_answer_read(int status, const char *body, size_t len, long lo
 done:
     json_decref(doc);
     return answer;
+}
+
+void kakao_tally_give_up(kakao_tally *t, int attempts, adapter_outcome *o)
+{
+    char why[128];
+    if (!t->retry_idx || !t->nretry)
+        return;
+    const char *reason = t->retry_reason[0] ? t->retry_reason : "dealer-error";
+    snprintf(why, sizeof why, "%s: still to retry after %d attempts of its batch", reason,
+             attempts);
+    for (int i = 0; i < t->nretry; i++) {
+        int idx = t->retry_idx[i];
+        t->failed[t->nf++] = t->positions[idx];
+        adapter_outcome_fail_recipient(o, t->masked[idx], why);
+    }
+    adapter_outcome_count_reason(o, reason, t->nretry);
+    t->nretry = 0;
 }
 
 int kakao_tally_settle(const kakao_tally *t, long long sent_before, long long failed_before,

@@ -80,6 +80,7 @@ typedef struct kakao_tally {
     const char (*masked)[64];   /* [n]: what messages show of each */
     long long *accepted;        /* room for n: positions the dealer took */
     long long *failed;          /* room for the batch: refused for good (may hold some already) */
+    int *retry_idx;             /* room for n, or NULL: the indices of those to retry */
     int na, nf, nretry, nhold;
     char retry_reason[32];
     char request_id[128];
@@ -101,6 +102,13 @@ typedef enum kakao_answer {
 kakao_answer kakao_answer_read(int status, const char *body, size_t len, long long retry_after_ms,
                                const kakao_overrides *ov, const char *secret_field, kakao_tally *t,
                                adapter_outcome *o);
+
+/*
+ * Gives up on the recipients T has to retry (after ATTEMPTS attempts of
+ * their batch): refused for good under their retry reason, so that the
+ * batch can end with its counts. Needs T's retry_idx.
+ */
+void kakao_tally_give_up(kakao_tally *t, int attempts, adapter_outcome *o);
 
 /*
  * The batch's outcome once T is marked: OK with the totals over every

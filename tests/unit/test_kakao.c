@@ -213,6 +213,7 @@ static void test_header_codes(void)
 
 typedef struct batch3 {
     long long positions[3], accepted[3], failed[3];
+    int retry_idx[3];
     char masked[3][64];
     kakao_tally t;
     adapter_outcome o;
@@ -229,7 +230,8 @@ static void batch3_init(batch3 *b)
                          .positions = b->positions,
                          .masked = (const char(*)[64])b->masked,
                          .accepted = b->accepted,
-                         .failed = b->failed};
+                         .failed = b->failed,
+                         .retry_idx = b->retry_idx};
 }
 
 static kakao_answer read_answer(batch3 *b, int status, const char *body, const kakao_overrides *ov)
@@ -268,6 +270,21 @@ static void test_answer_per_recipient(void)
     CHECK_INT(b.o.status, ADAPTER_AGAIN);
     CHECK_INT(b.o.scope, ADAPTER_SCOPE_ITEM);
     CHECK_STR(b.o.reason, "kakao: 1 of 3 recipients to retry (dealer-error)");
+    /* On the batch's last attempt for them, the ones to retry are refused instead. */
+    CHECK_INT(b.retry_idx[0], 2);
+    memset(&b.o, 0, sizeof b.o);
+    kakao_tally_give_up(&b.t, 4, &b.o);
+    CHECK_INT(b.t.nretry, 0);
+    CHECK_INT(b.t.nf, 2);
+    CHECK_INT(b.failed[1], 2002);
+    CHECK_INT(b.o.nreasons, 1);
+    CHECK_STR(b.o.reasons[0].code, "dealer-error");
+    CHECK(strstr(b.o.failures[0].reason, "still to retry after 4 attempts") != NULL);
+    CHECK_STR(b.o.failures[0].recipient, "+8210****0002");
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 0);
+    CHECK_INT(b.o.status, ADAPTER_OK);
+    CHECK_INT(b.o.accepted, 1);
+    CHECK_INT(b.o.rejected, 2);
 
     /* All settled: the totals over every attempt. */
     batch3_init(&b);
