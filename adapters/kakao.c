@@ -5,7 +5,7 @@
  * plan() reads the list's version in force and cuts it into targets
  * "vV:FIRST", one per 1,000 positions. A send of one target is a chain on
  * post.h: the night block (an ad FriendTalk waits until 08:00 KST), the
- * item's answer generation (Redis), the batch's members still to send to
+ * batch's record of earlier answers (Redis), the batch's members still to send to
  * (audience_read_batch: the release's bitmaps and the status overlay
  * already applied), one POST of at most 1,000 recipients, and the marks of
  * what the dealer said per recipient (audience_mark). A retried batch reads
@@ -170,7 +170,7 @@ typedef struct kakao_state {
     post_set set;
     rconn *redis;
     char key_prefix[128];
-    char gen_prefix[192]; /* PREFIX:{e}:kakao:gen: + item id: answers so far */
+    char batch_prefix[192]; /* PREFIX:{e}:kakao:batch: + item id (after_marks) */
     quiet_hours night;
     const tz *seoul;
     char *secret;
@@ -194,7 +194,12 @@ typedef struct kakao_call {
     json_t *targets; /* a plan's answer */
     /* a send */
     kakao_message msg;
-    long long version, first, generation;
+    long long version, first;
+    /* The batch's record of earlier answers: how many left recipients open
+     * (the idempotency key's generation) and what they refused, by reason. */
+    long long generation;
+    int nearlier;
+    adapter_reason_count earlier[ADAPTER_REASONS_MAX];
     char release[200];
     long long sent_before, failed_before, skipped;
     long long *positions; /* the request's recipients: tally.positions */
@@ -317,8 +322,8 @@ static void *kk_create(const adapter_env *env, const void *conf, char *err, size
                                    .unsubscribe_no = c->resend.unsubscribe_no};
     s->redis = env->redis;
     snprintf(s->key_prefix, sizeof s->key_prefix, "%s", env->key_prefix ? env->key_prefix : "");
-    snprintf(s->gen_prefix, sizeof s->gen_prefix,
-             "%skakao:gen:", env->engine_prefix ? env->engine_prefix : "");
+    snprintf(s->batch_prefix, sizeof s->batch_prefix,
+             "%skakao:batch:", env->engine_prefix ? env->engine_prefix : "");
     snprintf(s->secret_field, sizeof s->secret_field, "%s %s",
              c->secret_env[0] ? "secret_env" : "secret_file",
              c->secret_env[0] ? c->secret_env : c->secret_file);
@@ -506,7 +511,8 @@ static void settle(kakao_call *c)
 {
     kakao_state *s = c->s;
     char end[16];
-    if (!kakao_tally_settle(&c->tally, c->sent_before, c->failed_before, c->skipped, &c->outcome)) {
+    if (!kakao_tally_settle(&c->tally, c->sent_before, c->failed_before, c->skipped, c->earlier,
+                            c->nearlier, &c->outcome)) {
         post_finish(c->p, &c->outcome);
         return;
     }
@@ -517,18 +523,42 @@ static void settle(kakao_call *c)
                c->tally.nhold, c->tally.n, s->conf.night_block, end);
 }
 
-static void generation_bumped(redisReply *reply, const char *error, void *arg)
+static void record_written(redisReply *reply, const char *error, void *arg)
 {
     kakao_call *c = arg;
     (void)reply;
-    (void)error; /* a lost bump only risks -1005 on a quick retry: the marks stand */
+    (void)error; /* a lost record only risks -1005 on a quick retry and "refused-earlier" */
     if (call_back(c) != 0)
         return;
     settle(c);
 }
 
-/* Recipients left open get a new idempotency key next time: the dealer
- * took this request, and would answer the same key with -1005. */
+static void ignore_reply(redisReply *reply, const char *error, void *arg)
+{
+    (void)reply;
+    (void)error;
+    (void)arg; /* the EXPIRE after it answers for both */
+}
+
+/* The earlier refusals plus this attempt's (the outcome's reasons), by code. */
+static int merged_reasons(const kakao_call *c, adapter_reason_count *out)
+{
+    adapter_outcome sum = {0};
+    for (int i = 0; i < c->nearlier; i++)
+        adapter_outcome_count_reason(&sum, c->earlier[i].code, c->earlier[i].n);
+    for (int i = 0; i < c->outcome.nreasons; i++)
+        adapter_outcome_count_reason(&sum, c->outcome.reasons[i].code, c->outcome.reasons[i].n);
+    memcpy(out, sum.reasons, sizeof sum.reasons);
+    return sum.nreasons;
+}
+
+/*
+ * Recipients left open get a new idempotency key next time (the dealer
+ * took this request, and would answer the same key with -1005), and the
+ * refusals of this attempt are kept for the batch's final counts: the
+ * fail bitmap says who, not why. PREFIX:{e}:kakao:batch:ITEM is a hash
+ * {gen, r:REASON: n} with the bitmaps' TTL.
+ */
 static void after_marks(kakao_call *c)
 {
     kakao_state *s = c->s;
@@ -536,12 +566,24 @@ static void after_marks(kakao_call *c)
         settle(c);
         return;
     }
+    adapter_reason_count all[ADAPTER_REASONS_MAX];
+    int n = merged_reasons(c, all);
     char key[600], gen[32], ttl[32];
-    snprintf(key, sizeof key, "%s%s", s->gen_prefix, post_item(c->p)->item_id);
+    char names[ADAPTER_REASONS_MAX][40], counts[ADAPTER_REASONS_MAX][24];
+    const char *argv[4 + 2 * ADAPTER_REASONS_MAX] = {"HSET", key, "gen", gen};
+    int argc = 4;
+    snprintf(key, sizeof key, "%s%s", s->batch_prefix, post_item(c->p)->item_id);
     snprintf(gen, sizeof gen, "%lld", c->generation + 1);
     snprintf(ttl, sizeof ttl, "%lld", s->conf.bitmap_days * 86400);
-    const char *argv[] = {"SET", key, gen, "EX", ttl};
-    if (rconn_command(s->redis, generation_bumped, c, 5, argv, NULL) != 0) {
+    for (int i = 0; i < n; i++) {
+        snprintf(names[i], sizeof names[i], "r:%s", all[i].code);
+        snprintf(counts[i], sizeof counts[i], "%lld", all[i].n);
+        argv[argc++] = names[i];
+        argv[argc++] = counts[i];
+    }
+    const char *expire[] = {"EXPIRE", key, ttl};
+    if (rconn_command(s->redis, ignore_reply, NULL, argc, argv, NULL) != 0 ||
+        rconn_command(s->redis, record_written, c, 3, expire, NULL) != 0) {
         settle(c);
         return;
     }
@@ -716,7 +758,27 @@ static void batch_read(const audience_batch *b, const char *error, void *arg)
         finish(c, ADAPTER_AGAIN, ADAPTER_ERR_INTERNAL, "kakao: out of memory");
 }
 
-static void generation_read(redisReply *reply, const char *error, void *arg)
+/* The batch's record (HGETALL): its generation and earlier refusals. */
+static void read_record(kakao_call *c, const redisReply *reply)
+{
+    c->generation = 0;
+    c->nearlier = 0;
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2) {
+        const redisReply *f = reply->element[i], *v = reply->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        long long n = strtoll(v->str, NULL, 10);
+        if (strcmp(f->str, "gen") == 0) {
+            c->generation = n;
+        } else if (strncmp(f->str, "r:", 2) == 0 && c->nearlier < ADAPTER_REASONS_MAX && n > 0) {
+            adapter_reason_count *e = &c->earlier[c->nearlier++];
+            snprintf(e->code, sizeof e->code, "%s", f->str + 2);
+            e->n = n;
+        }
+    }
+}
+
+static void record_read(redisReply *reply, const char *error, void *arg)
 {
     kakao_call *c = arg;
     kakao_state *s = c->s;
@@ -729,7 +791,7 @@ static void generation_read(redisReply *reply, const char *error, void *arg)
                        : "no answer");
         return;
     }
-    c->generation = reply->type == REDIS_REPLY_STRING ? strtoll(reply->str, NULL, 10) : 0;
+    read_record(c, reply);
     int rc = audience_read_batch(s->redis, s->key_prefix, c->msg.list, c->version, c->first, BATCH,
                                  c->release, batch_read, c);
     if (rc != 0) {
@@ -782,9 +844,9 @@ static void send_start(post *p)
     kakao_release_key(item->campaign_id, item->release_id, item->due_ms, c->release,
                       sizeof c->release);
     char key[600];
-    snprintf(key, sizeof key, "%s%s", s->gen_prefix, item->item_id);
-    const char *argv[] = {"GET", key};
-    int rc = rconn_command(s->redis, generation_read, c, 2, argv, NULL);
+    snprintf(key, sizeof key, "%s%s", s->batch_prefix, item->item_id);
+    const char *argv[] = {"HGETALL", key};
+    int rc = rconn_command(s->redis, record_read, c, 2, argv, NULL);
     if (rc != 0) {
         finish(c, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK, "kakao: Redis: %s",
                rconn_refusal(s->redis, rc));

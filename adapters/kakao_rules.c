@@ -339,7 +339,8 @@ void kakao_tally_give_up(kakao_tally *t, int attempts, adapter_outcome *o)
 }
 
 int kakao_tally_settle(const kakao_tally *t, long long sent_before, long long failed_before,
-                       long long skipped, adapter_outcome *o)
+                       long long skipped, const adapter_reason_count *earlier, int nearlier,
+                       adapter_outcome *o)
 {
     if (t->nhold)
         return 1;
@@ -357,9 +358,16 @@ int kakao_tally_settle(const kakao_tally *t, long long sent_before, long long fa
     o->rejected = failed_before + t->nf;
     o->skipped = skipped;
     o->reach = o->accepted;
-    if (failed_before)
-        /* An earlier attempt refused them; their reasons went with it. */
-        adapter_outcome_count_reason(o, "refused-earlier", failed_before);
+    long long left = failed_before;
+    for (int i = 0; i < nearlier && left > 0; i++) {
+        long long n = earlier[i].n < left ? earlier[i].n : left;
+        if (n > 0)
+            adapter_outcome_count_reason(o, earlier[i].code, n);
+        left -= n > 0 ? n : 0;
+    }
+    if (left > 0)
+        /* Refused by an attempt whose reasons were not kept (its record expired). */
+        adapter_outcome_count_reason(o, "refused-earlier", left);
     if (!o->reason[0])
         snprintf(o->reason, sizeof o->reason,
                  "kakao: %lld accepted, %lld refused, %lld skipped (%lld and %lld before)",

@@ -112,12 +112,15 @@ void kakao_tally_give_up(kakao_tally *t, int attempts, adapter_outcome *o);
 
 /*
  * The batch's outcome once T is marked: OK with the totals over every
- * attempt (SENT_BEFORE, FAILED_BEFORE and SKIPPED from the store's read),
- * or AGAIN for the recipients to retry. Returns 1, leaving O for the
- * caller to hold until the night block ends, when some were held (3022).
+ * attempt (SENT_BEFORE, FAILED_BEFORE and SKIPPED from the store's read;
+ * EARLIER[0..NEARLIER) the reasons earlier attempts refused them for, any
+ * rest of FAILED_BEFORE under "refused-earlier"), or AGAIN for the
+ * recipients to retry. Returns 1, leaving O for the caller to hold until
+ * the night block ends, when some were held (3022).
  */
 int kakao_tally_settle(const kakao_tally *t, long long sent_before, long long failed_before,
-                       long long skipped, adapter_outcome *o);
+                       long long skipped, const adapter_reason_count *earlier, int nearlier,
+                       adapter_outcome *o);
 
 /* ---- the night block ---------------------------------------------------------- */
 

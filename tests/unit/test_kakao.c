@@ -266,7 +266,7 @@ static void test_answer_per_recipient(void)
     CHECK_INT(b.o.nfailures, 1);
     CHECK_STR(b.o.failures[0].recipient, "+8210****0001");
     CHECK(strstr(b.o.failures[0].reason, "blocked: cannot be sent") != NULL);
-    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 0);
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, NULL, 0, &b.o), 0);
     CHECK_INT(b.o.status, ADAPTER_AGAIN);
     CHECK_INT(b.o.scope, ADAPTER_SCOPE_ITEM);
     CHECK_STR(b.o.reason, "kakao: 1 of 3 recipients to retry (dealer-error)");
@@ -281,7 +281,7 @@ static void test_answer_per_recipient(void)
     CHECK_STR(b.o.reasons[0].code, "dealer-error");
     CHECK(strstr(b.o.failures[0].reason, "still to retry after 4 attempts") != NULL);
     CHECK_STR(b.o.failures[0].recipient, "+8210****0002");
-    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 0);
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, NULL, 0, &b.o), 0);
     CHECK_INT(b.o.status, ADAPTER_OK);
     CHECK_INT(b.o.accepted, 1);
     CHECK_INT(b.o.rejected, 2);
@@ -296,17 +296,22 @@ static void test_answer_per_recipient(void)
                     "\"resultCode\":2003},{\"recipientSeq\":3,\"resultCode\":3005}]}}",
                     &ov);
     CHECK_INT(a, KAKAO_ANSWER_RESULTS);
-    CHECK_INT(kakao_tally_settle(&b.t, 500, 20, 7, &b.o), 0);
+    adapter_reason_count earlier[] = {{"not-friend", 15}, {"blocked", 3}};
+    CHECK_INT(kakao_tally_settle(&b.t, 500, 20, 7, earlier, 2, &b.o), 0);
     CHECK_INT(b.o.status, ADAPTER_OK);
     CHECK_INT(b.o.accepted, 501);
     CHECK_INT(b.o.rejected, 22);
     CHECK_INT(b.o.skipped, 7);
     CHECK_INT(b.o.reach, 501);
-    CHECK_INT(b.o.nreasons, 3);
+    /* This attempt's refusals, then the earlier ones kept, then what they do not cover. */
+    CHECK_INT(b.o.nreasons, 4);
     CHECK_STR(b.o.reasons[0].code, "not-friend");
+    CHECK_INT(b.o.reasons[0].n, 16);
     CHECK_STR(b.o.reasons[1].code, "dealer-error");
-    CHECK_STR(b.o.reasons[2].code, "refused-earlier");
-    CHECK_INT(b.o.reasons[2].n, 20);
+    CHECK_STR(b.o.reasons[2].code, "blocked");
+    CHECK_INT(b.o.reasons[2].n, 3);
+    CHECK_STR(b.o.reasons[3].code, "refused-earlier");
+    CHECK_INT(b.o.reasons[3].n, 2);
 
     /* A night answer (3022) holds the batch; a missing result is retried. */
     batch3_init(&b);
@@ -318,7 +323,7 @@ static void test_answer_per_recipient(void)
     CHECK_INT(b.t.nhold, 2);
     CHECK_INT(b.t.nretry, 1);
     CHECK_STR(b.t.retry_reason, "no-result");
-    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 1);
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, NULL, 0, &b.o), 1);
 }
 
 static void test_answer_header_and_http(void)
@@ -332,7 +337,7 @@ static void test_answer_header_and_http(void)
               KAKAO_ANSWER_DUPLICATE);
     CHECK_INT(b.t.na, 3);
     CHECK_INT(b.accepted[2], 2002);
-    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, &b.o), 0);
+    CHECK_INT(kakao_tally_settle(&b.t, 0, 0, 0, NULL, 0, &b.o), 0);
     CHECK_INT(b.o.status, ADAPTER_OK);
     CHECK_INT(b.o.accepted, 3);
 
