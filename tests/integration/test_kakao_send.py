@@ -160,9 +160,11 @@ def run_night(redis, fake, tmp, dealer_night):
         h.set_clock(d, now_ms=until + 1000)
         rec = h.wait_until(lambda: settled(redis, d, tag, "ev|%d|kakao" % at), timeout=20.0)
         group = fake.state()["groups"].get("%s:ev:%d" % (tag, at), {})
-        check("%s: sent at 08:00 to all 30, each once" % tag, bool(rec) and
-              rec.get("state") == "sent" and rec.get("accepted") == 30 and
-              group.get("accepted") == 30 and group.get("duplicates") == 0,
+        refused = sum(1 for i in range(30) if (i + 1000) % 7 == 0)  # --not-friend-mod 7
+        check("%s: sent at 08:00 to the 30 members, each once (%d of them not friends)"
+              % (tag, refused), bool(rec) and rec.get("state") == "sent" and
+              rec.get("accepted") == 30 - refused and rec.get("rejected") == refused and
+              group.get("accepted") == 30 - refused and group.get("duplicates") == 0,
               json.dumps([rec, group], ensure_ascii=False))
     finally:
         check("haechi serve (virtual clock) exits 0", d.stop() == 0)
