@@ -171,6 +171,10 @@ def run_night(redis, fake, tmp, dealer_night):
 
 
 def main():
+    p = h.cli(["audience", "--help"])
+    if not check("haechi has the audience store (`haechi audience`)", p.returncode == 0,
+                 "this test needs scheduler/audience.c: %s" % (p.stderr or p.stdout)[:200]):
+        return
     tmp = h.new_dir("kakao-send")
     redis = h.Redis("kakao-send-redis")
     if not check("private redis-server answers PING", redis.start(), "see stderr"):
