@@ -369,6 +369,51 @@ static void kk_cancel(void *state, const char *item_id)
     post_set_cancel(&((kakao_state *)state)->set, item_id);
 }
 
+static void hold_until(kakao_call *c, int64_t until_ms, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void hold_until(kakao_call *c, int64_t until_ms, const char *fmt, ...)
+{
+    adapter_outcome *o = &c->outcome;
+    va_list ap;
+    int64_t wait = until_ms - clock_wall_ms();
+    o->status = ADAPTER_AGAIN;
+    o->error = ADAPTER_ERR_NONE;
+    o->scope = ADAPTER_SCOPE_ITEM;
+    o->hold = 1;
+    o->retry_after_ms = wait > 1000 ? wait : 1000;
+    va_start(ap, fmt);
+    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
+    va_end(ap);
+    post_finish(c->p, o);
+}
+
+/* "08:00": the block's end, for reasons. */
+static void night_end_text(const quiet_hours *q, char *out, size_t len)
+{
+    snprintf(out, len, "%02d:%02d", q->end_min / 60, q->end_min % 60);
+}
+
+/*
+ * Kakao refuses an advertising FriendTalk from 20:50 to 08:00 KST: one due
+ * then is held until the block ends, with the reason, before anything is
+ * read or sent. Checked at the plan (the release is held as a whole) and
+ * again at each batch (a batch that comes due inside the block). Returns 1
+ * when C was answered so.
+ */
+static int held_for_night(kakao_call *c)
+{
+    kakao_state *s = c->s;
+    int64_t until;
+    if (c->msg.alimtalk || !c->msg.ad ||
+        !kakao_night_hold(&s->night, s->seoul, clock_wall_ms(), &until))
+        return 0;
+    char end[16];
+    night_end_text(&s->night, end, sizeof end);
+    hold_until(c, until, "Kakao blocks advertising messages %s KST; waits until %s",
+               s->conf.night_block, end);
+    return 1;
+}
+
 /* ---- plan ------------------------------------------------------------------------------ */
 
 static const char *IMPORT_HINT = "haechi audience import";
@@ -470,6 +515,8 @@ static haechi_status kk_plan(void *state, const adapter_item *item, adapter_plan
                IMPORT_HINT);
         return HAECHI_OK;
     }
+    if (held_for_night(c))
+        return HAECHI_OK;
     int rc = audience_get_info(s->redis, s->key_prefix, c->msg.list, info_read, c);
     if (rc != 0) {
         finish(c, ADAPTER_AGAIN, ADAPTER_ERR_NETWORK, "kakao: Redis: %s",
@@ -481,30 +528,6 @@ static haechi_status kk_plan(void *state, const adapter_item *item, adapter_plan
 }
 
 /* ---- send: the batch's steps ---------------------------------------------------------- */
-
-static void hold_until(kakao_call *c, int64_t until_ms, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void hold_until(kakao_call *c, int64_t until_ms, const char *fmt, ...)
-{
-    adapter_outcome *o = &c->outcome;
-    va_list ap;
-    int64_t wait = until_ms - clock_wall_ms();
-    o->status = ADAPTER_AGAIN;
-    o->error = ADAPTER_ERR_NONE;
-    o->scope = ADAPTER_SCOPE_ITEM;
-    o->hold = 1;
-    o->retry_after_ms = wait > 1000 ? wait : 1000;
-    va_start(ap, fmt);
-    vsnprintf(o->reason, sizeof o->reason, fmt, ap);
-    va_end(ap);
-    post_finish(c->p, o);
-}
-
-/* "08:00": the block's end, for reasons. */
-static void night_end_text(const quiet_hours *q, char *out, size_t len)
-{
-    snprintf(out, len, "%02d:%02d", q->end_min / 60, q->end_min % 60);
-}
 
 /* The batch's outcome, once what the dealer said is marked. */
 static void settle(kakao_call *c)
@@ -569,14 +592,14 @@ static void after_marks(kakao_call *c)
     adapter_reason_count all[ADAPTER_REASONS_MAX];
     int n = merged_reasons(c, all);
     char key[600], gen[32], ttl[32];
-    char names[ADAPTER_REASONS_MAX][40], counts[ADAPTER_REASONS_MAX][24];
+    char names[ADAPTER_REASONS_MAX][48], counts[ADAPTER_REASONS_MAX][24];
     const char *argv[4 + 2 * ADAPTER_REASONS_MAX] = {"HSET", key, "gen", gen};
     int argc = 4;
     snprintf(key, sizeof key, "%s%s", s->batch_prefix, post_item(c->p)->item_id);
     snprintf(gen, sizeof gen, "%lld", c->generation + 1);
     snprintf(ttl, sizeof ttl, "%lld", s->conf.bitmap_days * 86400);
     for (int i = 0; i < n; i++) {
-        snprintf(names[i], sizeof names[i], "r:%s", all[i].code);
+        snprintf(names[i], sizeof names[i], "r:%.31s", all[i].code);
         snprintf(counts[i], sizeof counts[i], "%lld", all[i].n);
         argv[argc++] = names[i];
         argv[argc++] = counts[i];
@@ -821,15 +844,8 @@ static void send_start(post *p)
                item->target);
         return;
     }
-    int64_t until;
-    if (!c->msg.alimtalk && c->msg.ad &&
-        kakao_night_hold(&s->night, s->seoul, clock_wall_ms(), &until)) {
-        char end[16];
-        night_end_text(&s->night, end, sizeof end);
-        hold_until(c, until, "Kakao blocks advertising messages %s KST; waits until %s",
-                   s->conf.night_block, end);
+    if (held_for_night(c))
         return;
-    }
     if (c->msg.fallback && c->msg.ad && s->resend.type && !s->resend.unsubscribe_no[0]) {
         finish(c, ADAPTER_FAILED, ADAPTER_ERR_INVALID,
                "kakao: resend.unsubscribe_no: an ad's SMS/LMS fallback must carry the 080 "
