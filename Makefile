@@ -102,6 +102,14 @@ build/gen/engine_lua.h: scheduler/engine.lua
 build/release/scheduler/engine.o $(TDIR)/scheduler/engine.o build/fuzz/scheduler/engine.o: \
     build/gen/engine_lua.h
 
+# The audience lists' functions, the same way.
+build/gen/audience_lua.h: scheduler/audience.lua
+	@mkdir -p $(@D)
+	$(Q)sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $< > $@
+
+build/release/scheduler/audience.o $(TDIR)/scheduler/audience.o build/fuzz/scheduler/audience.o: \
+    build/gen/audience_lua.h
+
 # Functions that invite overflows or silent errors stay out of the tree.
 check-banned:
 	@if grep -nE '\b(strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|strtok)\s*\(' \

@@ -241,4 +241,145 @@ int audience_mark(rconn *r, const char *prefix, const char *list, const char *re
                   const long long *accepted, int na, const long long *failed, int nf,
                   long long ttl_s, audience_done_fn *fn, void *arg);
 
+/* ---- the store: what the commands and the API add (audience.c) ---------------------- */
+
+/* A member as the store holds it, with its status. */
+typedef struct audience_member {
+    int found;                    /* 0: not a member of the version in force */
+    char id[AUDIENCE_ID_MAX + 1]; /* normalised */
+    long long version, position;
+    json_t *record; /* [id, name, lang, custom...]; owned; NULL when not found */
+    json_t *fields; /* the version's custom column names; owned */
+    audience_status status;
+    int64_t status_at; /* 0: never changed */
+    char status_by[96];
+    char reason[256];
+} audience_member;
+
+typedef void audience_member_fn(const audience_member *m, const char *error, void *arg);
+
+/* Member ID (in any spelling audience_phone_normalize / _email_normalize
+ * take, by the list's kind) of list L's version in force. */
+int audience_member_get(rconn *r, const char *prefix, const char *list, const char *id,
+                        audience_member_fn *fn, void *arg);
+
+/* What a status change did: CHANGED 0 when it already was so. */
+typedef struct audience_change {
+    char id[AUDIENCE_ID_MAX + 1];
+    int changed;
+    audience_status old;
+} audience_change;
+
+typedef void audience_change_fn(const audience_change *ch, const char *error, void *arg);
+
+/*
+ * Gives member ID of list L the status S (ACTIVE clears the overlay entry,
+ * REMOVED is `audience remove`), recorded with BY, the time and REASON.
+ * Errors: "no such list", "not a member", an id that does not normalise.
+ * The counts of the version in force (and of one being staged) follow.
+ */
+int audience_set_status(rconn *r, const char *prefix, const char *list, const char *id,
+                        audience_status s, const char *by, const char *reason,
+                        audience_change_fn *fn, void *arg);
+
+/* One chunk of a version, for export: LINES members with their statuses. */
+typedef struct audience_page {
+    long long version, chunk, chunks, members;
+    json_t *fields;  /* borrowed for the call */
+    json_t *records; /* array of member arrays, borrowed */
+    int n;
+    audience_status status[AUDIENCE_CHUNK];
+} audience_page;
+
+typedef void audience_page_fn(const audience_page *p, const char *error, void *arg);
+
+/* Chunk CHUNK of version VERSION (0: the one in force) of list L. */
+int audience_export_page(rconn *r, const char *prefix, const char *list, long long version,
+                         long long chunk, audience_page_fn *fn, void *arg);
+
+/* A page of the index: IDS an array of {"id", "created_at"} (borrowed),
+ * *TOTAL the lists there are. */
+typedef void audience_ids_fn(json_t *ids, long long total, const char *error, void *arg);
+int audience_list_ids(rconn *r, const char *prefix, long long offset, int count,
+                      audience_ids_fn *fn, void *arg);
+
+/* An audience_info as JSON for the API and `audience show --json`: new reference. */
+json_t *audience_info_json(const audience_info *info);
+
+/* ---- staging: the importer's calls (audience.c) ------------------------------------ */
+
+/* Starts version *VERSION of list L (creating the list); *FROM is the
+ * version in force it will replace (0: none). */
+typedef void audience_begun_fn(long long version, long long from, const char *error, void *arg);
+int audience_stage_begin(rconn *r, const char *prefix, const char *list, audience_kind kind,
+                         unsigned buckets, const char *fields_json, const char *by,
+                         audience_begun_fn *fn, void *arg);
+
+/* What one stage call did: members staged so far, carried rows dropped
+ * (removed members), and for each duplicate its row in the call (0-based)
+ * and the file line it repeats (0: a member carried over from the list). */
+typedef struct audience_staged {
+    long long members, skipped;
+    int ndup;
+    const long long *dup_row, *dup_line;
+} audience_staged;
+
+typedef void audience_staged_fn(const audience_staged *s, const char *error, void *arg);
+
+/* N rows of 5 strings each in ROWS/LENS: id, bucket, line, record, status
+ * ("" when active); copied before the call returns. */
+int audience_stage_rows(rconn *r, const char *prefix, const char *list, long long version, int n,
+                        const char *const *rows, const size_t *lens, audience_staged_fn *fn,
+                        void *arg);
+
+/* Puts VERSION in force if FROM still is; the old version expires after
+ * KEEP_OLD_S. *MEMBERS on success. */
+typedef void audience_committed_fn(long long version, long long members, const char *error,
+                                   void *arg);
+int audience_stage_commit(rconn *r, const char *prefix, const char *list, long long version,
+                          long long from, long long keep_old_s, const char *by,
+                          audience_committed_fn *fn, void *arg);
+
+/* ---- the importer (audience_import.c) ----------------------------------------------- */
+
+typedef struct audience_import_options {
+    const char *list;
+    int replace;        /* 0: append to the members in force */
+    int strict;         /* any rejected row abandons the import */
+    long long expected; /* a guess of the rows (sizes the index); 0: unknown */
+    long long keep_old_s;
+    const char *by;
+} audience_import_options;
+
+#define AUDIENCE_REPORT_MAX 100
+
+typedef struct audience_report_row {
+    long long line;
+    char why[256];
+} audience_report_row;
+
+typedef struct audience_import_result {
+    int committed;
+    long long version, members;
+    long long rows; /* data rows read */
+    long long rejected, duplicates;
+    int nrejected_shown, nduplicates_shown;
+    audience_report_row rejected_shown[AUDIENCE_REPORT_MAX];
+    audience_report_row duplicates_shown[AUDIENCE_REPORT_MAX];
+    char error[512]; /* why nothing was committed */
+} audience_import_result;
+
+typedef struct audience_import audience_import;
+
+/* Called now and then while rows go in (progress), and once at the end. */
+typedef void audience_import_fn(const audience_import_result *res, int done, void *arg);
+
+/* Starts importing CSV from READ/SRC into a new version of the list, on R
+ * (ready); FN is called with done 1 exactly once, after which the caller
+ * frees the import. NULL when out of memory. */
+audience_import *audience_import_start(struct event_base *base, rconn *r, const char *prefix,
+                                       const audience_import_options *opt, csv_read_fn *read,
+                                       void *src, audience_import_fn *fn, void *arg);
+void audience_import_free(audience_import *im);
+
 #endif

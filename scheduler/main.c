@@ -8,8 +8,9 @@
 #include "verbs.h"
 
 static const verb *const verbs[] = {
-    &verb_serve,  &verb_validate, &verb_preview, &verb_rehearse, &verb_submit, &verb_list,
-    &verb_status, &verb_pause,    &verb_resume,  &verb_cancel,   &verb_dead,   &verb_release,
+    &verb_serve, &verb_validate, &verb_preview,  &verb_rehearse, &verb_submit,
+    &verb_list,  &verb_status,   &verb_pause,    &verb_resume,   &verb_cancel,
+    &verb_dead,  &verb_release,  &verb_audience,
 };
 #define NVERBS (sizeof verbs / sizeof verbs[0])
 

@@ -28,6 +28,7 @@ extern const verb verb_cancel;
 extern const verb verb_dead;
 extern const verb verb_release;
 extern const verb verb_rehearse;
+extern const verb verb_audience;
 
 /* True when argv holds -h or --help. */
 int verb_wants_help(int argc, char **argv);
