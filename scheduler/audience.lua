@@ -58,6 +58,13 @@ local function lines_of(text)
   return out
 end
 
+-- APPEND leaves a string room to grow (up to twice its size); a chunk
+-- written anew once it is full takes only what it holds.
+local function compact(key)
+  local text = redis.call('GET', key)
+  if text then redis.call('SET', key, text, 'KEEPTTL') end
+end
+
 local function staging_info(base, v)
   local info = vkey(base, v, 'info')
   local state = redis.call('HGET', info, 'state')
@@ -123,12 +130,21 @@ local function stage(keys, args)
         local first = redis.call('GETRANGE', ln, pos * 4, pos * 4 + 3)
         dups[#dups + 1] = i + 1
         dups[#dups + 1] = #first == 4 and struct.unpack('>I4', first) or 0
+        -- A duplicate's status column still counts: an append of "phone,status"
+        -- rows sets the statuses of members already there. The overlay wins.
+        if status ~= '' and status ~= 'active' and (o == 'active' or o == 'removed') then
+          local before = redis.call('HGET', st, id) or 'active'
+          redis.call('HSET', st, id, status)
+          if before ~= 'active' then redis.call('HINCRBY', counts, before, -1) end
+          redis.call('HINCRBY', counts, status, 1)
+        end
       else
         redis.call('EXPIRE', x, ttl)
         local chunk = vkey(base, v, 'c:' .. math.floor(members / 1000))
         if redis.call('APPEND', chunk, record .. '\n') == #record + 1 then
           redis.call('EXPIRE', chunk, ttl)
         end
+        if members % 1000 == 999 then compact(chunk) end
         redis.call('SETRANGE', ln, members * 4, struct.pack('>I4', line))
         local effective = o
         if o == 'removed' then
@@ -185,6 +201,10 @@ local function commit(keys, args)
   end
   local err = staging_info(base, v)
   if err then return err end
+  local last = tonumber(redis.call('HGET', vkey(base, v, 'info'), 'members')) - 1
+  if last >= 0 and last % 1000 ~= 999 then
+    compact(vkey(base, v, 'c:' .. math.floor(last / 1000)))
+  end
   version_keys(base, v, function(k) redis.call('PERSIST', k) end)
   redis.call('DEL', vkey(base, v, 'ln'))
   local overlay = base .. 'status'

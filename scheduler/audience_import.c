@@ -10,6 +10,10 @@
  *            time with at most two calls in flight
  *   COMMIT   the version goes in force, if the list did not change meanwhile
  *
+ * An append keeps the list's columns and adds the file's new ones; a file row
+ * whose id is already there is a duplicate, but its status column still
+ * applies (an append of "phone,status" rows sets statuses).
+ *
  * Rows with errors are reported (line and reason) and skipped, the others
  * imported; with strict, any rejected row abandons the import after the
  * whole file was checked (so the report lists every error). An abandoned
@@ -59,6 +63,12 @@ struct audience_import {
     csv_reader *csv;
     audience_layout layout;
     char *fields_json;
+    /* The new version's custom columns: a replace takes the file's, an
+     * append the list's followed by the file's new ones. REMAP[i] is where
+     * the file's custom column i goes; carried records get "" for the
+     * columns past their CARRY_FIELDS. */
+    int nfields, carry_fields, remapped;
+    int remap[AUDIENCE_FIELDS_MAX];
     int csv_done;
 
     import_state state;
@@ -236,6 +246,20 @@ static void batch_send(audience_import *im, batch *b)
 
 /* ---- the file's rows -------------------------------------------------------- */
 
+/* RECORD's custom values in the new version's column order; consumes it. */
+static json_t *remap_record(audience_import *im, json_t *record)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; i < 3; i++)
+        json_array_append(out, json_array_get(record, i));
+    for (int i = 0; i < im->nfields; i++)
+        json_array_append_new(out, json_string(""));
+    for (int i = 0; i < im->layout.ncustom; i++)
+        json_array_set(out, (size_t)(3 + im->remap[i]), json_array_get(record, (size_t)(3 + i)));
+    json_decref(record);
+    return out;
+}
+
 /* Reads rows into B until it holds a stage call's worth or the file ends. */
 static void fill_from_csv(audience_import *im, batch *b)
 {
@@ -266,7 +290,9 @@ static void fill_from_csv(audience_import *im, batch *b)
             continue;
         }
         if (!im->abandon) {
-            char *text = json_dumps(record, JSON_COMPACT);
+            if (im->remapped)
+                record = remap_record(im, record);
+            char *text = record ? json_dumps(record, JSON_COMPACT) : NULL;
             if (!text) {
                 fail(im, "out of memory");
             } else {
@@ -280,6 +306,22 @@ static void fill_from_csv(audience_import *im, batch *b)
 }
 
 /* ---- carrying the members in force over (append) ---------------------------------- */
+
+/* A carried record with "" for the columns the file adds. */
+static void carry_padded(audience_import *im, batch *b, const char *id, const char *line,
+                         size_t len)
+{
+    json_t *rec = json_loadb(line, len, 0, NULL);
+    while (json_is_array(rec) && json_array_size(rec) < (size_t)(3 + im->nfields))
+        json_array_append_new(rec, json_string(""));
+    char *text = rec ? json_dumps(rec, JSON_COMPACT) : NULL;
+    if (text)
+        batch_row(b, im->buckets, id, 0, text, strlen(text), "");
+    else
+        fail(im, "list %s: a stored member is not a JSON array", im->list);
+    free(text);
+    json_decref(rec);
+}
 
 static void got_carry_chunk(redisReply *reply, const char *error, void *arg)
 {
@@ -303,7 +345,10 @@ static void got_carry_chunk(redisReply *reply, const char *error, void *arg)
         if (q && (size_t)(q - line - 2) < sizeof id) {
             memcpy(id, line + 2, (size_t)(q - line - 2));
             id[q - line - 2] = '\0';
-            batch_row(b, im->buckets, id, 0, line, len, "");
+            if (im->nfields > im->carry_fields)
+                carry_padded(im, b, id, line, len);
+            else
+                batch_row(b, im->buckets, id, 0, line, len, "");
         }
         line += len + (end ? 1 : 0);
     }
@@ -415,16 +460,6 @@ static void begun(long long version, long long from, const char *error, void *ar
     pump(im);
 }
 
-static int same_fields(const audience_layout *l, json_t *fields)
-{
-    if (json_array_size(fields) != (size_t)l->ncustom)
-        return 0;
-    for (int i = 0; i < l->ncustom; i++)
-        if (strcmp(json_string_value(json_array_get(fields, (size_t)i)) ?: "", l->custom[i]))
-            return 0;
-    return 1;
-}
-
 static void got_info(const audience_info *info, const char *error, void *arg)
 {
     audience_import *im = arg;
@@ -434,19 +469,40 @@ static void got_info(const audience_info *info, const char *error, void *arg)
         return;
     }
     long long expected = im->opt.expected > 0 ? im->opt.expected : EXPECTED_UNKNOWN;
+    json_t *names = json_array();
     if (info->found && info->version && !im->opt.replace) {
-        if (!same_fields(&im->layout, info->fields)) {
-            char *have = json_dumps(info->fields, JSON_COMPACT);
-            fail(im,
-                 "list %s: the file's custom columns differ from the list's %s: an append "
-                 "needs the same ones in the same order (or use --replace)",
-                 im->list, have ? have : "[]");
-            free(have);
-            finish(im);
-            return;
-        }
+        json_array_extend(names, info->fields);
+        im->carry_fields = (int)json_array_size(names);
         im->carry_chunks = info->chunks;
         expected += info->members;
+    }
+    for (int i = 0; i < im->layout.ncustom; i++) {
+        size_t k;
+        for (k = 0; k < json_array_size(names); k++)
+            if (!strcmp(json_string_value(json_array_get(names, k)) ?: "", im->layout.custom[i]))
+                break;
+        if (k == json_array_size(names))
+            json_array_append_new(names, json_string(im->layout.custom[i]));
+        im->remap[i] = (int)k;
+        if ((int)k != i)
+            im->remapped = 1;
+    }
+    im->nfields = (int)json_array_size(names);
+    if (im->nfields != im->layout.ncustom)
+        im->remapped = 1;
+    if (im->nfields > AUDIENCE_FIELDS_MAX) {
+        fail(im, "list %s: the list's columns and the file's new ones make %d, over %d", im->list,
+             im->nfields, AUDIENCE_FIELDS_MAX);
+        json_decref(names);
+        finish(im);
+        return;
+    }
+    im->fields_json = json_dumps(names, JSON_COMPACT);
+    json_decref(names);
+    if (!im->fields_json) {
+        fail(im, "out of memory");
+        finish(im);
+        return;
     }
     im->buckets = audience_buckets_for(expected);
     im->state = ST_BEGIN;
@@ -477,19 +533,10 @@ static void start_cb(evutil_socket_t fd, short what, void *arg)
     } else if (audience_layout_from_header(fields, n, &im->layout, why, sizeof why) != 0) {
         fail(im, "line %lld (the header): %s", line, why);
     } else {
-        json_t *names = json_array();
-        for (int i = 0; i < im->layout.ncustom; i++)
-            json_array_append_new(names, json_string(im->layout.custom[i]));
-        im->fields_json = json_dumps(names, JSON_COMPACT);
-        json_decref(names);
-        if (!im->fields_json) {
-            fail(im, "out of memory");
-        } else {
-            int rc = audience_get_info(im->r, im->prefix, im->list, got_info, im);
-            if (rc == 0)
-                return;
-            fail(im, "cannot read list %s: %s", im->list, rconn_refusal(im->r, rc));
-        }
+        int rc = audience_get_info(im->r, im->prefix, im->list, got_info, im);
+        if (rc == 0)
+            return;
+        fail(im, "cannot read list %s: %s", im->list, rconn_refusal(im->r, rc));
     }
     finish(im);
 }
