@@ -1,7 +1,8 @@
 /*
  * api.c - the HTTP API's core: routes, authentication, the life of one API
  * call, and answering. The handlers live in api_campaigns.c (campaigns,
- * audit, health) and api_engine.c (releases, dead letters, the test clock).
+ * audit, health), api_engine.c (releases, dead letters, the test clock) and
+ * api_audiences.c (audience lists and their members).
  *
  * A call may outlive its HTTP request (the client hangs up while Redis is
  * answering) and the request may outlive Redis's answer (a deadline fires
@@ -342,6 +343,14 @@ static const route routes[] = {
     {EVHTTP_REQ_GET, "/api/v1/campaigns/*/releases", PERM_READ, NULL, api_handle_releases},
     {EVHTTP_REQ_POST, "/api/v1/campaigns/*/releases/*/send", PERM_WRITE, "send-now",
      api_handle_send_now},
+    {EVHTTP_REQ_GET, "/api/v1/audiences", PERM_READ, NULL, api_handle_audience_list},
+    {EVHTTP_REQ_GET, "/api/v1/audiences/*", PERM_READ, NULL, api_handle_audience_get},
+    {EVHTTP_REQ_GET, "/api/v1/audiences/*/members", PERM_READ, NULL, api_handle_audience_members},
+    {EVHTTP_REQ_GET, "/api/v1/audiences/*/members/*", PERM_READ, NULL, api_handle_audience_member},
+    {EVHTTP_REQ_DELETE, "/api/v1/audiences/*/members/*", PERM_WRITE, "audience-remove",
+     api_handle_audience_remove},
+    {EVHTTP_REQ_PUT, "/api/v1/audiences/*/members/*/status", PERM_WRITE, "audience-status",
+     api_handle_audience_status},
     {EVHTTP_REQ_GET, "/api/v1/dead", PERM_READ, NULL, api_handle_dead_list},
     {EVHTTP_REQ_GET, "/api/v1/reach", PERM_READ, NULL, api_handle_reach},
     {EVHTTP_REQ_POST, "/api/v1/dead/retry", PERM_WRITE, "dead-retry", api_handle_dead_retry},
@@ -365,7 +374,9 @@ static void handle_routes(call *c)
         for (const char *p = routes[i].pattern; *p && n + 12 < sizeof path; p++) {
             if (*p == '*')
                 n += (size_t)snprintf(path + n, sizeof path - n, "%s",
-                                      nth++ == 0 ? "{id}" : "{release}");
+                                      nth++ == 0                               ? "{id}"
+                                      : strstr(routes[i].pattern, "/members/") ? "{member}"
+                                                                               : "{release}");
             else
                 path[n++] = *p;
         }
@@ -382,15 +393,16 @@ static void handle_routes(call *c)
 
 /* Matches PATH against PATTERN. The first '*' segment is copied to id, a
  * second to sub; *ok is cleared when one does not fit. */
-static int path_matches(const char *pattern, const char *path, char *id, char *sub, size_t len,
-                        int *ok)
+static int path_matches(const char *pattern, const char *path, char *id, size_t idlen, char *sub,
+                        size_t sublen, int *ok)
 {
     int nth = 0;
     while (*pattern && *path) {
         if (*pattern == '*') {
             const char *end = strchr(path, '/');
             size_t n = end ? (size_t)(end - path) : strlen(path);
-            char *dst = nth++ == 0 ? id : sub;
+            char *dst = nth == 0 ? id : sub;
+            size_t len = nth++ == 0 ? idlen : sublen;
             if (n == 0)
                 return 0;
             if (n < len) {
@@ -529,9 +541,9 @@ static void dispatch(struct evhttp_request *req, void *arg)
     const route *match = NULL;
     int id_ok = 1;
     for (size_t i = 0; i < NROUTES; i++) {
-        char id[65] = "", sub[65] = "";
+        char id[65] = "", sub[800] = "";
         int ok = 1;
-        if (!path_matches(routes[i].pattern, path, id, sub, sizeof id, &ok))
+        if (!path_matches(routes[i].pattern, path, id, sizeof id, sub, sizeof sub, &ok))
             continue;
         if (routes[i].method != as) {
             size_t used = strlen(allow);
@@ -569,8 +581,8 @@ static void dispatch(struct evhttp_request *req, void *arg)
         snprintf(shown, sizeof shown, "%s", id_ok ? c->id : "(too long)");
         c->id[0] = '\0';
         api_send_error(c, 400, "invalid-id",
-                       "\"%s\" is not a campaign id: ids are slugs of a-z, 0-9 and single hyphens",
-                       shown);
+                       "\"%s\" is not a %s id: ids are slugs of a-z, 0-9 and single hyphens", shown,
+                       strncmp(match->pattern, "/api/v1/audiences", 17) ? "campaign" : "list");
         goto out;
     }
     if (!api_idem_begin_or_reply(c))

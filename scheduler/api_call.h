@@ -47,7 +47,7 @@ struct call {
     api_conn *conn; /* NULL once the client left */
     char client[64];
     char id[65];
-    char sub[65]; /* a second path segment: a release id */
+    char sub[800]; /* a second path segment: a release id, a member id (URL-encoded) */
     int refs;
     struct event *deadline;
     campaign *campaign; /* submit: kept to describe the next releases */
@@ -128,5 +128,11 @@ void api_handle_dead_list(call *c);
 void api_handle_dead_retry(call *c);
 void api_handle_clock(call *c);
 void api_handle_reach(call *c);
+void api_handle_audience_list(call *c);
+void api_handle_audience_get(call *c);
+void api_handle_audience_members(call *c);
+void api_handle_audience_member(call *c);
+void api_handle_audience_status(call *c);
+void api_handle_audience_remove(call *c);
 
 #endif

@@ -460,7 +460,8 @@ static void got_change(redisReply *reply, const char *error, void *arg)
         return;
     }
     audience_change ch = {.changed = reply_int(reply->element[0]) == 1,
-                          .old = status_of(reply_str(reply->element[1]))};
+                          .old = status_of(reply_str(reply->element[1])),
+                          .now = op->status};
     snprintf(ch.id, sizeof ch.id, "%s", op->id);
     op->change_fn(&ch, NULL, op->arg);
     free(op);
@@ -495,8 +496,9 @@ static void got_member(redisReply *reply, const char *error, void *arg)
     if (!err) {
         snprintf(m.id, sizeof m.id, "%s", op->id);
         m.version = op->v;
-        if (reply_int(reply->element[0]) == 1 && is_array(reply, 4)) {
+        if (reply_int(reply->element[0]) == 1 && is_array(reply, 5)) {
             m.found = 1;
+            m.fields = json_loads(reply_str(reply->element[4]), 0, NULL);
             m.position = reply_int(reply->element[1]);
             m.record = json_loads(reply_str(reply->element[2]), 0, NULL);
             fill_status(&m, reply_str(reply->element[3]));
@@ -506,6 +508,7 @@ static void got_member(redisReply *reply, const char *error, void *arg)
     }
     op->member_fn(err ? NULL : &m, err, op->arg);
     json_decref(m.record);
+    json_decref(m.fields);
     free(op);
 }
 

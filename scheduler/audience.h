@@ -267,7 +267,7 @@ int audience_member_get(rconn *r, const char *prefix, const char *list, const ch
 typedef struct audience_change {
     char id[AUDIENCE_ID_MAX + 1];
     int changed;
-    audience_status old;
+    audience_status old, now;
 } audience_change;
 
 typedef void audience_change_fn(const audience_change *ch, const char *error, void *arg);

@@ -281,7 +281,7 @@ local function record_at(base, v, pos)
 end
 
 -- KEYS meta; ARGV id, version, bucket (as locate() found them).
--- Returns {1, position, record, overlay entry or ''} or {0, overlay or ''}.
+-- Returns {1, position, record, overlay entry or '', fields} or {0, overlay or ''}.
 local function member(keys, args)
   local meta, base = keys[1], base_of(keys[1])
   local id, v, bucket = args[1], args[2], args[3]
@@ -292,7 +292,8 @@ local function member(keys, args)
   if v == '0' then return {0, o or ''} end
   local pos = redis.call('HGET', vkey(base, v, 'x:' .. bucket), id)
   if not pos then return {0, o or ''} end
-  return {1, tonumber(pos), record_at(base, v, tonumber(pos)) or '', o or ''}
+  return {1, tonumber(pos), record_at(base, v, tonumber(pos)) or '', o or '',
+    redis.call('HGET', vkey(base, v, 'info'), 'fields') or '[]'}
 end
 
 local function bit_set(s, i)
