@@ -11,7 +11,8 @@ import re
 import harness as h
 from harness import check
 
-VERBS = ("serve", "validate", "preview", "rehearse", "submit", "list", "status", "pause", "resume", "cancel")
+VERBS = ("serve", "validate", "preview", "rehearse", "submit", "list", "status", "pause", "resume",
+         "cancel", "audience")
 
 
 def show(p):

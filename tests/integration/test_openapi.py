@@ -49,7 +49,7 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROBE_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
 ROLE_ORDER = ("viewer", "editor", "approver", "admin")
 # Placeholders for path parameters when only the route matters.
-PLACEHOLDER = {"id": "oa-nothing", "release": "go"}
+PLACEHOLDER = {"id": "oa-nothing", "release": "go", "member": "010-0000-0001"}
 CAMPAIGN_LIMIT = 16384
 # Refusals on the wire, before routing: any path may answer them.
 WIRE = {408: "WireRequestTimeout", 417: "WireExpectationFailed", 431: "WireHeadersTooLarge",
@@ -570,6 +570,45 @@ def engine_flow(c, d, redis):
     c.call(d, "POST", "/api/v1/test/clock", "admin", 413, body=b" " * 70000, content_type=jt)
 
 
+def audiences_flow(c, d):
+    """An audience list imported with the CLI, read and changed through the API."""
+    jt = "application/json"
+    path = os.path.join(d.dir, "oa-fans.csv")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("phone,name,city\n")
+        for i in range(1200):
+            f.write("010-0000-%04d,Fan %d,Seoul\n" % (i, i))
+    p = h.cli(["audience", "import", "oa-fans", path, "--config", d.config_path])
+    check("an audience list is imported for the audience routes", p.returncode == 0,
+          p.stdout + p.stderr)
+    base = "/api/v1/audiences/oa-fans"
+    member = base + "/members/010-0000-0005"
+    c.call(d, "GET", "/api/v1/audiences", "viewer", 200)
+    c.call(d, "GET", "/api/v1/audiences?limit=0", "viewer", 400)
+    c.call(d, "GET", base, "viewer", 200)
+    c.call(d, "GET", "/api/v1/audiences/Not_Slug", "viewer", 400)
+    c.call(d, "GET", base + "/members", "viewer", 200)
+    c.call(d, "GET", base + "/members?page=1", "viewer", 200)
+    c.call(d, "GET", base + "/members?page=9", "viewer", 404)
+    c.call(d, "GET", base + "/members?page=-1", "viewer", 400)
+    c.call(d, "GET", member, "viewer", 200)
+    c.call(d, "GET", base + "/members/not-a-number", "viewer", 400)
+    c.call(d, "GET", base + "/members/010-0999-0001", "viewer", 404)
+    c.call(d, "PUT", member + "/status", "editor", 200,
+           body={"status": "unsubscribed", "reason": "clicked"}, content_type=jt)
+    c.call(d, "PUT", member + "/status", "editor", 400, body={"status": "gone"},
+           content_type=jt)
+    c.call(d, "PUT", base + "/members/010-0999-0001/status", "editor", 404,
+           body={"status": "bounced"}, content_type=jt)
+    c.call(d, "PUT", member + "/status", "editor", 415, body={"status": "active"},
+           content_type="text/plain")
+    c.call(d, "PUT", member + "/status", "editor", 413, body=b" " * 70000, content_type=jt)
+    c.call(d, "GET", member, "viewer", 200, name="GET a member with a status -> 200")
+    c.call(d, "DELETE", member, "editor", 200)
+    c.call(d, "DELETE", base + "/members/nope", "editor", 400)
+    c.call(d, "DELETE", base + "/members/010-0999-0001", "editor", 404)
+
+
 def redis_down_flow(c, d, redis):
     """With Redis frozen, calls that wait on it time out (503 redis-timeout)."""
     redis.freeze()
@@ -633,6 +672,7 @@ def main():
         check_roles(sp, c, engine)
         campaigns_flow(c, plain)
         engine_flow(c, engine, redis)
+        audiences_flow(c, engine)
         redis_down_flow(c, plain, redis)
         check_coverage(sp)
     finally:
