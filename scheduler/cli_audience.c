@@ -466,9 +466,9 @@ static int load_config(cli *c, const char *path, int explicit_path)
     diag_list errs;
     diag_list_init(&errs);
     if (config_load_file(path, &c->cfg, &errs) != 0) {
-        fprintf(stderr, "haechi audience: config %s is invalid: %s%s%s\n", path,
-                errs.len ? errs.items[0].path : "", errs.len ? ": " : "",
-                errs.len ? errs.items[0].message : "");
+        const char *where = errs.len ? errs.items[0].path : "";
+        fprintf(stderr, "haechi audience: config %s is invalid: %s%s%s\n", path, where,
+                where[0] ? ": " : "", errs.len ? errs.items[0].message : "");
         diag_list_release(&errs);
         return -1;
     }
