@@ -167,6 +167,27 @@ def run_statuses(w):
           counts.get("bounced") == 1 and counts.get("removed") == 1 and
           counts.get("active") == 178, counts)
 
+    # What a release reads: the members to send to, without those not active
+    # and those its bitmaps mark.
+    meta = "%s:{a:st}:meta" % w.prefix
+    r = w.redis.command("FCALL", "haechi_aud_read_batch", "1", meta, "1", "0", "200", "c:r:1")
+    sent_to = [r[5][i] for i in range(0, len(r[5]), 2)] if r and r[0] == 0 else []
+    skipped = dict(zip(r[3][0::2], r[3][1::2])) if r and r[0] == 0 else {}
+    check("a release's batch leaves out unsubscribed, bounced and removed members",
+          len(sent_to) == 178 and 0 not in sent_to and 1 not in sent_to and 2 not in sent_to and
+          skipped == {"unsubscribed": 20, "bounced": 1, "removed": 1}, (len(sent_to), skipped))
+    w.redis.command("FCALL", "haechi_aud_mark", "1", meta, "c:r:1", "3600", "2", "3", "4",
+                    "1", "5")
+    r = w.redis.command("FCALL", "haechi_aud_read_batch", "1", meta, "1", "0", "200", "c:r:1")
+    sent_to = [r[5][i] for i in range(0, len(r[5]), 2)] if r and r[0] == 0 else []
+    check("positions marked sent or failed are not read again",
+          r[1] == 2 and r[2] == 1 and len(sent_to) == 175 and 3 not in sent_to and
+          5 not in sent_to, r[:3])
+    ttl = w.redis.command("TTL", "%s:{a:st}:sent:c:r:1" % w.prefix)
+    check("the release's bitmaps expire", 0 < ttl <= 3600, ttl)
+    r = w.redis.command("FCALL", "haechi_aud_read_batch", "1", meta, "99", "0", "200", "c:r:1")
+    check("a version that is gone says so", r == [1], r)
+
     p = w.cli("export", "st", "--status", "active")
     exported = [ln.split(",")[0] for ln in p.stdout.splitlines()[1:]]
     check("export --status active leaves out every member who is not active",
