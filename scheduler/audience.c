@@ -119,12 +119,29 @@ static void fcall_reply(redisReply *reply, const char *error, void *arg)
     fcall_free(f);
 }
 
-/* FCALL NAME NKEYS ARGV...: 0 and FN once, or an rconn refusal. */
+static void library_loaded(redisReply *reply, const char *error, void *arg)
+{
+    int *sent = arg;
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+        log_error("audience: FUNCTION LOAD failed: %s", reply ? reply->str : error);
+        *sent = 0;
+    }
+}
+
+/* FCALL NAME NKEYS ARGV...: 0 and FN once, or an rconn refusal. The first
+ * call of a process loads this binary's library ahead of it on the link,
+ * so that Redis never runs an older one left by an earlier release. */
 static int aud_fcall(rconn *r, const char *name, int nkeys, int argc, const char *const *argv,
                      const size_t *lens, rconn_fn *fn, void *arg)
 {
+    static int library_sent;
     if (!rconn_ready(r))
         return RCONN_DOWN;
+    if (!library_sent) {
+        const char *load[] = {"FUNCTION", "LOAD", "REPLACE", audience_lua};
+        if (rconn_command(r, library_loaded, &library_sent, 4, load, NULL) == 0)
+            library_sent = 1;
+    }
     fcall *f = calloc(1, sizeof *f);
     if (!f)
         return RCONN_DOWN;
