@@ -26,7 +26,9 @@ refuse duplicate content), on the network under test:
 import datetime
 import time
 
+import audience_gen
 import harness as h
+import list_world
 import sns_world
 from harness import check
 
@@ -272,6 +274,252 @@ def expected_reach(world, cases):
           "%r -- %s" % (got, p.stdout[-600:] + p.stderr))
 
 
+# ---- list channels: a release to every active member of an audience list ----
+#
+# The same scenarios, counted in recipients: one list of LIST_N members, of
+# whom EXCLUDED have a status that forbids sending (unsubscribed, bounced,
+# blocked) and NOT_FRIENDS are refused by the dealer one by one. Each
+# scenario is a campaign of its own with one release to the whole list.
+
+LIST = "contract-friends"
+LIST_N = 2500
+EXCLUDED = {"unsubscribed": 20, "bounced": 10, "blocked": 5}
+
+
+class ListScenarios:
+    def __init__(self, world, members, excluded, not_friends):
+        self.w = world
+        self.n = 0
+        self.members = members          # every number imported, E.164
+        self.excluded = excluded        # number -> status
+        self.not_friends = not_friends  # domestic numbers the stand-in refuses
+        self.active = len(members) - len(excluded)
+        self.accepted = self.active - len(not_friends)
+
+    def campaign(self, tag, **section):
+        self.n += 1
+        due = BASE_MS + self.n * 2 * HOUR
+        cid = "list-%02d-%s" % (self.n, tag)
+        self.w.clock(due - 60 * 1000)
+        at = datetime.datetime.fromtimestamp(due / 1000, h.SEOUL).strftime("%Y-%m-%dT%H:%M:%S")
+        doc = list_world.kakao_campaign(cid, LIST, [{"id": "go", "at": at, "channels": ["kakao"]}],
+                                        **section)
+        s, b = h.submit_campaign(self.w.daemon, doc)
+        if not check("kakao %s: the campaign is accepted" % tag, s == 201, "%s %r" % (s, b)):
+            return None, None
+        return cid, due
+
+    def batch_record(self, cid, due, first):
+        return h.fires(self.w.redis, self.w.daemon, cid).get("go|%d|kakao|v1:%d" % (due, first))
+
+    def exactly_once(self, tag, cid, due, accepted=None):
+        """The stand-in took each member the release could reach once, and none
+        of those whose status forbids it."""
+        want = self.accepted if accepted is None else accepted
+        g = self.w.group(cid, "go", due)
+        check("kakao %s: the stand-in accepted %d recipients, each once" % (tag, want),
+              g.get("recipients") == want and g.get("duplicates") == 0, g)
+        got = self.w.recipients("%s:go:%d" % (cid, due))
+        leaked = sorted(n for n in (audience_gen.domestic(m) for m in self.excluded) if n in got)
+        check("kakao %s: no unsubscribed, bounced or blocked member received it" % tag,
+              not leaked, leaked[:5])
+
+
+def list_success(sc):
+    cid, due = sc.campaign("ok")
+    if not cid:
+        return
+    sc.w.clock(due)
+    rec = sc.w.wait(cid, "go", due, ("sent", "partial", "dead", "declined"))
+    check("kakao ok: the release is sent", rec and rec["state"] == "sent", rec)
+    if not rec:
+        return
+    batches = -(-LIST_N // 1000)
+    check("kakao ok: it went in %d batches of at most 1,000 (v1:0, v1:1000, ...)" % batches,
+          rec.get("target_count") == batches and
+          all(sc.batch_record(cid, due, i * 1000) for i in range(batches)), rec)
+    s, _, body = sc.w.daemon.http("GET", "/api/v1/campaigns/%s/releases" % cid, "viewer")
+    prog = (((body or {}).get("releases") or [{}])[0].get("channels", {}).get("kakao", {})
+            .get("progress", {})) if s == 200 else {}
+    check("kakao ok: its progress: %d recipients, %d accepted, %d refused as not-friend, none "
+          "remaining" % (sc.active, sc.accepted, len(sc.not_friends)),
+          prog.get("total") == sc.active and prog.get("accepted") == sc.accepted and
+          prog.get("failed") == len(sc.not_friends) and
+          prog.get("failed_by") == {"not-friend": len(sc.not_friends)} and
+          prog.get("remaining") == 0, prog)
+    check("kakao ok: reach is the recipients accepted (%d)" % sc.accepted,
+          rec.get("reach") == sc.accepted, rec.get("reach"))
+    sc.exactly_once("ok", cid, due)
+    p = h.cli(["status", cid], env={"HAECHI_URL": sc.w.daemon.url,
+                                    "HAECHI_TOKEN": sc.w.daemon.tokens["viewer"]})
+    check("kakao ok: `haechi status` prints the progress (%d/%d accepted, not-friend %d)" % (
+        sc.accepted, sc.active, len(sc.not_friends)),
+        p.returncode == 0 and "%d/%d accepted" % (sc.accepted, sc.active) in p.stdout and
+        "not-friend %d" % len(sc.not_friends) in p.stdout, p.stdout[-800:] + p.stderr)
+
+
+def list_rate_limited(sc):
+    cid, due = sc.campaign("429")
+    if not cid:
+        return
+    sc.w.fake.fault("rate-limit", count=1, route=sc.w.case["post_route"][1], ms=3000)
+    sc.w.clock(due)
+
+    def limited():
+        recs = [sc.batch_record(cid, due, i * 1000) for i in range(3)]
+        hit = [r for r in recs if r and r.get("state") in ("failed", "held")]
+        return hit[0] if hit else None
+    rec = h.wait_until(limited)
+    check("kakao 429: the batch that met it waits, with the rate-limit reason",
+          rec and "rate" in (rec.get("reason") or "").lower(), rec)
+    if not rec:
+        return
+    later = int(rec.get("next_attempt") or rec.get("until") or 0)
+    sc.w.clock(max(later, due + 3000) + 1)
+    done = sc.w.wait(cid, "go", due, ("sent", "partial", "dead"))
+    check("kakao 429: after the reset the release is sent", done and done["state"] == "sent",
+          done)
+    sc.exactly_once("429", cid, due)
+
+
+def list_server_errors(sc):
+    cid, due = sc.campaign("5xx")
+    if not cid:
+        return
+    sc.w.fake.fault("server-error", count=2, route=sc.w.case["post_route"][1])
+    sc.w.clock(due)
+    for step in range(6):
+        rec = sc.w.wait(cid, "go", due, ("sent", "partial", "dead"), timeout=2.0)
+        if rec:
+            break
+        failed = [r for r in (sc.batch_record(cid, due, i * 1000) for i in range(3))
+                  if r and r.get("state") == "failed" and r.get("next_attempt")]
+        if failed:
+            sc.w.clock(max(int(r["next_attempt"]) for r in failed) + 1)
+    rec = sc.w.wait(cid, "go", due, ("sent", "partial", "dead"))
+    check("kakao 5xx: after two 5xx answers, retried with backoff, the release is sent",
+          rec and rec["state"] == "sent", rec)
+    sc.exactly_once("5xx", cid, due)
+
+
+def list_permanent(sc):
+    for fault, fragment in sc.w.case["permanent"]:
+        cid, due = sc.campaign("perm-" + fault.replace(":", "-"))
+        if not cid:
+            continue
+        sc.w.fake.fault(fault, count=1, route=sc.w.case["post_route"][1])
+        sc.w.clock(due)
+        rec = sc.w.wait(cid, "go", due, ("sent", "partial", "dead"))
+        dead = [f for _, f in h.stream_entries(sc.w.redis, h.engine_key(sc.w.daemon, "dead"))
+                if f.get("campaign") == cid]
+        check("kakao %s: one batch is a dead letter at its first attempt, saying why (%r)" % (
+            fault, fragment),
+            rec and rec["state"] == "partial" and len(dead) == 1 and
+            fragment in dead[0].get("reason", "") and dead[0].get("attempts") == "1",
+            {"record": rec, "dead": dead})
+        sc.w.fake.clear_faults()
+
+
+def list_dropped_after_store(sc):
+    cid, due = sc.campaign("drop")
+    if not cid:
+        return
+    sc.w.fake.fault("drop-after-store", count=1, route=sc.w.case["post_route"][1])
+    sc.w.clock(due)
+
+    def failed():
+        recs = [sc.batch_record(cid, due, i * 1000) for i in range(3)]
+        hit = [r for r in recs if r and r.get("state") == "failed"]
+        return hit[0] if hit else None
+    rec = h.wait_until(failed)
+    check("kakao drop: a batch whose answer was lost after the dealer took it is a retry", rec,
+          [sc.batch_record(cid, due, i * 1000) for i in range(3)])
+    if not rec:
+        return
+    sc.w.clock(int(rec["next_attempt"]) + 1)
+    done = sc.w.wait(cid, "go", due, ("sent", "partial", "dead"))
+    check("kakao drop: the retry is recognised by the dealer (same idempotency key) and the "
+          "release is sent", done and done["state"] == "sent", done)
+    sc.exactly_once("drop", cid, due)
+
+
+def list_slow(sc):
+    cid, due = sc.campaign("slow")
+    if not cid:
+        return
+    sc.w.fake.fault("slow", count=1, ms=4000, route=sc.w.case["post_route"][1])
+    sc.w.clock(due)
+
+    def others_sent():
+        recs = [sc.batch_record(cid, due, i * 1000) for i in range(3)]
+        sent = [r for r in recs if r and r.get("state") == "sent"]
+        return recs if len(sent) == 2 else None
+    recs = h.wait_until(others_sent, timeout=3.5)
+    check("kakao slow: the other batches are sent while the slow one is in flight",
+          recs is not None, [sc.batch_record(cid, due, i * 1000) for i in range(3)])
+    done = sc.w.wait(cid, "go", due, ("sent", "partial", "dead"), timeout=15)
+    check("kakao slow: the slow batch is sent once the dealer answers",
+          done and done["state"] == "sent", done)
+    sc.exactly_once("slow", cid, due)
+
+
+def list_expected_reach(sc):
+    cfg = h.write_campaign(sc.w.dir, "preview-client.json", {
+        "client": {"url": sc.w.daemon.url, "token": sc.w.daemon.tokens["viewer"]}})
+    doc = list_world.kakao_campaign("list-preview", LIST, [
+        {"id": "go", "at": "2020-03-20T10:00:00", "channels": ["kakao"]}])
+    path = h.write_campaign(sc.w.dir, "list-preview.json", doc)
+    p = h.cli(["preview", "--config", cfg, "--channel", "kakao", path])
+    line = [l for l in p.stdout.splitlines() if l.strip().startswith("kakao ")]
+    check("preview --config shows the list's %d active members as kakao's expected reach" %
+          sc.active, p.returncode == 0 and any(str(sc.active) in l.replace(",", "") and LIST in l
+                                               for l in line),
+          p.stdout[-600:] + p.stderr)
+
+
+def list_channels():
+    cases = sns_world.contract_cases("list")
+    check("every list channel has a contract entry (kakao)", set(cases) == {"kakao"},
+          sorted(cases))
+    not_friend = [audience_gen.domestic(audience_gen.number(i)) for i in (3, 777, 1001, 1500,
+                                                                          1999, 2001, 2498)]
+    args = []
+    for n in not_friend:
+        args += ["--not-friend", n]
+    world = list_world.ListWorld("contract-list", fake_args=args)
+    try:
+        if not world.start():
+            return
+        p, wrote = world.import_list(LIST, LIST_N)
+        if not check("the %d-member list is imported" % LIST_N, p.returncode == 0,
+                     (p.stdout + p.stderr)[-600:]):
+            return
+        members = audience_gen.ids(wrote)
+        excluded = {}
+        k = 0
+        for status, count in EXCLUDED.items():
+            for _ in range(count):
+                m = members[10 + k * 61]
+                k += 1
+                excluded[m] = status
+                q = world.set_status(LIST, m, status)
+                if q.returncode != 0:
+                    check("members' statuses are set", False, q.stderr)
+                    return
+        check("%d members' statuses are set (unsubscribed, bounced, blocked)" % len(excluded),
+              True)
+        sc = ListScenarios(world, members, excluded, not_friend)
+        list_success(sc)
+        list_rate_limited(sc)
+        list_server_errors(sc)
+        list_permanent(sc)
+        list_dropped_after_store(sc)
+        list_slow(sc)
+        list_expected_reach(sc)
+    finally:
+        world.stop()
+
+
 def main():
     cases = sns_world.contract_cases()
     check("every network has a contract entry (facebook, instagram, x, kakaostory)",
@@ -293,6 +541,7 @@ def main():
         expected_reach(world, cases)
     finally:
         world.stop()
+    list_channels()
 
 
 if __name__ == "__main__":
