@@ -938,7 +938,11 @@ const adapter_desc adapter_kakao = {
     .summary = "KakaoTalk AlimTalk and FriendTalk to an audience list, through a BizMessage "
                "dealer (NHN Cloud v2.2-style API)",
     .flags = ADAPTER_FANOUT,
-    .limits = {.batch_max = BATCH},
+    /* Eight requests at a time: as many as the outbound client opens to
+     * one host by default, so that a release's bodies (up to some MB each:
+     * the text goes once per recipient) are built only as fast as they can
+     * go out, and memory stays bounded whatever worker_concurrency is. */
+    .limits = {.batch_max = BATCH, .max_inflight = 8},
     .config_shape = &kakao_conf_shape,
     .config_size = sizeof(kakao_conf),
     .ops = &ops,

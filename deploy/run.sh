@@ -280,7 +280,7 @@ haechi is running, replaying the 잠시멈춤 campaign on a demo clock.
   health     $URL/healthz
   dev token  $TOKEN   (role admin)
   logs       $SHOWN/haechi.log, $SHOWN/redis.log
-  audience   list $LIST_ID: $(printf '%s\n' "$LIST_SUMMARY" | tail -n 1)
+  audience   $(printf '%s\n' "$LIST_SUMMARY" | tail -n 1)
              (bin/haechi audience show $LIST_ID --config $SHOWN/haechi.json)
   stand-ins  ${#FAKES_SHOWN[@]} on loopback (base URL in $SHOWN/fakes/NAME.url, token in NAME.token):
 $(for l in "${FAKES_SHOWN[@]}"; do echo "             $l"; done)

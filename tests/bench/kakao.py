@@ -38,6 +38,11 @@ import harness as h  # noqa: E402
 import list_world  # noqa: E402
 
 N = int(os.environ.get("HAECHI_BENCH_MEMBERS", "350000"))
+# A KakaoTalk message's length (the campaign's sns text, 99 characters):
+# FriendTalk repeats the text for every recipient, so the send's cost is
+# mostly its bytes; the peer sends the same.
+TEXT = ("[서울시] 코로나19를 멈추기 위해 2주간 '잠시 멈춤'에 함께해 주세요. 외출·모임 자제, "
+        "몸은 멀리 마음은 가까이, 마스크와 손 씻기! 증상이 있으면 120 또는 1339로.")
 LIST = "bench-friends"
 DUE_MS = h.seoul_ms(2020, 3, 23, 10, 0)
 
@@ -90,7 +95,7 @@ def peer_send(fake_url, members, threads=8):
         body = json.dumps({"senderKey": contract_kakao.SENDER_KEY, "isAd": False,
                            "senderGroupingKey": "peer",
                            "recipientList": [{"recipientNo": audience_gen.domestic(m),
-                                              "content": "[서울시] 잠시멈춤에 함께해 주세요.",
+                                              "content": TEXT,
                                               "recipientGroupingKey": str(k * 1000 + i)}
                                              for i, m in enumerate(batch)]}).encode()
         c = http.client.HTTPConnection(host, int(port), timeout=30)
@@ -136,7 +141,8 @@ def main():
         at = datetime.datetime.fromtimestamp(DUE_MS / 1000, h.SEOUL).strftime(
             "%Y-%m-%dT%H:%M:%S")
         doc = list_world.kakao_campaign("bench-350k", LIST, [{"id": "go", "at": at,
-                                                             "channels": ["kakao"]}])
+                                                             "channels": ["kakao"]}],
+                                        text={"ko": TEXT})
         s, b = h.submit_campaign(world.daemon, doc)
         if s != 201:
             print("bench kakao: the campaign was refused: %s %r" % (s, b))

@@ -27,6 +27,10 @@ DUE_MS = h.seoul_ms(2020, 3, 23, 10, 0)
 NOT_FRIEND_MOD = 997  # the stand-in refuses numbers whose last 7 digits divide by it
 
 
+def doc_text():
+    return h.example_campaign()["sns"]["text"]["ko"]
+
+
 def main():
     world = list_world.ListWorld("soak350k", fake_args=["--not-friend-mod", str(NOT_FRIEND_MOD)],
                                  engine={"backoff_ms": 1000, "max_attempts": 5,
@@ -51,8 +55,10 @@ def main():
 
         at = datetime.datetime.fromtimestamp(DUE_MS / 1000, h.SEOUL).strftime(
             "%Y-%m-%dT%H:%M:%S")
+        # A KakaoTalk message's length; FriendTalk repeats it for every recipient.
         doc = list_world.kakao_campaign("soak-350k", LIST, [{"id": "go", "at": at,
-                                                            "channels": ["kakao"]}])
+                                                            "channels": ["kakao"]}],
+                                        text={"ko": doc_text()})
         s, b = h.submit_campaign(world.daemon, doc)
         if not check("the campaign is accepted", s == 201, "%s %r" % (s, b)):
             return
