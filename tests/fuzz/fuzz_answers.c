@@ -16,6 +16,7 @@
 
 #include "adapter.h"
 #include "graph.h"
+#include "kakao_rules.h"
 #include "x_rules.h"
 
 void kakaostory_classify(int http_status, const char *body, size_t len, const char *token_source,
@@ -68,6 +69,35 @@ static void x_answers(int status, const char *body, size_t len, const char *seco
         abort();
 }
 
+/* A dealer's answer to a request of KAKAO_N recipients: whatever it says,
+ * the counts stay within the request and every reason ends. */
+#define KAKAO_N 8
+static void kakao_answers(int status, const char *body, size_t len)
+{
+    long long positions[KAKAO_N], accepted[KAKAO_N], failed[KAKAO_N];
+    char masked[KAKAO_N][64];
+    int retry[KAKAO_N];
+    for (int i = 0; i < KAKAO_N; i++) {
+        positions[i] = 1000 + i;
+        snprintf(masked[i], sizeof masked[i], "+8210****%04d", i);
+    }
+    kakao_tally t = {.n = KAKAO_N,
+                     .positions = positions,
+                     .masked = (const char(*)[64])masked,
+                     .accepted = accepted,
+                     .failed = failed,
+                     .retry_idx = retry};
+    adapter_outcome o;
+    memset(&o, 0, sizeof o);
+    kakao_answer_read(status, body, len, 3000, NULL, "secret_env HAECHI_FUZZ", &t, &o);
+    must_end(o.reason, sizeof o.reason);
+    if (t.na < 0 || t.nf < 0 || t.nretry < 0 || t.na + t.nf + t.nretry > KAKAO_N ||
+        o.nreasons > ADAPTER_REASONS_MAX || (unsigned)o.status > ADAPTER_CANCELLED)
+        abort();
+    for (int i = 0; i < o.nreasons; i++)
+        must_end(o.reasons[i].code, sizeof o.reasons[i].code);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -86,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     adapter_outcome o;
     memset(&o, 0, sizeof o);
     kakaostory_classify(status, body, len, "token_env HAECHI_FUZZ", 60000, &o);
+    kakao_answers(status, body, len);
     must_end(o.reason, sizeof o.reason);
     if ((unsigned)o.status > ADAPTER_CANCELLED)
         abort();
