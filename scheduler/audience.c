@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "fcall.h"
 #include "log.h"
 
 /* The library's source, generated from scheduler/audience.lua by the Makefile. */
@@ -64,69 +65,7 @@ static const char *reply_str(const redisReply *r)
 
 /* ---- FCALL with one load of the library ------------------------------------ */
 
-typedef struct fcall {
-    rconn *r;
-    rconn_fn *fn;
-    void *arg;
-    int argc;
-    char **argv; /* a private copy, for the second try */
-    size_t *lens;
-    int retried;
-} fcall;
-
-static void fcall_free(fcall *f)
-{
-    for (int i = 0; i < f->argc; i++)
-        free(f->argv[i]);
-    free(f->argv);
-    free(f->lens);
-    free(f);
-}
-
-static void fcall_reply(redisReply *reply, const char *error, void *arg);
-
-static int fcall_send(fcall *f)
-{
-    return rconn_command(f->r, fcall_reply, f, f->argc, (const char **)f->argv, f->lens);
-}
-
-static void loaded_then_retry(redisReply *reply, const char *error, void *arg)
-{
-    fcall *f = arg;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        log_error("audience: cannot load the function library: %s", reply ? reply->str : error);
-        f->fn(reply, error ? error : "the audience function library could not be loaded", f->arg);
-        fcall_free(f);
-        return;
-    }
-    if (fcall_send(f) != 0) {
-        f->fn(NULL, "connection to redis lost", f->arg);
-        fcall_free(f);
-    }
-}
-
-static void fcall_reply(redisReply *reply, const char *error, void *arg)
-{
-    fcall *f = arg;
-    if (reply && reply->type == REDIS_REPLY_ERROR && !f->retried &&
-        strstr(reply->str, "Function not found")) {
-        const char *load[] = {"FUNCTION", "LOAD", "REPLACE", audience_lua};
-        f->retried = 1;
-        if (rconn_command(f->r, loaded_then_retry, f, 4, load, NULL) == 0)
-            return;
-    }
-    f->fn(reply, error, f->arg);
-    fcall_free(f);
-}
-
-static void library_loaded(redisReply *reply, const char *error, void *arg)
-{
-    int *sent = arg;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        log_error("audience: FUNCTION LOAD failed: %s", reply ? reply->str : error);
-        *sent = 0;
-    }
-}
+static const fcall_library audience_library = {.what = "audience", .source = audience_lua};
 
 /* FCALL NAME NKEYS ARGV...: 0 and FN once, or an rconn refusal. The first
  * call of a process loads this binary's library ahead of it on the link,
@@ -137,44 +76,9 @@ static int aud_fcall(rconn *r, const char *name, int nkeys, int argc, const char
     static int library_sent;
     if (!rconn_ready(r))
         return RCONN_DOWN;
-    if (!library_sent) {
-        const char *load[] = {"FUNCTION", "LOAD", "REPLACE", audience_lua};
-        if (rconn_command(r, library_loaded, &library_sent, 4, load, NULL) == 0)
-            library_sent = 1;
-    }
-    fcall *f = calloc(1, sizeof *f);
-    if (!f)
-        return RCONN_DOWN;
-    f->r = r;
-    f->fn = fn;
-    f->arg = arg;
-    f->argc = argc + 3;
-    f->argv = calloc((size_t)f->argc, sizeof *f->argv);
-    f->lens = calloc((size_t)f->argc, sizeof *f->lens);
-    if (!f->argv || !f->lens) {
-        f->argc = 0;
-        fcall_free(f);
-        return RCONN_DOWN;
-    }
-    char nk[16];
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    const char *head[] = {"FCALL", name, nk};
-    for (int i = 0; i < f->argc; i++) {
-        const char *src = i < 3 ? head[i] : argv[i - 3];
-        size_t len = i < 3 ? strlen(src) : (lens ? lens[i - 3] : strlen(src));
-        if (!(f->argv[i] = malloc(len + 1))) {
-            f->argc = i;
-            fcall_free(f);
-            return RCONN_DOWN;
-        }
-        memcpy(f->argv[i], src, len);
-        f->argv[i][len] = '\0';
-        f->lens[i] = len;
-    }
-    int rc = fcall_send(f);
-    if (rc != 0)
-        fcall_free(f);
-    return rc;
+    if (!library_sent && fcall_load(r, &audience_library, NULL, NULL) == 0)
+        library_sent = 1;
+    return fcall_call(r, &audience_library, name, nkeys, argc, argv, lens, fn, arg);
 }
 
 /* ---- status names -------------------------------------------------------------- */

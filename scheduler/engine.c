@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "duration.h"
+#include "fcall.h"
 #include "log.h"
 
 /* The library's source, generated from scheduler/engine.lua by the Makefile. */
@@ -90,112 +91,17 @@ void engine_hour(int64_t ms, char *buf, size_t len)
 
 /* ---- FCALL with one reload ------------------------------------------------ */
 
-typedef struct fcall {
-    engine *e;
-    rconn_fn *fn;
-    void *arg;
-    int argc;
-    char **argv; /* a private copy, for the second try */
-    size_t *lens;
-    int retried;
-} fcall;
-
-static void fcall_free(fcall *f)
-{
-    for (int i = 0; i < f->argc; i++)
-        free(f->argv[i]);
-    free(f->argv);
-    free(f->lens);
-    free(f);
-}
-
-static void fcall_reply(redisReply *reply, const char *error, void *arg);
-
-static int fcall_send(fcall *f)
-{
-    return rconn_command(f->e->redis, fcall_reply, f, f->argc, (const char **)f->argv, f->lens);
-}
-
-static void library_loaded_then_retry(redisReply *reply, const char *error, void *arg)
-{
-    fcall *f = arg;
-    if (!reply || reply->type == REDIS_REPLY_ERROR) {
-        log_error("engine: cannot load the function library: %s", reply ? reply->str : error);
-        f->fn(reply, error ? error : "function library could not be loaded", f->arg);
-        fcall_free(f);
-        return;
-    }
-    if (fcall_send(f) != 0) {
-        f->fn(NULL, "connection to redis lost", f->arg);
-        fcall_free(f);
-    }
-}
-
-static void fcall_reply(redisReply *reply, const char *error, void *arg)
-{
-    fcall *f = arg;
-    if (reply && reply->type == REDIS_REPLY_ERROR && !f->retried &&
-        strstr(reply->str, "Function not found")) {
-        f->retried = 1;
-        if (engine_load_library(f->e, library_loaded_then_retry, f) == 0)
-            return;
-    }
-    f->fn(reply, error, f->arg);
-    fcall_free(f);
-}
+static const fcall_library engine_library = {.what = "engine", .source = engine_lua};
 
 int engine_fcall(engine *e, const char *name, int nkeys, int argc, const char **argv,
                  const size_t *lens, rconn_fn *fn, void *arg)
 {
-    if (!rconn_ready(e->redis))
-        return RCONN_DOWN;
-    fcall *f = calloc(1, sizeof *f);
-    if (!f)
-        return RCONN_DOWN;
-    f->e = e;
-    f->fn = fn;
-    f->arg = arg;
-    f->argc = argc + 3;
-    f->argv = calloc((size_t)f->argc, sizeof *f->argv);
-    f->lens = calloc((size_t)f->argc, sizeof *f->lens);
-    if (!f->argv || !f->lens) {
-        f->argc = 0;
-        fcall_free(f);
-        return -1;
-    }
-    char nk[16];
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    const char *head[] = {"FCALL", name, nk};
-    for (int i = 0; i < f->argc; i++) {
-        const char *src = i < 3 ? head[i] : argv[i - 3];
-        size_t len = i < 3 ? strlen(src) : (lens ? lens[i - 3] : strlen(src));
-        f->argv[i] = malloc(len + 1);
-        if (!f->argv[i]) {
-            f->argc = i;
-            fcall_free(f);
-            return -1;
-        }
-        memcpy(f->argv[i], src, len);
-        f->argv[i][len] = '\0';
-        f->lens[i] = len;
-    }
-    int rc = fcall_send(f);
-    if (rc != 0)
-        fcall_free(f);
-    return rc;
-}
-
-static void library_loaded(redisReply *reply, const char *error, void *arg)
-{
-    (void)arg;
-    if (!reply || reply->type == REDIS_REPLY_ERROR)
-        log_error("engine: FUNCTION LOAD failed: %s", reply ? reply->str : error);
+    return fcall_call(e->redis, &engine_library, name, nkeys, argc, argv, lens, fn, arg);
 }
 
 int engine_load_library(engine *e, rconn_fn *fn, void *arg)
 {
-    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", engine_lua};
-    return rconn_command(e->redis, fn ? fn : library_loaded, arg, 4, argv, NULL);
+    return fcall_load(e->redis, &engine_library, fn, arg);
 }
 
 /* ---- what a campaign's releases need ------------------------------------- */
