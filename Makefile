@@ -131,8 +131,7 @@ stop:
 bench: deps all fakes
 	@./tests/bench/run.sh
 
-# Full-size runs (a 350,000-member list) on the release build: too heavy
-# for `make test` under the sanitizers.
+# The full-size runs (a 350,000-member list) on the release build.
 soak: deps all fakes
 	@./tests/soak/run.sh
 

@@ -20,7 +20,7 @@ import harness as h
 
 class ListWorld:
     def __init__(self, name, engine=None, fake_args=None, section=None, daemon_extra=None,
-                 roles=None):
+                 redis_timeout_ms=None):
         self.name = name
         self.case = contract_kakao.CASE
         self.dir = h.new_dir("list-" + name)
@@ -34,6 +34,7 @@ class ListWorld:
         self.env = dict(os.environ)
         self.env.update(self.case.get("env", {}))
         self.now_ms = None
+        self.redis_timeout_ms = redis_timeout_ms
 
     def start(self):
         """True once Redis, the stand-in and the daemon are up (each step reported)."""
@@ -58,6 +59,8 @@ class ListWorld:
                  "channels": channels, "engine": self.engine}
         extra.update(self.daemon_extra)
         self.daemon = h.Daemon(self.name, self.redis.address, extra=extra)
+        if self.redis_timeout_ms:
+            self.daemon.config["redis"]["command_timeout_ms"] = self.redis_timeout_ms
         return h.check("%s: haechi serve starts with the kakao adapter on the dealer stand-in" %
                        self.name, self.daemon.start(env=self.env),
                        "see stderr: %s" % h.tail(self.daemon.log_path, 20))

@@ -1,25 +1,30 @@
-"""`make soak`: the KakaoTalk channel at the report's size. A 350,000-member
-audience list (Seoul's channel had 35만 friends), of whom some thousands
-have unsubscribed, bounced or blocked the channel, and one release to all
-of them through the dealer stand-in, some of whose recipients are not
-friends of the channel.
+"""The KakaoTalk channel at the report's size. A 350,000-member audience
+list (Seoul's channel had 35만 friends), of whom some thousands have
+unsubscribed, bounced or blocked the channel, and one release to all of
+them through the dealer stand-in, some of whose recipients are not friends
+of the channel.
 
 The stand-in must have received each active member exactly once, and none
-of the others; the release's record and progress must say the same. Too
-heavy for `make test` under the sanitizers; it runs on the release build.
+of the others; the release's record and progress must say the same.
+`make test` runs it on the sanitizer build, `make soak` on the release
+build.
+
+The daemon's Redis link gets 10 s before it declares Redis silent, not the
+tests' usual 2 s: on the sanitizer build, with this machine's 2 cores
+shared by the daemon, the stand-in and Redis, the daemon's loop sometimes
+reads an answer more than 2 s late during this send (Redis's slowest
+command meanwhile is a 13 ms batch read, SLOWLOG says), and each false
+"Redis down" turns into retried batches. What keeps the loop busy that long
+is not found yet (docs/benchmarks.md: the release build sends all 350,000
+in 7.4 s).
 """
 
 import datetime
-import os
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-
-import audience_gen  # noqa: E402
-import harness as h  # noqa: E402
-import list_world  # noqa: E402
-from harness import check  # noqa: E402
+import audience_gen
+import harness as h
+import list_world
+from harness import check
 
 N = 350000
 LIST = "seoul-friends-350k"
@@ -32,9 +37,10 @@ def doc_text():
 
 
 def main():
-    world = list_world.ListWorld("soak350k", fake_args=["--not-friend-mod", str(NOT_FRIEND_MOD)],
+    world = list_world.ListWorld("k350k", fake_args=["--not-friend-mod", str(NOT_FRIEND_MOD)],
                                  engine={"backoff_ms": 1000, "max_attempts": 5,
-                                         "worker_concurrency": 64})
+                                         "worker_concurrency": 64},
+                                 redis_timeout_ms=10000)
     try:
         if not world.start():
             return
@@ -56,22 +62,22 @@ def main():
         at = datetime.datetime.fromtimestamp(DUE_MS / 1000, h.SEOUL).strftime(
             "%Y-%m-%dT%H:%M:%S")
         # A KakaoTalk message's length; FriendTalk repeats it for every recipient.
-        doc = list_world.kakao_campaign("soak-350k", LIST, [{"id": "go", "at": at,
+        doc = list_world.kakao_campaign("k350k", LIST, [{"id": "go", "at": at,
                                                             "channels": ["kakao"]}],
                                         text={"ko": doc_text()})
         s, b = h.submit_campaign(world.daemon, doc)
         if not check("the campaign is accepted", s == 201, "%s %r" % (s, b)):
             return
         world.clock(DUE_MS)
-        rec = world.wait("soak-350k", "go", DUE_MS, ("sent", "partial", "dead"), timeout=600)
+        rec = world.wait("k350k", "go", DUE_MS, ("sent", "partial", "dead"), timeout=600)
         check("the release is sent", rec and rec["state"] == "sent", rec)
         not_friends = sum(1 for m in members if m not in inactive and
                           int(audience_gen.domestic(m)[-7:]) % NOT_FRIEND_MOD == 0)
         want = N - len(inactive) - not_friends
-        g = world.group("soak-350k", "go", DUE_MS)
+        g = world.group("k350k", "go", DUE_MS)
         check("the stand-in accepted %d recipients, each once" % want,
               g.get("recipients") == want and g.get("duplicates") == 0, g)
-        got = world.recipients("soak-350k:go:%d" % DUE_MS)
+        got = world.recipients("k350k:go:%d" % DUE_MS)
         leaked = [m for m in inactive if audience_gen.domestic(m) in got]
         check("none of the %d unsubscribed, bounced or blocked members received it" %
               len(inactive), not leaked, leaked[:5])
