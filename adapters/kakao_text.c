@@ -53,21 +53,6 @@ const char *kakao_route(const kakao_message *m)
     return m->alimtalk ? "/alimtalk/v2.2/appkeys/" : "/friendtalk/v2.3/appkeys/";
 }
 
-void kakao_thousands(long long n, char *out, size_t len)
-{
-    char digits[32];
-    int k = snprintf(digits, sizeof digits, "%lld", n < 0 ? -n : n);
-    size_t used = 0;
-    if (n < 0 && used + 1 < len)
-        out[used++] = '-';
-    for (int i = 0; i < k && used + 1 < len; i++) {
-        if (i && (k - i) % 3 == 0 && used + 2 < len)
-            out[used++] = ',';
-        out[used++] = digits[i];
-    }
-    out[used < len ? used : len - 1] = '\0';
-}
-
 /* ---- placeholders ---------------------------------------------------------------- */
 
 int kakao_placeholders(const char *text, int (*fn)(const char *name, size_t len, void *arg),
@@ -81,19 +66,6 @@ int kakao_placeholders(const char *text, int (*fn)(const char *name, size_t len,
         if (rc)
             return rc;
         p = end + 1;
-    }
-    return 0;
-}
-
-static int array_has(const json_t *a, const char *name, size_t len)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach((json_t *)a, i, v)
-    {
-        const char *s = json_string_value(v);
-        if (s && strlen(s) == len && memcmp(s, name, len) == 0)
-            return 1;
     }
     return 0;
 }
@@ -125,7 +97,7 @@ static const char *placeholder_value(const kakao_message *m, const json_t *membe
     const char *v = json_string_value(json_object_get(m->variables, key));
     if (v)
         return v;
-    if (!array_has(m->member_fields, name, len))
+    if (array_index(m->member_fields, name, len) < 0)
         return NULL;
     if (!member) {
         snprintf(example, exlen, "(%s of each member)", key);
@@ -360,7 +332,7 @@ static int check_one(const char *name, size_t len, void *arg)
         c->from_variables++;
         return 0;
     }
-    if (array_has(c->m->member_fields, name, len)) {
+    if (array_index(c->m->member_fields, name, len) >= 0) {
         c->from_members++;
         return 0;
     }
@@ -415,8 +387,8 @@ static void check_buttons(const kakao_message *m, const char *path, diag_list *e
         if (len <= KAKAO_BUTTON_NAME_MAX)
             continue;
         snprintf(where, sizeof where, "%s/buttons/%zu/name", path, i);
-        kakao_thousands((long long)len, a, sizeof a);
-        kakao_thousands(KAKAO_BUTTON_NAME_MAX, b, sizeof b);
+        diag_thousands((long long)len, a, sizeof a);
+        diag_thousands(KAKAO_BUTTON_NAME_MAX, b, sizeof b);
         diag_add(errs, where, "length", "%s characters; a button's name takes at most %s", a, b);
     }
 }
@@ -432,7 +404,7 @@ static void check_lengths(const kakao_message *m, const char *path, diag_list *e
                                   : KAKAO_TEXT_MAX;
     char lim[16];
     size_t used = 0;
-    kakao_thousands(limit, lim, sizeof lim);
+    diag_thousands(limit, lim, sizeof lim);
     line[0] = '\0';
     for (int pass = 0; pass < 2; pass++) {
         const json_t *langs = pass == 0 ? body : own;
@@ -451,7 +423,7 @@ static void check_lengths(const kakao_message *m, const char *path, diag_list *e
             text_path(m, path, lang, where, sizeof where);
             check_ad_mark(m, where, text, errs);
             long long len = (long long)utf8_length(text);
-            kakao_thousands(len, n, sizeof n);
+            diag_thousands(len, n, sizeof n);
             if (len > limit) {
                 if (m->alimtalk)
                     diag_add(errs, where, "length",

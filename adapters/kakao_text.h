@@ -80,7 +80,4 @@ int kakao_placeholders(const char *text, int (*fn)(const char *name, size_t len,
 void kakao_validate(const json_t *section, const json_t *campaign, const char *path,
                     diag_list *errs, diag_list *notes);
 
-/* 1234567 -> "1,234,567". */
-void kakao_thousands(long long n, char *out, size_t len);
-
 #endif

@@ -284,22 +284,6 @@ long sns_text_length(const char *utf8, size_t len)
 
 /* ---- checking ------------------------------------------------------------------ */
 
-/* 63206 as "63,206": the limits people read in the networks' own docs. */
-static void thousands(long v, char *buf, size_t len)
-{
-    char digits[32];
-    int n = snprintf(digits, sizeof digits, "%ld", v < 0 ? -v : v);
-    size_t used = 0;
-    if (v < 0 && used + 1 < len)
-        buf[used++] = '-';
-    for (int i = 0; i < n && used + 2 < len; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            buf[used++] = ',';
-        buf[used++] = digits[i];
-    }
-    buf[used] = '\0';
-}
-
 /* " (the post adds the link and 4 hashtags to the text)" or "". */
 static void added(const sns_post *p, char *buf, size_t len)
 {
@@ -320,8 +304,8 @@ static void check_length(const sns_rules *r, const sns_post *p, const sns_counts
     char n[32], max[32], why[96];
     if (k->length <= r->max_length)
         return;
-    thousands(k->length, n, sizeof n);
-    thousands(r->max_length, max, sizeof max);
+    diag_thousands(k->length, n, sizeof n);
+    diag_thousands(r->max_length, max, sizeof max);
     added(p, why, sizeof why);
     if (r->weighted)
         diag_add(errs, p->source, "weighted-length", "%s weighted characters, the limit is %s%s", n,
@@ -353,8 +337,8 @@ static void note_counts(const sns_rules *r, const sns_counts *k, const char *lan
                         diag_list *notes)
 {
     char n[32], max[32];
-    thousands(k->length, n, sizeof n);
-    thousands(r->max_length, max, sizeof max);
+    diag_thousands(k->length, n, sizeof n);
+    diag_thousands(r->max_length, max, sizeof max);
     if (r->weighted)
         diag_add(notes, path, "length", "%s: %s/%s weighted characters (%s)", r->network, n, max,
                  lang);

@@ -36,12 +36,19 @@ local function hash_to_table(flat)
   return t
 end
 
+-- The status an overlay entry (as HGET/HMGET gave it) says: 'active' for
+-- none, or one that does not parse.
+local function status_in(raw)
+  if not raw then return 'active' end
+  local ok, doc = pcall(cjson.decode, raw)
+  if not ok or type(doc) ~= 'table' or type(doc.s) ~= 'string' then return 'active' end
+  return doc.s
+end
+
 local function overlay_status(base, id)
   local o = redis.call('HGET', base .. 'status', id)
-  if not o then return 'active', nil end
-  local ok, doc = pcall(cjson.decode, o)
-  if not ok or type(doc) ~= 'table' or type(doc.s) ~= 'string' then return 'active', nil end
-  return doc.s, o
+  local s = status_in(o)
+  return s, s ~= 'active' and o or nil
 end
 
 -- The id of a stored record line: the first string of its JSON array (ids
@@ -339,11 +346,7 @@ local function read_batch(keys, args)
   local statuses = #ids > 0 and redis.call('HMGET', base .. 'status', unpack(ids)) or {}
   local by, out = {}, {}
   for i = 1, #cand do
-    local s = 'active'
-    if statuses[i] then
-      local ok, doc = pcall(cjson.decode, statuses[i])
-      if ok and type(doc) == 'table' and type(doc.s) == 'string' then s = doc.s end
-    end
+    local s = status_in(statuses[i])
     if s == 'active' then
       out[#out + 1] = cand[i][1]
       out[#out + 1] = cand[i][2]
@@ -375,14 +378,7 @@ local function export(keys, args)
   for k = 1, #lines do ids[k] = record_id(lines[k]) or '' end
   local raw = #ids > 0 and redis.call('HMGET', base .. 'status', unpack(ids)) or {}
   local st = {}
-  for k = 1, #lines do
-    local s = 'active'
-    if raw[k] then
-      local ok, doc = pcall(cjson.decode, raw[k])
-      if ok and type(doc) == 'table' and type(doc.s) == 'string' then s = doc.s end
-    end
-    st[k] = s
-  end
+  for k = 1, #lines do st[k] = status_in(raw[k]) end
   return {tonumber(v), tonumber(h.chunks), tonumber(h.members), h.fields or '[]', text, st}
 end
 

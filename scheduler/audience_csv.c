@@ -11,10 +11,11 @@
  */
 #include "audience.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "errmsg.h"
 
 #define CSV_INPUT_BUF 65536
 
@@ -58,19 +59,6 @@ struct csv_reader {
     size_t rec_len;
     size_t field_start[CSV_FIELDS_MAX];
 };
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (!why || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
 
 static int fill(csv_reader *r)
 {
@@ -270,7 +258,8 @@ static int parse_byte(csv_reader *r, csv_parse *p, int c, char *why, size_t whyl
     int line_end = c == '\n' || c == '\r';
     if (!line_end || p->state == QUOTED) {
         if (++p->raw > CSV_RECORD_MAX) {
-            say(why, whylen, "line %lld: a record over %d bytes", p->first_line, CSV_RECORD_MAX);
+            errmsg_set(why, whylen, "line %lld: a record over %d bytes", p->first_line,
+                       CSV_RECORD_MAX);
             return -1;
         }
     }
@@ -286,10 +275,10 @@ static int parse_byte(csv_reader *r, csv_parse *p, int c, char *why, size_t whyl
         /* fall through */
     case UNQUOTED:
         if (c == '"') {
-            say(why, whylen,
-                "line %lld, column %d: a quote inside a field that does not start with one "
-                "(quote the whole field and double the quote)",
-                r->byte_line, r->byte_column);
+            errmsg_set(why, whylen,
+                       "line %lld, column %d: a quote inside a field that does not start with one "
+                       "(quote the whole field and double the quote)",
+                       r->byte_line, r->byte_column);
             return -1;
         }
         break;
@@ -306,7 +295,8 @@ static int parse_byte(csv_reader *r, csv_parse *p, int c, char *why, size_t whyl
             return 0;
         }
         if (c != ',' && !line_end) {
-            say(why, whylen,
+            errmsg_set(
+                why, whylen,
                 "line %lld, column %d: text after a closing quote (a comma or the end of the "
                 "line must follow it)",
                 r->byte_line, r->byte_column);
@@ -316,7 +306,7 @@ static int parse_byte(csv_reader *r, csv_parse *p, int c, char *why, size_t whyl
     }
     if (c == ',' || line_end) {
         if (end_field(r, &p->nfields) != 0) {
-            say(why, whylen, "line %lld: over %d fields", p->first_line, CSV_FIELDS_MAX);
+            errmsg_set(why, whylen, "line %lld: over %d fields", p->first_line, CSV_FIELDS_MAX);
             return -1;
         }
         p->state = FIELD_START;
@@ -359,11 +349,11 @@ int csv_next(csv_reader *r, const char **fields, long long *line, char *why, siz
             *line = p.first_line;
         if (c == CSV_READ_FAILED) {
             r->done = 1;
-            say(why, whylen, "reading the input failed at line %lld", r->line);
+            errmsg_set(why, whylen, "reading the input failed at line %lld", r->line);
             return -1;
         }
         if (c == CSV_BAD_BYTE) {
-            say(why, whylen, "%s", r->bad);
+            errmsg_set(why, whylen, "%s", r->bad);
             resync(r, r->byte);
             return -1;
         }
@@ -375,12 +365,12 @@ int csv_next(csv_reader *r, const char **fields, long long *line, char *why, siz
                 return 0;
             }
             if (p.state == QUOTED) {
-                say(why, whylen, "line %lld, column %d: a quote that is never closed", p.quote_line,
-                    p.quote_column);
+                errmsg_set(why, whylen, "line %lld, column %d: a quote that is never closed",
+                           p.quote_line, p.quote_column);
                 return -1;
             }
             if (end_field(r, &p.nfields) != 0) {
-                say(why, whylen, "line %lld: over %d fields", p.first_line, CSV_FIELDS_MAX);
+                errmsg_set(why, whylen, "line %lld: over %d fields", p.first_line, CSV_FIELDS_MAX);
                 return -1;
             }
             return record_done(r, &p, fields, line);

@@ -11,10 +11,10 @@
 #include "audience.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "utf8.h"
 
 static const char *const status_names[AUDIENCE_STATUS_COUNT] = {
@@ -36,19 +36,6 @@ int audience_status_parse(const char *name)
         if (strcmp(name, status_names[i]) == 0)
             return i;
     return -1;
-}
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (!why || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
 }
 
 static int is_blank(int c)
@@ -108,36 +95,38 @@ static int phone_digits(const char *in, size_t len, char *digits, size_t cap, in
         } else if (c == '+' && n == 0 && !*plus && depth == 0) {
             *plus = 1;
         } else if (c == '+') {
-            say(why, whylen, "a '+' at character %d: only one, before the digits", character);
+            errmsg_set(why, whylen, "a '+' at character %d: only one, before the digits",
+                       character);
             return -1;
         } else if (c == '(') {
             if (depth++ > 0) {
-                say(why, whylen, "parentheses inside parentheses at character %d", character);
+                errmsg_set(why, whylen, "parentheses inside parentheses at character %d",
+                           character);
                 return -1;
             }
         } else if (c == ')') {
             if (depth-- == 0) {
-                say(why, whylen, "a ')' without its '(' at character %d", character);
+                errmsg_set(why, whylen, "a ')' without its '(' at character %d", character);
                 return -1;
             }
         } else if (c == ' ' || c == '-' || c == '.' || c == '\t') {
             continue;
         } else if (isalpha(c)) {
-            say(why, whylen,
-                "a letter at character %d: a phone number is digits, spaces, '-', '.', "
-                "'( )' and a leading '+'",
-                character);
+            errmsg_set(why, whylen,
+                       "a letter at character %d: a phone number is digits, spaces, '-', '.', "
+                       "'( )' and a leading '+'",
+                       character);
             return -1;
         } else {
-            say(why, whylen,
-                "character %d is not allowed: a phone number is digits, spaces, '-', '.', "
-                "'( )' and a leading '+'",
-                character);
+            errmsg_set(why, whylen,
+                       "character %d is not allowed: a phone number is digits, spaces, '-', '.', "
+                       "'( )' and a leading '+'",
+                       character);
             return -1;
         }
     }
     if (depth != 0) {
-        say(why, whylen, "a '(' that is never closed");
+        errmsg_set(why, whylen, "a '(' that is never closed");
         return -1;
     }
     return n;
@@ -155,7 +144,7 @@ static int phone_national(const char *d, int n, int plus, char *national, size_t
     /* No domestic number starts with 8: 82 first is the country code. */
     if (plus || (n >= 2 && d[0] == '8' && d[1] == '2')) {
         if (n < 2 || d[0] != '8' || d[1] != '2') {
-            say(why, whylen, "not a Korean number: the country code after '+' must be 82");
+            errmsg_set(why, whylen, "not a Korean number: the country code after '+' must be 82");
             return -1;
         }
         skip = 2;
@@ -166,11 +155,12 @@ static int phone_national(const char *d, int n, int plus, char *national, size_t
     } else if (n >= 9 && n <= 10 && d[0] == '1') {
         skip = 0;
     } else {
-        say(why, whylen, "%d digits that do not start with 0 or 82: not a Korean mobile number", n);
+        errmsg_set(why, whylen,
+                   "%d digits that do not start with 0 or 82: not a Korean mobile number", n);
         return -1;
     }
     if ((size_t)(n - skip + 2) > cap) {
-        say(why, whylen, "%d digits, at most 11 in a Korean mobile number", n);
+        errmsg_set(why, whylen, "%d digits, at most 11 in a Korean mobile number", n);
         return -1;
     }
     national[0] = '0';
@@ -182,32 +172,33 @@ static int phone_national(const char *d, int n, int plus, char *national, size_t
 static int phone_check_mobile(const char *national, int len, char *why, size_t whylen)
 {
     if (len < 3) {
-        say(why, whylen, "too few digits for a Korean mobile number");
+        errmsg_set(why, whylen, "too few digits for a Korean mobile number");
         return -1;
     }
     char prefix[4] = {national[0], national[1], national[2], '\0'};
     if (national[1] != '1') {
         /* Seoul's area code is the only one of two digits. */
-        say(why, whylen, "not a mobile number: %.*s is %s", national[1] == '2' ? 2 : 3, national,
-            not_mobile_kind(national));
+        errmsg_set(why, whylen, "not a mobile number: %.*s is %s", national[1] == '2' ? 2 : 3,
+                   national, not_mobile_kind(national));
         return -1;
     }
     int after = len - 3;
     if (strcmp(prefix, "010") == 0) {
         if (after != 8) {
-            say(why, whylen, "%d digits after 010, 8 needed", after);
+            errmsg_set(why, whylen, "%d digits after 010, 8 needed", after);
             return -1;
         }
         return 0;
     }
     if (strchr("16789", national[2])) {
         if (after != 7 && after != 8) {
-            say(why, whylen, "%d digits after %s, 7 or 8 needed", after, prefix);
+            errmsg_set(why, whylen, "%d digits after %s, 7 or 8 needed", after, prefix);
             return -1;
         }
         return 0;
     }
-    say(why, whylen, "not a mobile number: %s is not a mobile prefix (010, 011, 016-019)", prefix);
+    errmsg_set(why, whylen, "not a mobile number: %s is not a mobile prefix (010, 011, 016-019)",
+               prefix);
     return -1;
 }
 
@@ -221,25 +212,25 @@ int audience_phone_normalize(const char *in, char *out, size_t outlen, char *why
         why[0] = '\0';
     trim(in ? in : "", &s, &len);
     if (len == 0) {
-        say(why, whylen, "empty");
+        errmsg_set(why, whylen, "empty");
         return -1;
     }
     int n = phone_digits(s, len, digits, sizeof digits, &plus, why, whylen);
     if (n < 0)
         return -1;
     if (n == 0) {
-        say(why, whylen, "no digits");
+        errmsg_set(why, whylen, "no digits");
         return -1;
     }
     if ((size_t)n > sizeof digits - 2) {
-        say(why, whylen, "%d digits, at most 11 in a Korean mobile number", n);
+        errmsg_set(why, whylen, "%d digits, at most 11 in a Korean mobile number", n);
         return -1;
     }
     int nlen = phone_national(digits, n, plus, national, sizeof national, why, whylen);
     if (nlen < 0 || phone_check_mobile(national, nlen, why, whylen) != 0)
         return -1;
     if ((size_t)nlen + 3 > outlen) {
-        say(why, whylen, "no room for the number");
+        errmsg_set(why, whylen, "no room for the number");
         return -1;
     }
     snprintf(out, outlen, "+82%s", national + 1);
@@ -273,32 +264,33 @@ static int is_atext(unsigned char c)
 static int email_local_ok(const char *s, size_t n, char *why, size_t whylen)
 {
     if (n == 0) {
-        say(why, whylen, "nothing before the '@'");
+        errmsg_set(why, whylen, "nothing before the '@'");
         return -1;
     }
     if (n > EMAIL_LOCAL_MAX) {
-        say(why, whylen, "the part before the '@' is %zu bytes, at most %d", n, EMAIL_LOCAL_MAX);
+        errmsg_set(why, whylen, "the part before the '@' is %zu bytes, at most %d", n,
+                   EMAIL_LOCAL_MAX);
         return -1;
     }
     if (s[0] == '"') {
-        say(why, whylen, "a quoted part before the '@' is not accepted");
+        errmsg_set(why, whylen, "a quoted part before the '@' is not accepted");
         return -1;
     }
     if (s[0] == '.' || s[n - 1] == '.') {
-        say(why, whylen, "the part before the '@' starts or ends with a dot");
+        errmsg_set(why, whylen, "the part before the '@' starts or ends with a dot");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '.' && s[i + 1] == '.') {
-            say(why, whylen, "two dots in a row before the '@'");
+            errmsg_set(why, whylen, "two dots in a row before the '@'");
             return -1;
         }
         if (c != '.' && !is_atext(c)) {
-            say(why, whylen, "character %zu before the '@' is not allowed (%s)", i + 1,
-                c >= 0x80  ? "non-ASCII"
-                : c == ' ' ? "a space"
-                           : "not a letter, digit or !#$%&'*+-/=?^_`{|}~");
+            errmsg_set(why, whylen, "character %zu before the '@' is not allowed (%s)", i + 1,
+                       c >= 0x80  ? "non-ASCII"
+                       : c == ' ' ? "a space"
+                                  : "not a letter, digit or !#$%&'*+-/=?^_`{|}~");
             return -1;
         }
     }
@@ -308,11 +300,11 @@ static int email_local_ok(const char *s, size_t n, char *why, size_t whylen)
 static int email_domain_ok(const char *s, size_t n, char *why, size_t whylen)
 {
     if (n == 0) {
-        say(why, whylen, "nothing after the '@'");
+        errmsg_set(why, whylen, "nothing after the '@'");
         return -1;
     }
     if (n > EMAIL_DOMAIN_MAX) {
-        say(why, whylen, "the domain is %zu bytes, at most %d", n, EMAIL_DOMAIN_MAX);
+        errmsg_set(why, whylen, "the domain is %zu bytes, at most %d", n, EMAIL_DOMAIN_MAX);
         return -1;
     }
     int label = 0, dots = 0;
@@ -324,9 +316,10 @@ static int email_domain_ok(const char *s, size_t n, char *why, size_t whylen)
         while (i < n && s[i] != '.') {
             unsigned char c = (unsigned char)s[i];
             if (!isalnum(c) && c != '-') {
-                say(why, whylen, "domain label %d: %s; labels are letters, digits and '-'", label,
-                    c >= 0x80 ? "non-ASCII (write it as xn--...)"
-                              : "a character that is not allowed");
+                errmsg_set(why, whylen, "domain label %d: %s; labels are letters, digits and '-'",
+                           label,
+                           c >= 0x80 ? "non-ASCII (write it as xn--...)"
+                                     : "a character that is not allowed");
                 return -1;
             }
             if (!isdigit(c))
@@ -335,25 +328,25 @@ static int email_domain_ok(const char *s, size_t n, char *why, size_t whylen)
         }
         size_t len = i - start;
         if (len == 0) {
-            say(why, whylen, "domain label %d is empty", label);
+            errmsg_set(why, whylen, "domain label %d is empty", label);
             return -1;
         }
         if (len > EMAIL_LABEL_MAX) {
-            say(why, whylen, "domain label %d is %zu bytes, at most %d", label, len,
-                EMAIL_LABEL_MAX);
+            errmsg_set(why, whylen, "domain label %d is %zu bytes, at most %d", label, len,
+                       EMAIL_LABEL_MAX);
             return -1;
         }
         if (s[start] == '-' || s[i - 1] == '-') {
-            say(why, whylen, "domain label %d starts or ends with '-'", label);
+            errmsg_set(why, whylen, "domain label %d starts or ends with '-'", label);
             return -1;
         }
         if (i == n) {
             if (dots == 0) {
-                say(why, whylen, "the domain has no dot");
+                errmsg_set(why, whylen, "the domain has no dot");
                 return -1;
             }
             if (all_digits) {
-                say(why, whylen, "the top-level domain is all digits");
+                errmsg_set(why, whylen, "the top-level domain is all digits");
                 return -1;
             }
             break;
@@ -372,20 +365,20 @@ int audience_email_normalize(const char *in, char *out, size_t outlen, char *why
         why[0] = '\0';
     trim(in ? in : "", &s, &len);
     if (len == 0) {
-        say(why, whylen, "empty");
+        errmsg_set(why, whylen, "empty");
         return -1;
     }
     if (len > EMAIL_MAX) {
-        say(why, whylen, "%zu bytes, at most %d", len, EMAIL_MAX);
+        errmsg_set(why, whylen, "%zu bytes, at most %d", len, EMAIL_MAX);
         return -1;
     }
     const char *at = memchr(s, '@', len);
     if (!at) {
-        say(why, whylen, "no '@'");
+        errmsg_set(why, whylen, "no '@'");
         return -1;
     }
     if (memchr(at + 1, '@', len - (size_t)(at - s) - 1)) {
-        say(why, whylen, "more than one '@'");
+        errmsg_set(why, whylen, "more than one '@'");
         return -1;
     }
     size_t nlocal = (size_t)(at - s), ndomain = len - nlocal - 1;
@@ -397,7 +390,7 @@ int audience_email_normalize(const char *in, char *out, size_t outlen, char *why
         email_domain_ok(at + 1, ndomain, why, whylen) != 0)
         return -1;
     if (len + 1 > outlen) {
-        say(why, whylen, "no room for the address");
+        errmsg_set(why, whylen, "no room for the address");
         return -1;
     }
     memcpy(out, s, nlocal + 1);
@@ -542,11 +535,11 @@ static int header_cell(const char **fields, int col, audience_layout *l, char *w
     char name[64], was_name[64], show[48], other[48];
     shown(fields[col], show, sizeof show);
     if (header_name(fields[col], name, sizeof name) != 0) {
-        say(why, whylen, "column %d: a column name of over 32 bytes", col + 1);
+        errmsg_set(why, whylen, "column %d: a column name of over 32 bytes", col + 1);
         return -1;
     }
     if (name[0] == '\0') {
-        say(why, whylen, "column %d has no name", col + 1);
+        errmsg_set(why, whylen, "column %d has no name", col + 1);
         return -1;
     }
     audience_kind kind = AUDIENCE_PHONE;
@@ -558,11 +551,11 @@ static int header_cell(const char **fields, int col, audience_layout *l, char *w
             shown(fields[was], other, sizeof other);
             if (header_name(fields[was], was_name, sizeof was_name) == 0 &&
                 strcmp(name, was_name) == 0)
-                say(why, whylen, "column %d \"%s\" appears twice (first in column %d)", col + 1,
-                    show, was + 1);
+                errmsg_set(why, whylen, "column %d \"%s\" appears twice (first in column %d)",
+                           col + 1, show, was + 1);
             else
-                say(why, whylen, "column %d \"%s\": %s is already column %d \"%s\"", col + 1, show,
-                    role_names[role], was + 1, other);
+                errmsg_set(why, whylen, "column %d \"%s\": %s is already column %d \"%s\"", col + 1,
+                           show, role_names[role], was + 1, other);
             return -1;
         }
         *slot[role] = col;
@@ -571,21 +564,21 @@ static int header_cell(const char **fields, int col, audience_layout *l, char *w
         return 0;
     }
     if (!custom_name_ok(name)) {
-        say(why, whylen,
-            "column %d \"%s\": a custom column's name is 1-32 of a-z, 0-9 and _ (or phone, "
-            "email, name, lang, status)",
-            col + 1, show);
+        errmsg_set(why, whylen,
+                   "column %d \"%s\": a custom column's name is 1-32 of a-z, 0-9 and _ (or phone, "
+                   "email, name, lang, status)",
+                   col + 1, show);
         return -1;
     }
     for (int i = 0; i < l->ncustom; i++)
         if (strcmp(l->custom[i], name) == 0) {
-            say(why, whylen, "column %d \"%s\" appears twice (first in column %d)", col + 1, show,
-                l->custom_col[i] + 1);
+            errmsg_set(why, whylen, "column %d \"%s\" appears twice (first in column %d)", col + 1,
+                       show, l->custom_col[i] + 1);
             return -1;
         }
     if (l->ncustom == AUDIENCE_FIELDS_MAX) {
-        say(why, whylen, "column %d \"%s\": over %d custom columns", col + 1, show,
-            AUDIENCE_FIELDS_MAX);
+        errmsg_set(why, whylen, "column %d \"%s\": over %d custom columns", col + 1, show,
+                   AUDIENCE_FIELDS_MAX);
         return -1;
     }
     l->custom_col[l->ncustom] = col;
@@ -602,7 +595,7 @@ int audience_layout_from_header(const char **fields, int n, audience_layout *l, 
     if (why && whylen)
         why[0] = '\0';
     if (n < 1) {
-        say(why, whylen, "no header row");
+        errmsg_set(why, whylen, "no header row");
         return -1;
     }
     l->ncols = n;
@@ -610,7 +603,7 @@ int audience_layout_from_header(const char **fields, int n, audience_layout *l, 
         if (header_cell(fields, col, l, why, whylen) != 0)
             return -1;
     if (l->id_col < 0) {
-        say(why, whylen, "no \"phone\" or \"email\" column: one of them is the member id");
+        errmsg_set(why, whylen, "no \"phone\" or \"email\" column: one of them is the member id");
         return -1;
     }
     return 0;
@@ -627,7 +620,7 @@ static int cell_text_ok(const char *col, const char *s, size_t n, char *why, siz
 {
     size_t bad;
     if (!utf8_valid(s, n, &bad)) {
-        say(why, whylen, "%s: not UTF-8 at byte %zu", col, bad + 1);
+        errmsg_set(why, whylen, "%s: not UTF-8 at byte %zu", col, bad + 1);
         return -1;
     }
     size_t character = 0;
@@ -636,7 +629,7 @@ static int cell_text_ok(const char *col, const char *s, size_t n, char *why, siz
         if ((c & 0xC0) != 0x80)
             character++;
         if (c < 0x20 || c == 0x7F || (c == 0xC2 && (unsigned char)s[i + 1] < 0xA0)) {
-            say(why, whylen, "%s: a control character (character %zu)", col, character);
+            errmsg_set(why, whylen, "%s: a control character (character %zu)", col, character);
             return -1;
         }
     }
@@ -661,7 +654,7 @@ static size_t chars(const char *s, size_t n)
 static int lang_normalize(const char *s, size_t n, char *out, char *why, size_t whylen)
 {
     if (n > LANG_MAX) {
-        say(why, whylen, "lang: %zu bytes, at most %d", n, LANG_MAX);
+        errmsg_set(why, whylen, "lang: %zu bytes, at most %d", n, LANG_MAX);
         return -1;
     }
     size_t i = 0;
@@ -675,21 +668,21 @@ static int lang_normalize(const char *s, size_t n, char *out, char *why, size_t 
             else if (isdigit(c))
                 digit++;
             else {
-                say(why, whylen,
-                    "lang: character %zu is not a letter, digit or '-' (a tag like ko, en, "
-                    "zh-Hant)",
-                    i + 1);
+                errmsg_set(why, whylen,
+                           "lang: character %zu is not a letter, digit or '-' (a tag like ko, en, "
+                           "zh-Hant)",
+                           i + 1);
                 return -1;
             }
             i++;
         }
         size_t len = i - start;
         if (subtag == 0 && (len < 2 || len > 3 || digit)) {
-            say(why, whylen, "lang: the language is 2 or 3 letters (ko, en)");
+            errmsg_set(why, whylen, "lang: the language is 2 or 3 letters (ko, en)");
             return -1;
         }
         if (len < 1 || len > 8) {
-            say(why, whylen, "lang: part %d is %zu characters, 1-8 needed", subtag + 1, len);
+            errmsg_set(why, whylen, "lang: part %d is %zu characters, 1-8 needed", subtag + 1, len);
             return -1;
         }
         for (size_t k = start; k < i; k++) {
@@ -721,7 +714,8 @@ static int status_from_cell(const char *s, size_t n, audience_status *status, ch
         st = audience_status_parse(name);
     }
     if (st < 0 || st == AUDIENCE_REMOVED) {
-        say(why, whylen,
+        errmsg_set(
+            why, whylen,
             "status: not one of active, unsubscribed, blocked, bounced, suppressed (or empty)");
         return -1;
     }
@@ -747,11 +741,11 @@ static int row_text(json_t *record, const char *what, const char *s, size_t n, s
         return -1;
     size_t k = chars(s, n);
     if (k > most) {
-        say(why, whylen, "%s: %zu characters, at most %zu", what, k, most);
+        errmsg_set(why, whylen, "%s: %zu characters, at most %zu", what, k, most);
         return -1;
     }
     if (json_array_append_new(record, json_stringn(s, n)) != 0) {
-        say(why, whylen, "out of memory");
+        errmsg_set(why, whylen, "out of memory");
         return -1;
     }
     return 0;
@@ -766,7 +760,7 @@ static int row_id(const audience_layout *l, const char **fields, char *id, size_
                  ? audience_phone_normalize(fields[l->id_col], id, idlen, reason, sizeof reason)
                  : audience_email_normalize(fields[l->id_col], id, idlen, reason, sizeof reason);
     if (rc != 0)
-        say(why, whylen, "%s: %s", what, reason);
+        errmsg_set(why, whylen, "%s: %s", what, reason);
     return rc;
 }
 
@@ -781,7 +775,7 @@ int audience_row(const audience_layout *l, const char **fields, int n, char *id,
     if (why && whylen)
         why[0] = '\0';
     if (n != l->ncols) {
-        say(why, whylen, "%d cells, the header has %d", n, l->ncols);
+        errmsg_set(why, whylen, "%d cells, the header has %d", n, l->ncols);
         return -1;
     }
     if (row_id(l, fields, id, idlen, why, whylen) != 0)
@@ -795,7 +789,7 @@ int audience_row(const audience_layout *l, const char **fields, int n, char *id,
     json_t *rec = json_array();
     if (!rec || json_array_append_new(rec, json_string(id)) != 0) {
         json_decref(rec);
-        say(why, whylen, "out of memory");
+        errmsg_set(why, whylen, "out of memory");
         return -1;
     }
     cell(fields, l->name_col, &s, &len);
@@ -811,7 +805,7 @@ int audience_row(const audience_layout *l, const char **fields, int n, char *id,
     return 0;
 refused:
     if (why && whylen && !why[0])
-        say(why, whylen, "out of memory");
+        errmsg_set(why, whylen, "out of memory");
     json_decref(rec);
     *status = AUDIENCE_ACTIVE;
     return -1;

@@ -200,3 +200,25 @@ void jpath_pop(jpath *p, size_t mark)
         p->buf[mark] = '\0';
     }
 }
+
+void diag_thousands(long long n, char *out, size_t len)
+{
+    char digits[32];
+    int k = snprintf(digits, sizeof digits, "%lld", n);
+    const char *d = digits[0] == '-' ? digits + 1 : digits;
+    size_t used = 0;
+    if (len == 0)
+        return;
+    if (d != digits && used + 1 < len)
+        out[used++] = '-';
+    k -= (int)(d - digits);
+    for (int i = 0; i < k && used + 1 < len; i++) {
+        if (i && (k - i) % 3 == 0) {
+            if (used + 2 >= len)
+                break;
+            out[used++] = ',';
+        }
+        out[used++] = d[i];
+    }
+    out[used] = '\0';
+}

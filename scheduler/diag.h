@@ -51,6 +51,10 @@ void diag_print(const diag_list *l, FILE *out);
 /* [{"path": ..., "rule": ..., "message": ...}, ...]; new reference or NULL. */
 json_t *diag_to_json(const diag_list *l);
 
+/* N as "350,000": counts and limits in messages, as people read them in
+ * the services' own docs. OUT is always terminated. */
+void diag_thousands(long long n, char *out, size_t len);
+
 /*
  * jpath - a growable JSON Pointer built while walking a document.
  * Push returns the length to pop back to.

@@ -506,8 +506,12 @@ def list_channels():
                 if q.returncode != 0:
                     check("members' statuses are set", False, q.stderr)
                     return
-        check("%d members' statuses are set (unsubscribed, bounced, blocked)" % len(excluded),
-              True)
+        s, _, body = world.daemon.http("GET", "/api/v1/audiences/%s" % LIST, "viewer")
+        counts = (body or {}).get("counts", {}) if s == 200 and isinstance(body, dict) else {}
+        check("the list counts the statuses set: %s, %d active" % (
+            ", ".join("%d %s" % (n, st) for st, n in EXCLUDED.items()), LIST_N - len(excluded)),
+            all(counts.get(st) == n for st, n in EXCLUDED.items()) and
+            counts.get("active") == LIST_N - len(excluded), body)
         sc = ListScenarios(world, members, excluded, not_friend)
         list_success(sc)
         list_rate_limited(sc)

@@ -705,16 +705,21 @@ static void test_alimtalk_body(void)
 static void test_thousands(void)
 {
     char b[32];
-    kakao_thousands(0, b, sizeof b);
+    diag_thousands(0, b, sizeof b);
     CHECK_STR(b, "0");
-    kakao_thousands(999, b, sizeof b);
+    diag_thousands(999, b, sizeof b);
     CHECK_STR(b, "999");
-    kakao_thousands(1000, b, sizeof b);
+    diag_thousands(1000, b, sizeof b);
     CHECK_STR(b, "1,000");
-    kakao_thousands(350000, b, sizeof b);
+    diag_thousands(350000, b, sizeof b);
     CHECK_STR(b, "350,000");
-    kakao_thousands(10000000, b, sizeof b);
+    diag_thousands(10000000, b, sizeof b);
     CHECK_STR(b, "10,000,000");
+    diag_thousands(-1234567, b, sizeof b);
+    CHECK_STR(b, "-1,234,567");
+    char small[6]; /* "12,345" does not fit: cut, and terminated inside */
+    diag_thousands(12345, small, sizeof small);
+    CHECK_STR(small, "12,34");
 }
 
 int main(void)
