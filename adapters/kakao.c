@@ -475,12 +475,7 @@ static void info_read(const audience_info *info, const char *error, void *arg)
                nmiss > 1 ? "columns" : "a column", list);
         return;
     }
-    long long others = 0;
-    for (int st = 1; st < AUDIENCE_STATUS_COUNT; st++)
-        others += info->counts[st];
-    long long active = info->counts[AUDIENCE_ACTIVE] > 0 ? info->counts[AUDIENCE_ACTIVE]
-                       : info->members > others          ? info->members - others
-                                                         : 0;
+    long long active = info->counts[AUDIENCE_ACTIVE];
     json_t *targets = json_array();
     for (long long first = 0; targets && active > 0 && first < info->members; first += BATCH) {
         char t[64];

@@ -131,7 +131,9 @@ static void fill_info(audience_info *info, const redisReply *rep)
             others += n;
         }
     }
-    info->counts[AUDIENCE_ACTIVE] = info->members - others;
+    /* Counts kept step by step could drift past the members (a status
+     * change racing an import): never a negative audience. */
+    info->counts[AUDIENCE_ACTIVE] = info->members > others ? info->members - others : 0;
     if (!json_is_array(info->fields)) {
         json_decref(info->fields);
         info->fields = json_array();
