@@ -528,15 +528,8 @@ static int run_audience(int argc, char **argv)
     set_who(&c);
     log_set_level(LOG_WARN);
     c.base = event_base_new();
-    rconn_options ro = {
-        .host = c.cfg.redis_host,
-        .port = c.cfg.redis_port,
-        .unix_path = c.cfg.redis_unix,
-        .password = c.cfg.redis_password,
-        .timeout_ms = c.cfg.redis_command_timeout_ms,
-        .max_pending = c.cfg.redis_max_pending,
-        .name = "audience",
-    };
+    rconn_options ro;
+    config_rconn_options(&c.cfg, "audience", &ro);
     c.r = c.base ? rconn_new(c.base, &ro) : NULL;
     c.st = c.r ? store_new(c.r, c.cfg.redis_prefix) : NULL;
     c.timeout = c.base ? evtimer_new(c.base, timed_out, &c) : NULL;

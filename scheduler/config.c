@@ -99,6 +99,19 @@ void config_outbound_conf(const config *c, outbound_conf *out)
     };
 }
 
+void config_rconn_options(const config *c, const char *name, rconn_options *out)
+{
+    *out = (rconn_options){
+        .host = c->redis_host,
+        .port = c->redis_port,
+        .unix_path = c->redis_unix,
+        .password = c->redis_password,
+        .timeout_ms = c->redis_command_timeout_ms,
+        .max_pending = c->redis_max_pending,
+        .name = name,
+    };
+}
+
 const char *config_default_path(void)
 {
     const char *env = getenv("HAECHI_CONFIG");

@@ -59,6 +59,7 @@ typedef struct config_outbound {
 } config_outbound;
 
 struct outbound_conf;
+struct rconn_options;
 
 #define ENGINE_INSIGHTS_MAX 8
 
@@ -134,6 +135,10 @@ void config_release(config *c);
 /* C's "outbound" section as the outbound client takes it; OUT borrows
  * from C. */
 void config_outbound_conf(const config *c, struct outbound_conf *out);
+
+/* C's "redis" section as a Redis link takes it, NAME for its log lines;
+ * OUT borrows from C. */
+void config_rconn_options(const config *c, const char *name, struct rconn_options *out);
 
 /* A secret from the environment variable ENV, or else from FILE, which only
  * its owner may read (trailing newlines dropped): a new string, or NULL with

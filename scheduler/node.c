@@ -38,15 +38,8 @@ int node_parse_roles(const char *text, unsigned *roles, char *err, size_t errlen
 
 static rconn *connect_redis(node *n, const char *name)
 {
-    rconn_options ro = {
-        .host = n->cfg->redis_host,
-        .port = n->cfg->redis_port,
-        .unix_path = n->cfg->redis_unix,
-        .password = n->cfg->redis_password,
-        .timeout_ms = n->cfg->redis_command_timeout_ms,
-        .max_pending = n->cfg->redis_max_pending,
-        .name = name,
-    };
+    rconn_options ro;
+    config_rconn_options(n->cfg, name, &ro);
     return rconn_new(n->base, &ro);
 }
 
