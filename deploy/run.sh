@@ -119,6 +119,21 @@ case $cleared in
                    exit 1 ;;
 esac
 
+# --- the sample audience list ---------------------------------------------
+# 5,000 made-up members of the city's KakaoTalk channel: 010-0000-0000 to
+# 010-0000-4999, numbers no carrier hands out (a real mobile's middle block
+# starts with 2-9). A fresh import each run (--replace), before the demo
+# clock starts: the first releases are due a few real seconds after it.
+LIST_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kakao"]["list"])' "$CAMPAIGN")
+LIST_CSV=$VAR/$LIST_ID.csv
+printf '{"redis": {"address": "unix:%s", "prefix": "%s"}}\n' "$SOCK" "$PREFIX" > "$VAR/audience.json"
+python3 "$ROOT/tests/integration/audience_gen.py" "$LIST_CSV" 5000 >/dev/null
+if ! LIST_SUMMARY=$("$BIN" audience import "$LIST_ID" "$LIST_CSV" --replace --config "$VAR/audience.json" 2>&1); then
+    echo "make run: the sample audience list was not imported:" >&2
+    echo "$LIST_SUMMARY" >&2
+    exit 1
+fi
+
 # The clock starts 10 minutes (of campaign time) before the window opens,
 # and earlier by as much as 3 real seconds cover, so that the daemon is up
 # and the campaign armed before its first release is due.
@@ -164,8 +179,12 @@ for bin in "$ROOT"/build/fakes/fake-*; do
     case $name in
         facebook) extra=(--page-id "$DEV_PAGE_ID") ;;
         instagram) extra=(--ig-user-id "$DEV_IG_USER_ID") ;;
+        # Each release posts its words every day at the same time: 24 hours
+        # apart, where the stand-in's duplicate window ends by default (X
+        # documents none), so a post a moment early on the fast demo clock
+        # would be refused as a repeat. A 12-hour window, as test_sns_window.
         x) extra=(--refresh-token "$(cat "$VAR/fakes/x.refresh" 2>/dev/null || echo none)"
-                  --client-id haechi-dev) ;;
+                  --client-id haechi-dev --duplicate-window-s 43200) ;;
         # The dealer takes the app key and the secret (the token file); one in
         # fifty sample members is not a friend of the channel.
         kakao) extra=(--appkey "$DEV_KAKAO_APPKEY" --secret "$(cat "$tok")"
@@ -246,19 +265,6 @@ URL=$(cat "$VAR/ready")
 export HAECHI_URL=$URL HAECHI_TOKEN=$TOKEN
 wait_for 10 curl -sf -o /dev/null "$URL/healthz" || true
 
-# --- the sample audience list ---------------------------------------------
-# 5,000 made-up members of the city's KakaoTalk channel: 010-0000-0000 to
-# 010-0000-4999, numbers no carrier hands out (a real mobile's middle block
-# starts with 2-9). A fresh import each run (--replace).
-LIST_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kakao"]["list"])' "$CAMPAIGN")
-LIST_CSV=$VAR/$LIST_ID.csv
-python3 "$ROOT/tests/integration/audience_gen.py" "$LIST_CSV" 5000 >/dev/null
-if ! LIST_SUMMARY=$("$BIN" audience import "$LIST_ID" "$LIST_CSV" --replace --config "$VAR/haechi.json" 2>&1); then
-    echo "make run: the sample audience list was not imported:" >&2
-    echo "$LIST_SUMMARY" >&2
-    exit 1
-fi
-
 # --- the 잠시멈춤 campaign ---------------------------------------------------
 if ! "$BIN" submit "$CAMPAIGN" >/dev/null; then
     echo "make run: the submission failed (above); see $SHOWN/haechi.log" >&2
@@ -281,7 +287,7 @@ haechi is running, replaying the 잠시멈춤 campaign on a demo clock.
   dev token  $TOKEN   (role admin)
   logs       $SHOWN/haechi.log, $SHOWN/redis.log
   audience   $(printf '%s\n' "$LIST_SUMMARY" | tail -n 1)
-             (bin/haechi audience show $LIST_ID --config $SHOWN/haechi.json)
+             (bin/haechi audience show $LIST_ID --config $SHOWN/audience.json)
   stand-ins  ${#FAKES_SHOWN[@]} on loopback (base URL in $SHOWN/fakes/NAME.url, token in NAME.token):
 $(for l in "${FAKES_SHOWN[@]}"; do echo "             $l"; done)
 
