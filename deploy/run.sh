@@ -135,8 +135,11 @@ if ! LIST_SUMMARY=$("$BIN" audience import "$LIST_ID" "$LIST_CSV" --replace --co
 fi
 
 # The clock starts 10 minutes (of campaign time) before the window opens,
-# and earlier by as much as 3 real seconds cover, so that the daemon is up
-# and the campaign armed before its first release is due.
+# and earlier by as much as 6 real seconds cover, so that the stand-ins and
+# the daemon are up and the campaign armed before its first release is due
+# (a firing already past when the campaign is armed never fires; on a busy
+# machine the five stand-ins and a sanitizer build of the daemon took over
+# the 3 seconds this margin used to be).
 if ! summary=$("$BIN" validate --json "$CAMPAIGN"); then
     echo "make run: $CAMPAIGN does not validate:" >&2
     "$BIN" validate "$CAMPAIGN" >&2
@@ -145,7 +148,7 @@ fi
 read -r DEMO_START DEMO_EPOCH DEMO_START_MS DEMO_EPOCH_MS < <(python3 -c '
 import datetime, json, sys
 window = datetime.datetime.fromisoformat(json.loads(sys.argv[1])["summary"]["start"])
-start = window - datetime.timedelta(minutes=10, seconds=3 * int(sys.argv[2]))
+start = window - datetime.timedelta(minutes=10, seconds=6 * int(sys.argv[2]))
 epoch = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 print(start.isoformat(), epoch.strftime("%Y-%m-%dT%H:%M:%SZ"),
       int(start.timestamp() * 1000), int(epoch.timestamp() * 1000))' "$summary" "$SPEED")
